@@ -1,0 +1,3 @@
+"""prbot: a GitOps PR-automation bot for GitHub and GitLab."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The PR-automation engine: definitions, inputs, rendering and file edits (pure)."""

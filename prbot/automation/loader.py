@@ -1,0 +1,258 @@
+"""Loading definitions from a folder, a file, or a repository's ``.prbot/`` folder.
+
+Everything is read through a ``RepoView``, so the same code loads the deployment's
+``automations/`` from disk and a repository's ``.prbot/`` fetched from an SCM. Template
+sources are read here, once, so that rendering needs no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime
+import posixpath
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from prbot.automation.changeset import EXECUTABLE, SYMLINK, RepoView
+from prbot.automation.definitions import (
+    Catalog,
+    Definition,
+    Pipeline,
+    PrAutomation,
+    TemplateFile,
+    parse_document,
+)
+from prbot.automation.errors import DefinitionError, PathError, Problem
+from prbot.automation.paths import normalise
+from prbot.automation.schema import Located, did_you_mean
+
+MAX_DEFINITION_BYTES = 1024 * 1024
+MAX_TEMPLATE_BYTES = 16 * 1024 * 1024  # all templates of one automation together
+_DEFINITION_MARKER = re.compile(rb"^apiVersion:\s*[\"']?prbot\.dev/", re.MULTILINE)
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+@dataclass
+class DefinitionSet:
+    """Every definition found, by kind and name, plus the problems met on the way."""
+
+    automations: dict[str, PrAutomation] = field(default_factory=dict)
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)
+    catalogs: dict[str, Catalog] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, definition: Definition, where: Located) -> None:
+        table: dict[str, Any] = {
+            "PrAutomation": self.automations,
+            "Pipeline": self.pipelines,
+            "Catalog": self.catalogs,
+        }[definition.kind]
+        other = table.get(definition.name)
+        if other is not None:
+            self.problems.append(
+                where.problem(
+                    "metadata.name",
+                    f"a {definition.kind} named {definition.name!r} is already defined "
+                    f"in {other.source_file}",
+                )
+            )
+            return
+        table[definition.name] = definition
+
+    def merge(self, other: DefinitionSet) -> None:
+        for d in [*other.automations.values(), *other.pipelines.values(), *other.catalogs.values()]:
+            self.add(d, Located(d.source_file))
+        self.problems += other.problems
+
+    def check_references(self) -> None:
+        """Cross-document checks: every pipeline stage names a known automation."""
+        for p in self.pipelines.values():
+            for i, stage in enumerate(p.stages):
+                if stage.automation not in self.automations:
+                    hint = did_you_mean(stage.automation, list(self.automations))
+                    self.problems.append(
+                        Problem(
+                            f"no PrAutomation named {stage.automation!r}{hint}",
+                            f"spec.stages[{i}].automation",
+                            p.source_file,
+                        )
+                    )
+
+    def raise_for_problems(self) -> None:
+        if self.problems:
+            raise DefinitionError(self.problems)
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.allow_duplicate_keys = False
+    return y
+
+
+def to_plain(value: Any) -> Any:
+    """ruamel's round-trip types -> plain dict/list/str/int/float/bool/None."""
+    if isinstance(value, dict):
+        return {to_plain(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return bool(value) if type(value).__name__ == "ScalarBoolean" else int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def _line_finder(doc: Any, first_line: int):
+    """A function from a field path to the 1-based line it sits on (best effort)."""
+
+    def line_of(path: str) -> int | None:
+        node, line = doc, first_line
+        for key, index in _STEP.findall(path):
+            step: str | int = int(index) if index else key
+            try:
+                if isinstance(step, int) and isinstance(node, list):
+                    line = node.lc.item(step)[0] + 1
+                    node = node[step]
+                elif isinstance(step, str) and isinstance(node, dict):
+                    if step not in node:
+                        break
+                    line = node.lc.key(step)[0] + 1
+                    node = node[step]
+                else:
+                    break
+            except (AttributeError, KeyError, IndexError, TypeError):
+                break
+        return line
+
+    return line_of
+
+
+def parse_text(text: bytes, display: str) -> tuple[list[Definition], list[Problem]]:
+    """Parse every document of one definition file (no template loading)."""
+    where = Located(display)
+    if len(text) > MAX_DEFINITION_BYTES:
+        return [], [where.problem("", f"is larger than {MAX_DEFINITION_BYTES} bytes")]
+    try:
+        docs = list(_yaml().load_all(text.decode("utf-8")))
+    except UnicodeDecodeError:
+        return [], [where.problem("", "is not UTF-8 text")]
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        return [], [Problem(f"invalid YAML: {exc.problem or exc.context}", "", display, None, line)]
+    except YAMLError as exc:
+        return [], [where.problem("", f"invalid YAML: {exc}")]
+    definitions: list[Definition] = []
+    problems: list[Problem] = []
+    number = 0
+    for doc in docs:
+        if doc is None:
+            continue  # an empty document, e.g. after a trailing ---
+        number += 1
+        first_line = getattr(getattr(doc, "lc", None), "line", 0) + 1
+        located = Located(display, number, _line_finder(doc, first_line))
+        definition, found = parse_document(to_plain(doc), located)
+        problems += found
+        if definition is not None:
+            definitions.append(definition)
+    return definitions, problems
+
+
+def _attach_templates(
+    automation: PrAutomation, view: RepoView, folder: str, root: str, display_root: str
+) -> tuple[PrAutomation, list[Problem]]:
+    problems: list[Problem] = []
+    specs = []
+    total = 0
+    all_files = view.list_files()
+    for i, spec in enumerate(automation.templates):
+        where = f"spec.creates.templates[{i}].source"
+
+        def fail(message: str, where: str = where) -> None:
+            problems.append(Problem(message, where, automation.source_file))
+
+        try:
+            source = normalise(posixpath.join(folder, spec.source), what="source")
+        except PathError as exc:
+            fail(str(exc))
+            continue
+        if root and not (source == root or source.startswith(root + "/")):
+            fail(f"{spec.source!r} is outside the definitions folder {display_root!r}")
+            continue
+        if view.mode(source) == SYMLINK:
+            fail(f"{spec.source!r} is a symlink; templates must be regular files")
+            continue
+        content = view.read(source)
+        if content is not None:
+            files = (TemplateFile("", content, view.mode(source) == EXECUTABLE),)
+            is_folder = False
+        else:
+            prefix = source + "/"
+            members = [p for p in all_files if p.startswith(prefix)]
+            if not members:
+                fail(f"{spec.source!r} does not exist (looked for {source})")
+                continue
+            files = tuple(
+                TemplateFile(p[len(prefix) :], view.read(p) or b"", view.mode(p) == EXECUTABLE)
+                for p in members
+                if view.mode(p) != SYMLINK
+            )
+            is_folder = True
+        total += sum(len(f.content) for f in files)
+        if total > MAX_TEMPLATE_BYTES:
+            fail(f"templates are larger than {MAX_TEMPLATE_BYTES} bytes in all")
+            continue
+        specs.append(replace(spec, files=files, is_folder=is_folder))
+    return replace(automation, templates=tuple(specs)), problems
+
+
+def load_view(
+    view: RepoView, *, root: str = "", files: Iterable[str] | None = None, display_root: str = ""
+) -> DefinitionSet:
+    """Load every definition file under ``root`` in ``view`` (or just ``files``).
+
+    ``display_root`` is prefixed to paths in messages (the folder as the user named it).
+    """
+    root = root.strip("/")
+    if files is None:
+        candidates = [
+            p
+            for p in view.list_files()
+            if p.endswith((".yaml", ".yml"))
+            and (not root or p.startswith(root + "/"))
+            and view.mode(p) != SYMLINK
+        ]
+        wanted = None
+    else:
+        candidates = list(files)
+        wanted = set(candidates)
+    result = DefinitionSet()
+    for path in candidates:
+        text = view.read(path)
+        display = posixpath.join(display_root, path) if display_root else path
+        if text is None:
+            result.problems.append(Problem("does not exist", "", display))
+            continue
+        if wanted is None and not _DEFINITION_MARKER.search(text):
+            continue  # not a definition (a template, a values file, ...)
+        definitions, problems = parse_text(text, display)
+        result.problems += problems
+        folder = posixpath.dirname(path)
+        for d in definitions:
+            if isinstance(d, PrAutomation):
+                d, found = _attach_templates(d, view, folder, root, display_root or ".")
+                result.problems += found
+                if found:
+                    continue
+            result.add(d, Located(display))
+    return result

@@ -1,0 +1,302 @@
+"""render_automation: (definition, inputs, repository view) -> ChangeSet + PR metadata.
+
+Pure: no network, no clock, no disk. Creates run first, then updates (which see the
+created files), then deletes. Password inputs reach file templates only; title, message,
+head, labels and reviewers see them as undefined, and every error is redacted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import StrictUndefined
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from prbot.automation import yamledit
+from prbot.automation.changeset import EXECUTABLE, REGULAR, ChangeSet, RepoView, WorkingTree
+from prbot.automation.config import ValidInputs, validate_inputs
+from prbot.automation.definitions import PrAutomation, TemplateSpec
+from prbot.automation.errors import PathError, PrbotError, RenderError, redact
+from prbot.automation.paths import glob_to_regex, is_glob, normalise, resolve_in_repo
+from prbot.automation.templating import (
+    evaluate_condition,
+    render_string,
+    render_value,
+)
+
+MAX_CHANGED_FILES = 10_000
+MAX_CHANGESET_BYTES = 64 * 1024 * 1024
+MAX_TITLE_LENGTH = 256
+_BAD_REF = re.compile(r"(\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|//|/\.|\.lock$|\.lock/|^[-/.]|[/.]$)")
+
+
+@dataclass(frozen=True)
+class PullRequestSpec:
+    title: str
+    body: str
+    commit_message: str
+    head: str
+    base: str | None  # None: the repository's default branch
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    changes: ChangeSet
+    pull_request: PullRequestSpec
+    inputs: ValidInputs
+
+
+def default_head(name: str, inputs: ValidInputs, extra: Mapping[str, Any]) -> str:
+    """A head branch that is the same whenever the same automation runs with the same
+    inputs, so a re-run updates its PR instead of opening another. Passwords are left out
+    of the hash: a short hash of a short secret could be brute-forced."""
+    canonical = json.dumps(
+        {"inputs": inputs.public(), "context": extra}, sort_keys=True, default=str
+    )
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:10]
+    return f"prbot/{name}-{digest}"
+
+
+def check_branch_name(head: str, field: str) -> str:
+    head = head.strip()
+    if not head or len(head) > 200 or _BAD_REF.search(head):
+        raise RenderError(f"{field}: {head!r} is not a valid branch name")
+    return head
+
+
+class _Renderer:
+    def __init__(self, automation: PrAutomation, inputs: ValidInputs, repo: RepoView, extra):
+        self.a = automation
+        self.inputs = inputs
+        self.tree = WorkingTree(repo)
+        self.context = {**inputs.values, **extra}
+        hidden = {
+            name: StrictUndefined(
+                hint=f"password input {name!r} is only available in file templates", name=name
+            )
+            for name in inputs.password_fields
+        }
+        self.public_context = {**inputs.public(), **hidden, **extra}
+
+    def field(self, path: str) -> str:
+        return f"{self.a.name}: {path}"
+
+    def text(self, source: str, path: str, *, public: bool = False) -> str:
+        ctx = self.public_context if public else self.context
+        return render_string(source, {"context": ctx}, self.field(path))
+
+    # ---- paths
+
+    def target_path(self, rendered: str, path: str) -> str:
+        try:
+            return resolve_in_repo(rendered, self.tree, what=self.field(path))
+        except PathError as exc:
+            raise RenderError(str(exc)) from None
+
+    def targets(self, pattern: str, path: str, *, must_match: bool = True) -> list[str]:
+        if not is_glob(pattern):
+            target = self.target_path(pattern, path)
+            if self.tree.exists(target):
+                return [target]
+            if must_match:
+                raise RenderError(f"{self.field(path)}: {target} does not exist in the repository")
+            return []
+        try:
+            normalised = normalise(pattern, what=self.field(path))
+        except PathError as exc:
+            raise RenderError(str(exc)) from None
+        regex = glob_to_regex(normalised)
+        found = [p for p in self.tree.list_files() if regex.match(p)]
+        if not found and must_match:
+            raise RenderError(f"{self.field(path)}: no file matches {normalised!r}")
+        return [self.target_path(p, path) for p in found]
+
+    def read_text(self, target: str, path: str) -> str:
+        data = self.tree.read(target) or b""
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RenderError(f"{self.field(path)}: {target} is not UTF-8 text") from None
+
+    # ---- operations
+
+    def creates(self) -> None:
+        for i, spec in enumerate(self.a.templates):
+            path = f"spec.creates.templates[{i}]"
+            ctx = {**self.context, **spec.context}
+            if not evaluate_condition(
+                spec.condition, {"context": ctx}, self.field(f"{path}.condition")
+            ):
+                continue
+            self.create(spec, ctx, path)
+
+    def create(self, spec: TemplateSpec, ctx: dict[str, Any], path: str) -> None:
+        destination = render_string(
+            spec.destination, {"context": ctx}, self.field(f"{path}.destination")
+        )
+        for f in spec.files:
+            name = posixpath.join(spec.source, f.relpath) if f.relpath else spec.source
+            dest = destination
+            if spec.is_folder:
+                rel = render_string(f.relpath, {"context": ctx}, self.field(f"{path}.source"))
+                dest = posixpath.join(destination, rel)
+            target = self.target_path(dest, f"{path}.destination")
+            try:
+                text = f.content.decode("utf-8")
+            except UnicodeDecodeError:
+                content = f.content  # binary templates are copied as they are
+            else:
+                content = render_string(text, {"context": ctx}, name).encode()
+            self.tree.write(target, content, EXECUTABLE if f.executable else REGULAR)
+
+    def updates(self) -> None:
+        for i, r in enumerate(self.a.regex_replacements):
+            path = f"spec.updates.regexReplacements[{i}]"
+            regex_text = self.text(r.regex, f"{path}.regex")
+            replacement = self.text(r.replacement, f"{path}.replacement")
+            try:
+                regex = re.compile(regex_text, re.MULTILINE)
+            except re.error as exc:
+                raise RenderError(
+                    f"{self.field(path)}.regex: invalid regular expression: {exc}"
+                ) from None
+            for target in self.targets(self.text(r.file, f"{path}.file"), f"{path}.file"):
+                before = self.read_text(target, path)
+                try:
+                    after = regex.sub(replacement, before)
+                except (re.error, IndexError) as exc:
+                    raise RenderError(f"{self.field(path)}.replacement: {exc}") from None
+                self.tree.write(target, after.encode())
+        for i, o in enumerate(self.a.yaml_overlays):
+            path = f"spec.updates.yamlOverlays[{i}]"
+            overlay_text = self.text(o.yaml, f"{path}.yaml")
+            try:
+                overlay = YAML(typ="safe", pure=True).load(overlay_text)
+            except YAMLError as exc:
+                raise RenderError(
+                    f"{self.field(path)}.yaml: rendered overlay is not YAML: {exc}"
+                ) from None
+            if not isinstance(overlay, dict):
+                raise RenderError(f"{self.field(path)}.yaml: the overlay must be a mapping")
+            for target in self.targets(self.text(o.file, f"{path}.file"), f"{path}.file"):
+                text = self.read_text(target, path)
+                try:
+                    text = yamledit.merge_overlay(text, overlay, list_merge=o.list_merge)
+                except yamledit.YamlEditError as exc:
+                    raise RenderError(f"{self.field(path)}: {target}: {exc}") from None
+                self.tree.write(target, text.encode())
+        for i, e in enumerate(self.a.yaml_edits):
+            path = f"spec.updates.yamlEdits[{i}]"
+            yaml_path = self.text(e.path, f"{path}.path")
+            value = self.value(e.value, f"{path}.value")
+            for target in self.targets(self.text(e.file, f"{path}.file"), f"{path}.file"):
+                text = self.read_text(target, path)
+                try:
+                    text = yamledit.set_value(text, yaml_path, value)
+                except yamledit.YamlEditError as exc:
+                    raise RenderError(f"{self.field(path)}: {target}: {exc}") from None
+                self.tree.write(target, text.encode())
+
+    def value(self, raw: Any, path: str) -> Any:
+        if isinstance(raw, str):
+            return render_value(raw, {"context": self.context}, self.field(path))
+        if isinstance(raw, list):
+            return [self.value(v, f"{path}[{i}]") for i, v in enumerate(raw)]
+        if isinstance(raw, dict):
+            return {k: self.value(v, f"{path}.{k}") for k, v in raw.items()}
+        return raw
+
+    def deletes(self) -> None:
+        for i, pattern in enumerate(self.a.delete_files):
+            path = f"spec.deletes.files[{i}]"
+            for target in self.targets(self.text(pattern, path), path, must_match=False):
+                self.tree.delete(target)
+        for i, folder in enumerate(self.a.delete_folders):
+            path = f"spec.deletes.folders[{i}]"
+            prefix = self.target_path(self.text(folder, path), path) + "/"
+            for p in self.tree.list_files():
+                if p.startswith(prefix):
+                    self.tree.delete(p)
+
+    # ---- metadata
+
+    def pull_request(self, extra: Mapping[str, Any]) -> PullRequestSpec:
+        title = " ".join(self.text(self.a.title, "spec.title", public=True).split())
+        if not title:
+            raise RenderError(f"{self.field('spec.title')}: rendered to an empty title")
+        if len(title) > MAX_TITLE_LENGTH:
+            raise RenderError(
+                f"{self.field('spec.title')}: longer than {MAX_TITLE_LENGTH} characters"
+            )
+        message = self.text(self.a.message, "spec.message", public=True).strip()
+        if self.a.head:
+            head = self.text(self.a.head, "spec.head", public=True)
+        else:
+            head = default_head(self.a.name, self.inputs, extra)
+        head = check_branch_name(head, self.field("spec.head"))
+        base = None
+        if self.a.base:
+            base = check_branch_name(
+                self.text(self.a.base, "spec.base", public=True), self.field("spec.base")
+            )
+        labels = tuple(
+            t
+            for i, lb in enumerate(self.a.labels)
+            if (t := self.text(lb, f"spec.labels[{i}]", public=True).strip())
+        )
+        reviewers = tuple(
+            t
+            for i, rv in enumerate(self.a.reviewers)
+            if (t := self.text(rv, f"spec.reviewers[{i}]", public=True).strip())
+        )
+        return PullRequestSpec(title, message, message, head, base, labels, reviewers)
+
+
+def _check_limits(changes: ChangeSet, name: str) -> None:
+    if len(changes) > MAX_CHANGED_FILES:
+        raise RenderError(f"{name}: changes {len(changes)} files, more than {MAX_CHANGED_FILES}")
+    size = sum(len(c.content or b"") for c in changes)
+    if size > MAX_CHANGESET_BYTES:
+        raise RenderError(f"{name}: changes {size} bytes, more than {MAX_CHANGESET_BYTES}")
+
+
+def render_automation(
+    automation: PrAutomation,
+    inputs: Mapping[str, Any] | ValidInputs,
+    repo: RepoView,
+    *,
+    extra_context: Mapping[str, Any] | None = None,
+) -> RenderResult:
+    """Render ``automation`` for ``inputs`` against ``repo``.
+
+    Raises InputError (bad inputs, one problem per field) or RenderError (a template,
+    path or edit failed); neither message contains a password input's value.
+    """
+    valid = (
+        inputs
+        if isinstance(inputs, ValidInputs)
+        else validate_inputs(automation.configuration, inputs)
+    )
+    extra = dict(extra_context or {})
+    renderer = _Renderer(automation, valid, repo, extra)
+    try:
+        renderer.creates()
+        renderer.updates()
+        renderer.deletes()
+        pull_request = renderer.pull_request(extra)
+        changes = renderer.tree.changeset()
+        _check_limits(changes, automation.name)
+    except PrbotError as exc:
+        if not valid.secrets:
+            raise
+        raise type(exc)(redact(str(exc), valid.secrets)) from None
+    return RenderResult(changes, pull_request, valid)

@@ -1,0 +1,246 @@
+"""The ``prbot`` command: the only entry point. Each subcommand is a thin shell over the core."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prbot.automation.changeset import DirRepoView, apply_to_dir, unified_diff
+from prbot.automation.definitions import PrAutomation
+from prbot.automation.errors import DefinitionError, InputError, PrbotError
+from prbot.automation.loader import DefinitionSet, load_view, to_plain
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+MAIN_EPILOG = """\
+examples:
+  prbot validate automations/
+  prbot render image-bump --repo examples/gitops --set service=podinfo --set env=dev \\
+      --set tag=6.7.1
+  prbot render automations/cluster-create.yaml --repo examples/gitops --values my.yaml --write
+"""
+
+VALIDATE_EPILOG = """\
+Exit status: 0 when every definition is valid, 2 otherwise (one line per problem:
+file:line: document N: field.path: what is wrong).
+
+examples:
+  prbot validate automations/
+  prbot validate automations/ examples/gitops/.prbot/
+  prbot validate automations/image-bump.yaml
+"""
+
+RENDER_EPILOG = """\
+AUTOMATION is a definition file, or the name of a PrAutomation found in the automations
+folder ($PRBOT_AUTOMATIONS_DIR, default ./automations) or in DIR/.prbot/.
+
+Inputs come from --values (a YAML or JSON mapping) and then --set (later wins).
+Exit status: 0 on success, 2 on invalid definitions, inputs or templates (nothing is
+written).
+
+examples:
+  prbot render image-bump --repo examples/gitops \\
+      --set service=podinfo --set env=staging --set tag=6.7.1
+  prbot render cluster-create --repo examples/gitops --set name=dev-eu-1 --set cloud=aws \\
+      --set region=eu-west-1 --set tier=dev --set nodeCount=3 --write
+"""
+
+
+class UsageError(PrbotError):
+    """A command-line argument is wrong."""
+
+
+def _load_path(path: Path) -> DefinitionSet:
+    if path.is_dir():
+        return load_view(DirRepoView(path), display_root=str(path))
+    if path.is_file():
+        parent = path.parent
+        return load_view(DirRepoView(parent), files=[path.name], display_root=str(parent))
+    raise UsageError(f"{path}: no such file or directory")
+
+
+def _print_problems(problems: Sequence[Any], stream: Any = None) -> None:
+    stream = stream or sys.stderr
+    for p in problems:
+        print(str(p), file=stream)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    result = DefinitionSet()
+    files = 0
+    for raw in args.paths:
+        loaded = _load_path(Path(raw))
+        result.merge(loaded)
+        files += 1
+    result.check_references()
+    if result.problems:
+        _print_problems(result.problems)
+        print(f"{len(result.problems)} problem(s) found", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"ok: {len(result.automations)} automation(s), {len(result.pipelines)} pipeline(s), "
+        f"{len(result.catalogs)} catalog(s)"
+    )
+    return EXIT_OK
+
+
+def automations_dir() -> Path:
+    return Path(os.environ.get("PRBOT_AUTOMATIONS_DIR", "automations"))
+
+
+def find_automation(name_or_file: str, repo: Path) -> PrAutomation:
+    """A definition file, or a name looked up in the automations folder and repo/.prbot/."""
+    as_path = Path(name_or_file)
+    if as_path.suffix in (".yaml", ".yml") or as_path.is_file():
+        loaded = _load_path(as_path)
+        loaded.raise_for_problems()
+        if len(loaded.automations) != 1:
+            raise UsageError(
+                f"{name_or_file}: expected exactly one PrAutomation, found "
+                f"{len(loaded.automations)}"
+            )
+        return next(iter(loaded.automations.values()))
+    found: list[PrAutomation] = []
+    broken: list[Any] = []
+    searched = []
+    for folder in (automations_dir(), repo / ".prbot"):
+        if not folder.is_dir():
+            continue
+        searched.append(str(folder))
+        loaded = load_view(DirRepoView(folder), display_root=str(folder))
+        if name_or_file in loaded.automations:
+            found.append(loaded.automations[name_or_file])
+        broken += loaded.problems
+    if len(found) > 1:
+        where = " and ".join(a.source_file for a in found)
+        raise UsageError(f"automation {name_or_file!r} is defined twice: {where}")
+    if not found:
+        if broken:
+            _print_problems(broken)
+        raise UsageError(
+            f"no automation named {name_or_file!r} in {', '.join(searched) or 'any folder'}"
+        )
+    return found[0]
+
+
+def _read_values(path: str) -> dict[str, Any]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--values {path}: {exc.strerror}") from None
+    except YAMLError as exc:
+        raise UsageError(f"--values {path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"--values {path}: must be a mapping of input names to values")
+    return to_plain(data)
+
+
+def _inputs(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for path in args.values or ():
+        values.update(_read_values(path))
+    for item in args.set or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {item!r}: expected key=value")
+        values[key.strip()] = value
+    return values
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from prbot.automation.render import render_automation
+
+    repo = Path(args.repo)
+    if not repo.is_dir():
+        raise UsageError(f"--repo {args.repo}: not a directory")
+    automation = find_automation(args.automation, repo)
+    view = DirRepoView(repo)
+    result = render_automation(automation, _inputs(args), view)
+    pr = result.pull_request
+    out = sys.stdout
+    colour = out.isatty() and not os.environ.get("NO_COLOR")
+    print(f"Automation: {automation.name}", file=out)
+    print(f"Title:      {pr.title}", file=out)
+    print(f"Head:       {pr.head}", file=out)
+    print(f"Base:       {pr.base or '(the default branch)'}", file=out)
+    if pr.labels:
+        print(f"Labels:     {', '.join(pr.labels)}", file=out)
+    if pr.reviewers:
+        print(f"Reviewers:  {', '.join(pr.reviewers)}", file=out)
+    print(file=out)
+    if not result.changes:
+        print("No changes: the repository already looks like this.", file=out)
+        return EXIT_OK
+    out.write(unified_diff(result.changes, view, colour=colour))
+    if args.write:
+        apply_to_dir(result.changes, repo)
+        print(f"\nWrote {len(result.changes)} file(s) to {repo}", file=out)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prbot",
+        description="GitOps PR automation: definitions in, pull requests out.",
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from prbot import __version__
+
+    parser.add_argument("--version", action="version", version=f"prbot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    v = sub.add_parser(
+        "validate",
+        help="check definition files",
+        description="Check PrAutomation, Pipeline and Catalog definitions.",
+        epilog=VALIDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    v.add_argument("paths", nargs="+", metavar="PATH", help="definition files or folders")
+    v.set_defaults(func=cmd_validate)
+
+    r = sub.add_parser(
+        "render",
+        help="show (or write) the change an automation makes",
+        description="Render an automation against a repository folder and show the diff.",
+        epilog=RENDER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("automation", metavar="AUTOMATION", help="a definition file or a name")
+    r.add_argument("--repo", required=True, metavar="DIR", help="the repository folder")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="one input (repeatable)")
+    r.add_argument("--values", action="append", metavar="FILE", help="inputs from YAML/JSON")
+    r.add_argument("--write", action="store_true", help="apply the change to DIR")
+    r.set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (DefinitionError, InputError) as exc:
+        _print_problems(exc.problems)
+        return EXIT_USAGE
+    except PrbotError as exc:
+        print(f"prbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
