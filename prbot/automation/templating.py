@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from ruamel.yaml import YAML
 
 from prbot.automation.errors import RenderError
@@ -84,10 +84,19 @@ def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
     return value
 
 
-class TemplateSandbox(SandboxedEnvironment):
-    """The sandbox with resource limits on the operations that can blow up."""
+class TemplateSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox with resource limits on the operations that can blow up.
+
+    Immutable: a template cannot change the context another template sees. Data first:
+    ``context.items`` is the input named ``items``, not ``dict.items``.
+    """
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -189,7 +198,7 @@ def render_string(source: str, context: Mapping[str, Any], name: str) -> str:
     if "{" not in source:  # nothing to render: keep it fast and exact
         return source
     try:
-        return _limited(_compile(source, name).generate(context=context), name)
+        return _limited(_compile(source, name).generate(context), name)
     except RenderError:
         raise
     except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError) as exc:
@@ -208,7 +217,7 @@ def render_value(source: str, context: Mapping[str, Any], name: str) -> Any:
         return render_string(source, context, name)
     try:
         expr = _compile_expression(m.group("expr").strip())
-        value = expr(context=context)
+        value = expr(**context)
     except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError) as exc:
         raise template_error(exc, name) from None
     if isinstance(value, jinja2.Undefined):
@@ -230,6 +239,6 @@ def evaluate_condition(expression: str, context: Mapping[str, Any], name: str) -
     if m:  # tolerate "{{ ... }}" around the expression
         text = m.group("expr").strip()
     try:
-        return bool(_compile_expression(text)(context=context))
+        return bool(_compile_expression(text)(**context))
     except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError) as exc:
         raise template_error(exc, name) from None
