@@ -124,7 +124,10 @@ def main() -> None:
         print(json.dumps({"rows": rows}))
         return
     print("image bump across N overlays: render_automation vs bare ruamel.yaml load+dump")
-    header = f"{'files':>6} {'prbot s':>9} {'ruamel s':>9} {'ratio':>6} {'prbot MiB':>10} {'ruamel MiB':>11}"
+    header = (
+        f"{'files':>6} {'prbot s':>9} {'ruamel s':>9} {'ratio':>6} "
+        f"{'prbot MiB':>10} {'ruamel MiB':>11}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
@@ -132,8 +135,10 @@ def main() -> None:
             f"{r['files']:>6} {r['prbot_s']:>9.4f} {r['ruamel_roundtrip_s']:>9.4f} "
             f"{r['time_ratio']:>6.2f} {r['prbot_peak_mib']:>10.2f} {r['ruamel_peak_mib']:>11.2f}"
         )
-    print("ratio = prbot time / ruamel round-trip time (same files, same process, best of "
-          f"{args.repeat})")
+    print(
+        "ratio = prbot time / ruamel round-trip time (same files, same process, best of "
+        f"{args.repeat})"
+    )
 
 
 if __name__ == "__main__":

@@ -72,11 +72,8 @@ def _print_problems(problems: Sequence[Any], stream: Any = None) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     result = DefinitionSet()
-    files = 0
     for raw in args.paths:
-        loaded = _load_path(Path(raw))
-        result.merge(loaded)
-        files += 1
+        result.merge(_load_path(Path(raw)))
     result.check_references()
     if result.problems:
         _print_problems(result.problems)

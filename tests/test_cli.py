@@ -184,7 +184,9 @@ def test_values_file_and_set_override(tmp_path: Path, capsys) -> None:
     assert "Bump myapp in prod to 1.10" in out
     assert '+        tag: "1.10"' in out
     values.write_text("- not a mapping\n")
-    code, _, err = run(capsys, "render", "image-bump", "--repo", "examples/gitops", "--values", str(values))
+    code, _, err = run(
+        capsys, "render", "image-bump", "--repo", "examples/gitops", "--values", str(values)
+    )
     assert code == 2 and "must be a mapping" in err
 
 
@@ -194,7 +196,9 @@ def test_usage_errors(capsys) -> None:
     )
     code, _, err = run(capsys, "render", "image-bump", "--repo", "does/not/exist")
     assert code == 2 and "--repo does/not/exist: not a directory" in err
-    code, _, err = run(capsys, "render", "image-bump", "--repo", "examples/gitops", "--set", "novalue")
+    code, _, err = run(
+        capsys, "render", "image-bump", "--repo", "examples/gitops", "--set", "novalue"
+    )
     assert code == 2 and "expected key=value" in err
     code, _, err = run(capsys, "validate", "missing-folder")
     assert code == 2 and "no such file or directory" in err
@@ -208,7 +212,10 @@ def test_validate(tmp_path: Path, capsys) -> None:
                    "spec:\n  title: T\n  lables: [x]\n")  # fmt: skip
     code, _, err = run(capsys, "validate", str(bad))
     assert code == 2
-    assert f"{tmp_path}/bad.yaml:6: document 1: spec.lables: unknown field (did you mean 'labels'?)" in err
+    assert (
+        f"{tmp_path}/bad.yaml:6: document 1: spec.lables: unknown field (did you mean 'labels'?)"
+        in err
+    )
 
 
 def test_help_has_examples() -> None:

@@ -74,7 +74,7 @@ def coerce(f: ConfigField, raw: Any) -> Any:
     if isinstance(raw, str) and len(raw) > MAX_INPUT_LENGTH:
         raise CoercionError(f"is longer than {MAX_INPUT_LENGTH} characters")
     if f.type in ("string", "password", "enum"):
-        if isinstance(raw, bool) or isinstance(raw, float):
+        if isinstance(raw, bool | float):
             raise CoercionError("must be a string (quote it in YAML to keep it as written)")
         if isinstance(raw, int):
             raw = str(raw)

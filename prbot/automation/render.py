@@ -94,6 +94,9 @@ class _Renderer:
         ctx = self.public_context if public else self.context
         return render_string(source, {"context": ctx}, self.field(path))
 
+    def pattern(self, source: str, path: str) -> str:
+        return render_string(source, {"context": self.context}, self.field(path), glob=True)
+
     # ---- paths
 
     def target_path(self, rendered: str, path: str) -> str:
@@ -169,8 +172,10 @@ class _Renderer:
                 raise RenderError(
                     f"{self.field(path)}.regex: invalid regular expression: {exc}"
                 ) from None
-            for target in self.targets(self.text(r.file, f"{path}.file"), f"{path}.file"):
+            for target in self.targets(self.pattern(r.file, f"{path}.file"), f"{path}.file"):
                 before = self.read_text(target, path)
+                if not regex.search(before):
+                    continue  # as Go's ReplaceAllString: no match, no change, no error
                 try:
                     after = regex.sub(replacement, before)
                 except (re.error, IndexError) as exc:
@@ -187,7 +192,7 @@ class _Renderer:
                 ) from None
             if not isinstance(overlay, dict):
                 raise RenderError(f"{self.field(path)}.yaml: the overlay must be a mapping")
-            for target in self.targets(self.text(o.file, f"{path}.file"), f"{path}.file"):
+            for target in self.targets(self.pattern(o.file, f"{path}.file"), f"{path}.file"):
                 text = self.read_text(target, path)
                 try:
                     text = yamledit.merge_overlay(text, overlay, list_merge=o.list_merge)
@@ -198,7 +203,7 @@ class _Renderer:
             path = f"spec.updates.yamlEdits[{i}]"
             yaml_path = self.text(e.path, f"{path}.path")
             value = self.value(e.value, f"{path}.value")
-            for target in self.targets(self.text(e.file, f"{path}.file"), f"{path}.file"):
+            for target in self.targets(self.pattern(e.file, f"{path}.file"), f"{path}.file"):
                 text = self.read_text(target, path)
                 try:
                     text = yamledit.set_value(text, yaml_path, value)
@@ -218,7 +223,7 @@ class _Renderer:
     def deletes(self) -> None:
         for i, pattern in enumerate(self.a.delete_files):
             path = f"spec.deletes.files[{i}]"
-            for target in self.targets(self.text(pattern, path), path, must_match=False):
+            for target in self.targets(self.pattern(pattern, path), path, must_match=False):
                 self.tree.delete(target)
         for i, folder in enumerate(self.a.delete_folders):
             path = f"spec.deletes.folders[{i}]"

@@ -101,16 +101,25 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(n, int):
-                    if len(seq) * max(n, 0) > MAX_OPERAND_CHARS:
-                        raise SecurityError("the result of * would be too large")
+                sized = isinstance(seq, str | list | tuple) and isinstance(n, int)
+                if sized and len(seq) * max(n, 0) > MAX_OPERAND_CHARS:
+                    raise SecurityError("the result of * would be too large")
         if operator == "**" and isinstance(right, int) and right > 256:
             raise SecurityError("exponent too large")
         return super().call_binop(context, operator, left, right)
 
 
-def make_environment() -> TemplateSandbox:
+def escape_glob(value: Any) -> Any:
+    """Make an interpolated value literal inside a glob: an input of ``*`` must not turn
+    ``old/{{ context.name }}.yaml`` into a pattern that matches every file."""
+    if isinstance(value, str | int | float):
+        return re.sub(r"([*?\[])", r"[\1]", str(value))
+    return value
+
+
+def make_environment(finalize: Any = None) -> TemplateSandbox:
     env = TemplateSandbox(
+        finalize=finalize,
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -135,6 +144,7 @@ def make_environment() -> TemplateSandbox:
 
 
 ENVIRONMENT = make_environment()
+GLOB_ENVIRONMENT = make_environment(finalize=escape_glob)
 
 
 def _template_line(exc: BaseException, name: str) -> int | None:
@@ -180,12 +190,11 @@ def _limited(chunks: Iterator[str], name: str) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def _compile(source: str, name: str) -> jinja2.Template:
+def _compile(source: str, name: str, glob: bool = False) -> jinja2.Template:
     # compiled with the template's name as filename, so tracebacks carry its lines
-    code = ENVIRONMENT.compile(source, name=name, filename=name)
-    return ENVIRONMENT.template_class.from_code(
-        ENVIRONMENT, code, ENVIRONMENT.make_globals(None), None
-    )
+    env = GLOB_ENVIRONMENT if glob else ENVIRONMENT
+    code = env.compile(source, name=name, filename=name)
+    return env.template_class.from_code(env, code, env.make_globals(None), None)
 
 
 @functools.lru_cache(maxsize=512)
@@ -193,12 +202,15 @@ def _compile_expression(expr: str):
     return ENVIRONMENT.compile_expression(expr, undefined_to_none=False)
 
 
-def render_string(source: str, context: Mapping[str, Any], name: str) -> str:
-    """Render one template string; errors name the template (``name``) and line."""
+def render_string(source: str, context: Mapping[str, Any], name: str, *, glob: bool = False) -> str:
+    """Render one template string; errors name the template (``name``) and line.
+
+    ``glob``: the result is a file pattern, so interpolated values are made literal.
+    """
     if "{" not in source:  # nothing to render: keep it fast and exact
         return source
     try:
-        return _limited(_compile(source, name).generate(context), name)
+        return _limited(_compile(source, name, glob).generate(context), name)
     except RenderError:
         raise
     except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError) as exc:

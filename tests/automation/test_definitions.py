@@ -126,14 +126,31 @@ def test_every_field_is_parsed() -> None:
     loaded = load(FULL, TEMPLATES)
     assert loaded.problems == []
     a = loaded.automations["full"]
-    assert (a.repository, a.base, a.labels, a.reviewers) == ("acme/gitops", "main", ("a", "b-{{ context.name }}"), ("alice",))
-    assert [f.type for f in a.configuration] == ["string", "int", "bool", "enum", "json", "password", "string"]
+    assert (a.repository, a.base, a.labels, a.reviewers) == (
+        "acme/gitops",
+        "main",
+        ("a", "b-{{ context.name }}"),
+        ("alice",),
+    )
+    assert [f.type for f in a.configuration] == [
+        "string",
+        "int",
+        "bool",
+        "enum",
+        "json",
+        "password",
+        "string",
+    ]
     assert a.configuration[0].regex == "^[a-z]+$"
     assert a.configuration[5].condition.operation == "eq"
     assert a.configuration[6].json is True
     assert a.confirmation.checklist == ("one", "two")
     t0, t1 = a.templates
-    assert (t0.condition, t0.context, t0.is_folder) == ("context.cloud == 'aws'", {"env": "dev"}, False)
+    assert (t0.condition, t0.context, t0.is_folder) == (
+        "context.cloud == 'aws'",
+        {"env": "dev"},
+        False,
+    )
     assert t0.files[0].content == b"a: {{ context.name }}\n"
     assert t1.is_folder and sorted(f.relpath for f in t1.files) == ["one.txt", "sub/two.sh"]
     assert [f.executable for f in t1.files if f.relpath == "sub/two.sh"] == [True]
@@ -164,30 +181,84 @@ def automation(spec: str) -> str:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("  titel: x\n", "defs/a.yaml:6: document 1: spec.titel: unknown field (did you mean 'title'?)"),
+        (
+            "  titel: x\n",
+            "defs/a.yaml:6: document 1: spec.titel: unknown field (did you mean 'title'?)",
+        ),
         (
             "  configuration:\n    - {name: a, type: strng}\n",
             "spec.configuration[0].type: must be one of string, int, bool, enum, json, password, got 'strng' (did you mean 'string'?)",
         ),
-        ("  configuration:\n    - {name: a, type: enum}\n", "spec.configuration[0].values: an enum needs a list of values"),
-        ("  configuration:\n    - {name: a, type: int, default: x}\n", "spec.configuration[0].default: must be an integer"),
-        ("  configuration:\n    - {name: a, type: string, default: B, validation: {regex: '^[a-z]$'}}\n", "spec.configuration[0].default: must match the pattern"),
-        ("  configuration:\n    - {name: a, type: password, default: hunter2}\n", "a password input cannot have a default"),
-        ("  configuration:\n    - {name: a, type: string, validation: {regex: '(['}}\n", "is not a valid regular expression"),
-        ("  configuration:\n    - {name: a-b, type: string}\n", "spec.configuration[0].name: must be an identifier"),
-        ("  configuration:\n    - {name: a, type: string}\n    - {name: a, type: int}\n", "spec.configuration[1].name: duplicate input name 'a'"),
-        ("  configuration:\n    - {name: a, type: string, condition: {field: clod, operation: eq, value: x}}\n    - {name: cloud, type: string}\n", "no input named 'clod' (did you mean 'cloud'?)"),
-        ("  configuration:\n    - {name: a, type: string, condition: {field: a, operation: eq, value: x}}\n", "cannot depend on itself"),
-        ("  configuration:\n    - {name: a, type: string, condition: {field: b, operation: eq, value: x}}\n    - {name: b, type: string, condition: {field: a, operation: eq, value: x}}\n", "conditions form a cycle"),
-        ("  configuration:\n    - {name: a, type: int}\n    - {name: b, type: string, condition: {field: a, operation: gt, value: many}}\n", "gt needs a number"),
-        ("  configuration:\n    - {name: a, type: string, condition: {field: a, operation: sometimes}}\n", "operation: must be one of eq, not"),
+        (
+            "  configuration:\n    - {name: a, type: enum}\n",
+            "spec.configuration[0].values: an enum needs a list of values",
+        ),
+        (
+            "  configuration:\n    - {name: a, type: int, default: x}\n",
+            "spec.configuration[0].default: must be an integer",
+        ),
+        (
+            "  configuration:\n    - {name: a, type: string, default: B, validation: {regex: '^[a-z]$'}}\n",
+            "spec.configuration[0].default: must match the pattern",
+        ),
+        (
+            "  configuration:\n    - {name: a, type: password, default: hunter2}\n",
+            "a password input cannot have a default",
+        ),
+        (
+            "  configuration:\n    - {name: a, type: string, validation: {regex: '(['}}\n",
+            "is not a valid regular expression",
+        ),
+        (
+            "  configuration:\n    - {name: a-b, type: string}\n",
+            "spec.configuration[0].name: must be an identifier",
+        ),
+        (
+            "  configuration:\n    - {name: a, type: string}\n    - {name: a, type: int}\n",
+            "spec.configuration[1].name: duplicate input name 'a'",
+        ),
+        (
+            "  configuration:\n    - {name: a, type: string, condition: {field: clod, operation: eq, value: x}}\n    - {name: cloud, type: string}\n",
+            "no input named 'clod' (did you mean 'cloud'?)",
+        ),
+        (
+            "  configuration:\n    - {name: a, type: string, condition: {field: a, operation: eq, value: x}}\n",
+            "cannot depend on itself",
+        ),
+        (
+            "  configuration:\n    - {name: a, type: string, condition: {field: b, operation: eq, value: x}}\n    - {name: b, type: string, condition: {field: a, operation: eq, value: x}}\n",
+            "conditions form a cycle",
+        ),
+        (
+            "  configuration:\n    - {name: a, type: int}\n    - {name: b, type: string, condition: {field: a, operation: gt, value: many}}\n",
+            "gt needs a number",
+        ),
+        (
+            "  configuration:\n    - {name: a, type: string, condition: {field: a, operation: sometimes}}\n",
+            "operation: must be one of eq, not",
+        ),
         ("  repository: just-a-name\n", "spec.repository: must look like owner/name"),
         ("  labels: a\n", "spec.labels: must be a list, got a string"),
-        ("  updates:\n    yamlOverlays:\n      - {file: a, yaml: b, listMerge: merge}\n", "listMerge: must be one of overwrite, append"),
-        ("  updates:\n    yamlEdits:\n      - {file: a, value: 1}\n", "spec.updates.yamlEdits[0].path: is required"),
-        ("  creates:\n    templates:\n      - {source: templates/missing.yaml, destination: x}\n", "spec.creates.templates[0].source: 'templates/missing.yaml' does not exist"),
-        ("  creates:\n    templates:\n      - {source: ../../etc/passwd, destination: x}\n", "leaves the repository"),
-        ("  creates:\n    templates:\n      - {source: ../outside.yaml, destination: x}\n", "is outside the definitions folder"),
+        (
+            "  updates:\n    yamlOverlays:\n      - {file: a, yaml: b, listMerge: merge}\n",
+            "listMerge: must be one of overwrite, append",
+        ),
+        (
+            "  updates:\n    yamlEdits:\n      - {file: a, value: 1}\n",
+            "spec.updates.yamlEdits[0].path: is required",
+        ),
+        (
+            "  creates:\n    templates:\n      - {source: templates/missing.yaml, destination: x}\n",
+            "spec.creates.templates[0].source: 'templates/missing.yaml' does not exist",
+        ),
+        (
+            "  creates:\n    templates:\n      - {source: ../../etc/passwd, destination: x}\n",
+            "leaves the repository",
+        ),
+        (
+            "  creates:\n    templates:\n      - {source: ../outside.yaml, destination: x}\n",
+            "is outside the definitions folder",
+        ),
     ],
 )
 def test_mistakes_are_located(spec: str, expected: str) -> None:
@@ -225,7 +296,10 @@ def test_names_are_unique_per_kind_and_references_checked() -> None:
     two = automation("").replace("name: t", "name: t")
     loaded = load_view(view({"d/a.yaml": one, "d/b.yaml": two}))
     assert any("already defined in d/a.yaml" in str(p) for p in loaded.problems)
-    pipeline = HEADER + "kind: Pipeline\nmetadata: {name: t}\nspec:\n  stages:\n    - {name: dev, automation: tt}\n"
+    pipeline = (
+        HEADER
+        + "kind: Pipeline\nmetadata: {name: t}\nspec:\n  stages:\n    - {name: dev, automation: tt}\n"
+    )
     loaded = load_view(view({"d/a.yaml": one, "d/p.yaml": pipeline}))
     assert loaded.problems == []  # same name, different kind: fine
     loaded.check_references()
@@ -233,7 +307,9 @@ def test_names_are_unique_per_kind_and_references_checked() -> None:
 
 
 def test_pipeline_mistakes() -> None:
-    text = HEADER + """\
+    text = (
+        HEADER
+        + """\
 kind: Pipeline
 metadata: {name: p}
 spec:
@@ -242,6 +318,7 @@ spec:
     - {name: dev, automation: a, gates: [{approval: {count: 0}}, {approval: {}, window: {}}]}
     - {name: x, automation: a, gates: [{window: {hours: "9-5", timezone: Mars/Base, days: [funday]}}]}
 """
+    )
     found = "\n".join(problems_of(text))
     assert "spec.stages[0].health.soak: '5 minutes' is not a duration" in found
     assert "spec.stages[1].gates[0].approval.count: must be at least 1" in found
@@ -249,11 +326,16 @@ spec:
     assert "hours: must be HH:MM-HH:MM" in found
     assert "'Mars/Base' is not a known time zone" in found
     assert "days[0]: must be one of mon" in found
-    dup = HEADER + "kind: Pipeline\nmetadata: {name: p}\nspec:\n  stages:\n    - {name: dev, automation: a}\n    - {name: dev, automation: a}\n"
+    dup = (
+        HEADER
+        + "kind: Pipeline\nmetadata: {name: p}\nspec:\n  stages:\n    - {name: dev, automation: a}\n    - {name: dev, automation: a}\n"
+    )
     assert "duplicate stage 'dev'" in "\n".join(problems_of(dup))
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("10m", 600), ("1h30m", 5400), ("2d", 172800)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("10m", 600), ("1h30m", 5400), ("2d", 172800)]
+)
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
@@ -264,7 +346,9 @@ def test_files_without_the_marker_are_not_definitions() -> None:
 
 
 def test_template_source_symlink_is_refused() -> None:
-    text = automation("  creates:\n    templates:\n      - {source: templates/link, destination: x}\n")
+    text = automation(
+        "  creates:\n    templates:\n      - {source: templates/link, destination: x}\n"
+    )
     found = problems_of(text, {"defs/templates/link": RepoFile(b"/etc/passwd", "120000")})
     assert any("is a symlink" in p for p in found)
 

@@ -55,6 +55,7 @@ def test_creates_with_condition_context_and_folder() -> None:
       - source: templates/one.yaml
         destination: "gcp-only.yaml"
         condition: "context.cloud == 'gcp'"
+        context: {env: any}
       - source: templates/dir
         destination: "svc/{{ context.name }}"
 """,
@@ -74,7 +75,10 @@ def test_creates_with_condition_context_and_folder() -> None:
         "svc/web/run.sh": ("create", b"#!/bin/sh\necho web\n", "100755"),
         "svc/web/logo.png": ("create", b"\x89PNG\x00\xff{{", "100644"),
     }
-    assert "gcp-only.yaml" in render_automation(a, {"name": "web", "cloud": "gcp"}, REPO).changes.paths()
+    assert (
+        "gcp-only.yaml"
+        in render_automation(a, {"name": "web", "cloud": "gcp"}, REPO).changes.paths()
+    )
 
 
 def test_updates_see_creates_and_deletes_come_last() -> None:
@@ -110,8 +114,8 @@ def test_updates_see_creates_and_deletes_come_last() -> None:
 
 def test_yaml_edits_and_overlays_keep_comments() -> None:
     a = automation(
-        BASIC
-        + """\
+        """\
+  title: T
   configuration:
     - {name: name, type: string}
     - {name: replicas, type: int}
@@ -124,7 +128,7 @@ def test_yaml_edits_and_overlays_keep_comments() -> None:
         yaml: |
           image:
             pullPolicy: Always
-""".replace(BASIC.split("  configuration:")[1], ""),
+"""
     )
     result = render_automation(a, {"name": "2.0.0", "replicas": "3"}, REPO)
     (change,) = result.changes
@@ -137,7 +141,8 @@ def test_yaml_edits_and_overlays_keep_comments() -> None:
 
 def test_same_inputs_same_result_and_no_op_is_empty() -> None:
     a = automation(
-        BASIC + "  updates:\n    yamlEdits:\n      - {file: values.yaml, path: image.tag, value: 1.0.0}\n"
+        BASIC
+        + "  updates:\n    yamlEdits:\n      - {file: values.yaml, path: image.tag, value: 1.0.0}\n"
     )
     first = render_automation(a, {"name": "x"}, REPO)
     assert len(first.changes) == 0  # the value is already 1.0.0: nothing to commit
@@ -245,7 +250,8 @@ def test_errors_are_redacted() -> None:
 )
 def test_destinations_stay_in_the_repository(destination: str, fragment: str) -> None:
     a = automation(
-        BASIC + f'  creates:\n    templates:\n      - {{source: templates/t, destination: "{destination}"}}\n',
+        BASIC
+        + f'  creates:\n    templates:\n      - {{source: templates/t, destination: "{destination}"}}\n',
         {"templates/t": "x"},
     )
     with pytest.raises(RenderError) as err:
@@ -257,16 +263,37 @@ def test_destinations_stay_in_the_repository(destination: str, fragment: str) ->
 @pytest.mark.parametrize(
     ("section", "fragment"),
     [
-        ("updates:\n    regexReplacements:\n      - {file: ../x, regex: a, replacement: b}", "leaves the repository"),
+        (
+            "updates:\n    regexReplacements:\n      - {file: ../x, regex: a, replacement: b}",
+            "leaves the repository",
+        ),
         ("updates:\n    yamlEdits:\n      - {file: .git/config, path: a, value: 1}", "inside .git"),
         ("deletes:\n    files: [/etc/passwd]", "is absolute"),
         ("deletes:\n    folders: ['..']", "leaves the repository"),
-        ("updates:\n    regexReplacements:\n      - {file: missing.yaml, regex: a, replacement: b}", "missing.yaml does not exist"),
-        ("updates:\n    yamlEdits:\n      - {file: 'nothing/*.yaml', path: a, value: 1}", "no file matches"),
-        ("updates:\n    regexReplacements:\n      - {file: values.yaml, regex: '(', replacement: b}", "invalid regular expression"),
-        ("updates:\n    regexReplacements:\n      - {file: values.yaml, regex: 'tag', replacement: '\\\\9'}", "replacement"),
-        ("updates:\n    yamlEdits:\n      - {file: values.yaml, path: 'image.tag.x', value: 1}", "yamlEdits[0]"),
-        ("updates:\n    yamlOverlays:\n      - {file: values.yaml, yaml: '- a'}", "must be a mapping"),
+        (
+            "updates:\n    regexReplacements:\n      - {file: missing.yaml, regex: a, replacement: b}",
+            "missing.yaml does not exist",
+        ),
+        (
+            "updates:\n    yamlEdits:\n      - {file: 'nothing/*.yaml', path: a, value: 1}",
+            "no file matches",
+        ),
+        (
+            "updates:\n    regexReplacements:\n      - {file: values.yaml, regex: '(', replacement: b}",
+            "invalid regular expression",
+        ),
+        (
+            "updates:\n    regexReplacements:\n      - {file: values.yaml, regex: 'tag', replacement: '\\9'}",
+            "replacement",
+        ),
+        (
+            "updates:\n    yamlEdits:\n      - {file: values.yaml, path: 'image.tag.x', value: 1}",
+            "yamlEdits[0]",
+        ),
+        (
+            "updates:\n    yamlOverlays:\n      - {file: values.yaml, yaml: '- a'}",
+            "must be a mapping",
+        ),
         ("updates:\n    yamlOverlays:\n      - {file: values.yaml, yaml: 'a: ['}", "not YAML"),
     ],
 )
@@ -288,7 +315,8 @@ def test_invalid_inputs_raise_input_error() -> None:
 
 def test_template_error_names_the_template_file_and_line() -> None:
     a = automation(
-        BASIC + "  creates:\n    templates:\n      - {source: templates/bad.yaml, destination: x}\n",
+        BASIC
+        + "  creates:\n    templates:\n      - {source: templates/bad.yaml, destination: x}\n",
         {"templates/bad.yaml": "a: 1\nb: {{ context.nam }}\n"},
     )
     with pytest.raises(RenderError) as err:
@@ -309,3 +337,27 @@ def test_unified_diff() -> None:
     assert "deleted file mode 100644" in diff
     coloured = unified_diff(result.changes, REPO, colour=True)
     assert "\x1b[32m+  tag: 2.0.0" in coloured
+
+
+def test_input_values_are_literal_inside_globs() -> None:
+    a = automation(
+        BASIC
+        + '  deletes:\n    files: ["old/{{ context.name }}.yaml", "old/*.txt"]\n'
+        + "  updates:\n    regexReplacements:\n"
+        + '      - {file: "chart/{{ context.name }}", regex: "1", replacement: "2"}\n'
+    )
+    with pytest.raises(RenderError) as err:  # '*' does not match Chart.yaml
+        render_automation(a, {"name": "*"}, REPO)
+    assert "no file matches" in str(err.value)
+    b = automation(BASIC + '  deletes:\n    files: ["old/{{ context.name }}.yaml", "old/*.txt"]\n')
+    result = render_automation(b, {"name": "*"}, REPO)
+    assert result.changes.paths() == ["old/b.txt"]  # the definition's own * still globs
+
+
+def test_regex_without_a_match_changes_nothing_even_with_group_references() -> None:
+    a = automation(
+        BASIC
+        + "  updates:\n    regexReplacements:\n"
+        + "      - {file: values.yaml, regex: 'a^', replacement: '\\g<1> x'}\n"
+    )
+    assert len(render_automation(a, {"name": "x"}, REPO).changes) == 0
