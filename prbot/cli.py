@@ -154,6 +154,24 @@ def _inputs(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def _extra_context(args: argparse.Namespace) -> dict[str, Any]:
+    """--context a.b=c -> {"a": {"b": "c"}}: what a pipeline stage adds to the context."""
+    extra: dict[str, Any] = {}
+    for item in args.context or ():
+        key, sep, value = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise UsageError(f"--context {item!r}: expected key=value (key may be dotted)")
+        node = extra
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise UsageError(f"--context {item!r}: {part} is already a value")
+            node = child
+        node[parts[-1]] = value
+    return extra
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from prbot.automation.render import render_automation
 
@@ -162,7 +180,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise UsageError(f"--repo {args.repo}: not a directory")
     automation = find_automation(args.automation, repo)
     view = DirRepoView(repo)
-    result = render_automation(automation, _inputs(args), view)
+    result = render_automation(automation, _inputs(args), view, extra_context=_extra_context(args))
     pr = result.pull_request
     out = sys.stdout
     colour = out.isatty() and not os.environ.get("NO_COLOR")
@@ -219,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--repo", required=True, metavar="DIR", help="the repository folder")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="one input (repeatable)")
     r.add_argument("--values", action="append", metavar="FILE", help="inputs from YAML/JSON")
+    r.add_argument(
+        "--context",
+        action="append",
+        metavar="KEY=VALUE",
+        help="extra context, as a pipeline stage adds it (pipeline.stage.name=dev)",
+    )
     r.add_argument("--write", action="store_true", help="apply the change to DIR")
     r.set_defaults(func=cmd_render)
     return parser

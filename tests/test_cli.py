@@ -238,3 +238,16 @@ def test_console_script_runs_from_a_clean_environment(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "\x1b[" not in proc.stdout
     assert "Head:       prbot/image-bump/myapp-dev" in proc.stdout
+
+
+def test_context_previews_a_pipeline_stage(capsys) -> None:
+    base = "tests/plural/flow-upgrade"
+    args = ["render", f"{base}/automation.yaml", "--repo", f"{base}/repo",
+            "--set", "flow=checkout", "--set", "tag=1.2.3"]  # fmt: skip
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "pipeline" in err  # the stage name is not there without --context
+    code, out, _ = run(capsys, *args, "--context", "pipeline.stage.name=dev")
+    assert code == 0
+    assert "+    devTag: '1.2.3'  # dev runs what was last promoted to dev" in out
+    code, _, err = run(capsys, *args, "--context", "pipeline..name=dev")
+    assert code == 2 and "--context 'pipeline..name=dev': expected key=value" in err

@@ -29,6 +29,7 @@ from prbot.automation.definitions import (
 from prbot.automation.errors import DefinitionError, PathError, Problem
 from prbot.automation.paths import normalise
 from prbot.automation.schema import Located, did_you_mean
+from prbot.automation.templating import syntax_error
 
 MAX_DEFINITION_BYTES = 1024 * 1024
 MAX_TEMPLATE_BYTES = 16 * 1024 * 1024  # all templates of one automation together
@@ -216,6 +217,74 @@ def _attach_templates(
     return replace(automation, templates=tuple(specs)), problems
 
 
+def _string_fields(a: PrAutomation) -> Iterable[tuple[str, str, bool]]:
+    """(field path, template text, is an expression) for every templated field."""
+    yield "spec.title", a.title, False
+    yield "spec.message", a.message, False
+    for name in ("head", "base"):
+        if getattr(a, name):
+            yield f"spec.{name}", getattr(a, name), False
+    for i, v in enumerate(a.labels):
+        yield f"spec.labels[{i}]", v, False
+    for i, v in enumerate(a.reviewers):
+        yield f"spec.reviewers[{i}]", v, False
+    for i, t in enumerate(a.templates):
+        yield f"spec.creates.templates[{i}].destination", t.destination, False
+        if t.condition:
+            yield f"spec.creates.templates[{i}].condition", t.condition, True
+    for i, r in enumerate(a.regex_replacements):
+        for name in ("file", "regex", "replacement"):
+            yield f"spec.updates.regexReplacements[{i}].{name}", getattr(r, name), False
+    for i, o in enumerate(a.yaml_overlays):
+        yield f"spec.updates.yamlOverlays[{i}].file", o.file, False
+        yield f"spec.updates.yamlOverlays[{i}].yaml", o.yaml, False
+    for i, e in enumerate(a.yaml_edits):
+        yield f"spec.updates.yamlEdits[{i}].file", e.file, False
+        yield f"spec.updates.yamlEdits[{i}].path", e.path, False
+        yield from _value_strings(f"spec.updates.yamlEdits[{i}].value", e.value)
+    for i, v in enumerate(a.delete_files):
+        yield f"spec.deletes.files[{i}]", v, False
+    for i, v in enumerate(a.delete_folders):
+        yield f"spec.deletes.folders[{i}]", v, False
+
+
+def _value_strings(path: str, value: Any) -> Iterable[tuple[str, str, bool]]:
+    if isinstance(value, str):
+        yield path, value, False
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _value_strings(f"{path}[{i}]", v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _value_strings(f"{path}.{k}", v)
+
+
+def template_problems(a: PrAutomation) -> list[Problem]:
+    """Jinja syntax errors in any templated field or template file, found at load time."""
+    problems = []
+    for path, text, expression in _string_fields(a):
+        found = syntax_error(text, expression=expression)
+        if found:
+            problems.append(Problem(f"template syntax error: {found[1]}", path, a.source_file))
+    for i, t in enumerate(a.templates):
+        for f in t.files:
+            try:
+                text = f.content.decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # binary: copied, not rendered
+            found = syntax_error(text)
+            if found:
+                name = posixpath.join(t.source, f.relpath) if f.relpath else t.source
+                problems.append(
+                    Problem(
+                        f"template syntax error in {name} at line {found[0]}: {found[1]}",
+                        f"spec.creates.templates[{i}].source",
+                        a.source_file,
+                    )
+                )
+    return problems
+
+
 def load_view(
     view: RepoView, *, root: str = "", files: Iterable[str] | None = None, display_root: str = ""
 ) -> DefinitionSet:
@@ -251,6 +320,7 @@ def load_view(
         for d in definitions:
             if isinstance(d, PrAutomation):
                 d, found = _attach_templates(d, view, folder, root, display_root or ".")
+                found = found or template_problems(d)
                 result.problems += found
                 if found:
                     continue

@@ -254,3 +254,17 @@ def evaluate_condition(expression: str, context: Mapping[str, Any], name: str) -
         return bool(_compile_expression(text)(**context))
     except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError) as exc:
         raise template_error(exc, name) from None
+
+
+def syntax_error(source: str, *, expression: bool = False) -> tuple[int, str] | None:
+    """(line, message) of a template's syntax error, or None: for ``prbot validate``."""
+    if expression:
+        m = _SINGLE_EXPRESSION.match(source)
+        source = "{{ " + (m.group("expr") if m else source) + " }}"
+    elif "{" not in source:
+        return None
+    try:
+        ENVIRONMENT.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        return exc.lineno, exc.message or "syntax error"
+    return None

@@ -363,3 +363,21 @@ def test_shipped_automations_validate() -> None:
     assert loaded.problems == []
     assert set(loaded.automations) == {"cluster-create", "service-create", "image-bump", "scale"}
     assert set(loaded.pipelines) == {"myapp"}
+
+
+def test_template_syntax_errors_are_found_at_load_time() -> None:
+    text = automation(
+        '  labels: ["{{ context.x "]\n'
+        "  creates:\n    templates:\n"
+        "      - {source: templates/t.yaml, destination: x, condition: 'context.a =='}\n"
+        "  updates:\n    yamlEdits:\n      - {file: f, path: p, value: {k: ['{% if %}']}}\n"
+    )
+    found = problems_of(text, {"defs/templates/t.yaml": "ok\n{% for %}\n"})
+    joined = "\n".join(found)
+    assert "spec.labels[0]: template syntax error" in joined
+    assert "spec.creates.templates[0].condition: template syntax error" in joined
+    assert "spec.updates.yamlEdits[0].value.k[0]: template syntax error" in joined
+    assert (
+        "spec.creates.templates[0].source: template syntax error in templates/t.yaml at line 2"
+        in joined
+    )
