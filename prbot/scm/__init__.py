@@ -1,0 +1,1 @@
+"""The SCM port and its providers: GitHub (gidgethub + httpx), GitLab (python-gitlab)."""

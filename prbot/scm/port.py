@@ -1,0 +1,226 @@
+"""The one interface the core needs from a forge, whatever the platform.
+
+Everything here is a value or a Protocol: providers (GitHub, GitLab) implement ``Scm``;
+the core never imports a provider. Repositories are named by their full path
+(``owner/name`` on GitHub, ``group/sub/name`` on GitLab). Pull requests and merge
+requests are both ``PullRequest``; ``number`` is GitLab's ``iid``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from prbot.automation.changeset import ChangeSet
+from prbot.automation.errors import PrbotError
+
+Platform = Literal["github", "gitlab"]
+PrState = Literal["open", "closed", "merged"]
+HealthState = Literal["pending", "success", "failure"]
+HealthKind = Literal["status", "check", "deployment", "pipeline"]
+# GitHub's permission names; GitLab access levels map onto them (10 guest -> read,
+# 20 reporter -> triage, 30 developer -> write, 40 maintainer -> maintain, 50 owner -> admin)
+Permission = Literal["none", "read", "triage", "write", "maintain", "admin"]
+PERMISSION_ORDER: tuple[Permission, ...] = ("none", "read", "triage", "write", "maintain", "admin")
+Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
+
+
+class ScmError(PrbotError):
+    """A forge refused or failed a request. Messages never contain tokens or keys."""
+
+
+class NotFound(ScmError):
+    pass
+
+
+class Conflict(ScmError):
+    """The forge's state changed under us (a ref moved, a PR is not mergeable)."""
+
+
+class RateLimited(ScmError):
+    """Out of requests, and waiting as told would exceed our bound."""
+
+    def __init__(self, message: str, reset_in: float | None = None):
+        super().__init__(message)
+        self.reset_in = reset_in
+
+
+class ScmUnavailable(ScmError):
+    """5xx answers or timeouts that outlasted the retries."""
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    path: str
+    mode: str  # "100644", "100755", "120000"
+    sha: str  # blob id
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A repository at one commit: its file listing, and the contents read so far."""
+
+    repo: str
+    ref: str
+    sha: str
+    entries: Mapping[str, TreeEntry]
+    contents: Mapping[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    branch: str
+    sha: str  # the branch's head after the call
+    created_branch: bool
+    changed: bool  # False: the branch already held exactly this change; no commit made
+
+
+@dataclass(frozen=True)
+class PullRequestDraft:
+    head: str
+    base: str
+    title: str
+    body: str
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    repo: str
+    number: int
+    url: str
+    head: str
+    base: str
+    title: str
+    body: str
+    state: PrState
+    head_sha: str
+    merge_commit_sha: str | None = None
+    labels: tuple[str, ...] = ()
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class HealthSignal:
+    """One status / check run / deployment / pipeline reported on a commit."""
+
+    kind: HealthKind
+    name: str  # status context, check name, deployment environment, pipeline "pipeline"
+    state: HealthState
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class CommitHealth:
+    sha: str
+    signals: tuple[HealthSignal, ...] = ()
+
+    def state_of(self, name: str) -> HealthState | None:
+        """The state of the named signal (latest wins; providers list newest first)."""
+        for s in self.signals:
+            if s.name == name:
+                return s.state
+        return None
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    merged: bool
+    sha: str | None
+    message: str = ""
+
+
+class Scm(Protocol):
+    """What the core may ask of a forge. All methods are idempotent where the name says so."""
+
+    platform: Platform
+
+    async def default_branch(self, repo: str) -> str: ...
+
+    async def snapshot(self, repo: str, ref: str) -> Snapshot:
+        """The file listing of ``ref`` (a branch, tag or sha), in a constant number of calls."""
+        ...
+
+    async def read_files(self, repo: str, sha: str, paths: Sequence[str]) -> dict[str, bytes]:
+        """Contents of many files at one commit, in a constant number of calls. Missing
+        files are absent from the result."""
+        ...
+
+    async def commit_changes(
+        self, repo: str, *, base_sha: str, branch: str, changes: ChangeSet, message: str
+    ) -> CommitResult:
+        """Make ``branch`` hold commit ``base_sha`` plus ``changes`` in one commit: create
+        the branch if missing, else move it (force) onto that new commit, so a re-run
+        replaces the earlier run's commit. If the branch's head already is one commit on
+        top of ``base_sha`` with exactly that tree, make no commit (``changed=False``).
+        ``base_sha`` is the commit the changes were rendered against, so files changed on
+        the base since then are never overwritten with stale content. A constant number
+        of calls, whatever the number of files."""
+        ...
+
+    async def open_pull_request(self, repo: str, draft: PullRequestDraft) -> PullRequest:
+        """Open a PR from ``draft.head``, or update the open one from that head (title,
+        body, labels, reviewers). Never opens a second PR for the same head."""
+        ...
+
+    async def get_pull_request(self, repo: str, number: int) -> PullRequest: ...
+
+    async def find_pull_request(self, repo: str, head: str) -> PullRequest | None:
+        """The open PR from ``head``, if any."""
+        ...
+
+    async def upsert_comment(self, repo: str, number: int, marker: str, body: str) -> Comment:
+        """Create, or edit in place, the comment carrying the hidden ``marker``."""
+        ...
+
+    async def add_reaction(
+        self, repo: str, number: int, comment_id: int, reaction: Reaction
+    ) -> None: ...
+
+    async def permission(self, repo: str, user: str) -> Permission: ...
+
+    async def commit_health(self, repo: str, sha: str) -> CommitHealth: ...
+
+    async def merge(self, repo: str, number: int, *, message: str | None = None) -> MergeResult: ...
+
+    async def revert(
+        self, repo: str, number: int, *, branch: str, title: str, body: str
+    ) -> PullRequest:
+        """Open a PR that reverts merged PR ``number`` (its merge commit) onto the base."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def at_least(have: Permission, need: Permission) -> bool:
+    return PERMISSION_ORDER.index(have) >= PERMISSION_ORDER.index(need)
+
+
+GITLAB_ACCESS: dict[int, Permission] = {
+    0: "none",
+    5: "read",  # minimal access
+    10: "read",
+    15: "read",  # planner
+    20: "triage",
+    30: "write",
+    40: "maintain",
+    50: "admin",
+}
+
+
+def gitlab_permission(access_level: int) -> Permission:
+    best: Permission = "none"
+    for level, perm in sorted(GITLAB_ACCESS.items()):
+        if access_level >= level:
+            best = perm
+    return best
