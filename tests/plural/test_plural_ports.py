@@ -2,7 +2,7 @@
 
 Each folder beside this file is one port: ``automation.yaml`` (the definition in prbot's
 format), ``templates/`` (Jinja bodies) and ``repo/`` (a small repository it runs
-against). The fixtures they port, all in /work/shared/fixtures/plural/:
+against). The fixtures they port, all in ../shared/fixtures/plural/:
 
     cluster-creator   pra-cluster-create-bootstrap-inrepo-templates.yaml
                       (+ template-body-cluster-stack-liquid.yaml)
@@ -37,7 +37,8 @@ from prbot.automation.loader import load_view
 from prbot.automation.render import RenderResult, render_automation
 
 HERE = Path(__file__).parent
-FIXTURES = Path("/work/shared/fixtures/plural")
+# shared/ sits beside the repository (as on CI: a copy beside the clone)
+FIXTURES = HERE.parents[2] / "shared" / "fixtures" / "plural"
 
 PORTS = {
     "cluster-creator": ("cluster-creator", "pra-cluster-create-bootstrap-inrepo-templates.yaml"),
