@@ -245,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--write", action="store_true", help="apply the change to DIR")
     r.set_defaults(func=cmd_render)
+
+    from prbot.forge.cli import add_parser as add_forge_parser
+
+    add_forge_parser(sub)
     return parser
 
 

@@ -1,0 +1,18 @@
+"""The SCM port on GitHub: gidgethub over httpx, GitHub App or token auth, GHES-ready."""
+
+from prbot.scm.github.auth import AppAuth, TokenAuth
+from prbot.scm.github.client import GitHubClient
+from prbot.scm.github.config import GitHubSettings
+from prbot.scm.github.limits import RateLimitBook, RequestCounter, RetryPolicy
+from prbot.scm.github.provider import GitHubScm
+
+__all__ = [
+    "AppAuth",
+    "GitHubClient",
+    "GitHubScm",
+    "GitHubSettings",
+    "RateLimitBook",
+    "RequestCounter",
+    "RetryPolicy",
+    "TokenAuth",
+]

@@ -1,0 +1,67 @@
+"""Health of a commit: combined status, check runs, and the latest deployment per
+environment. Listed newest first, as ``CommitHealth.state_of`` expects."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prbot.scm.github import convert
+from prbot.scm.github.repo_api import RepoApi
+from prbot.scm.port import CommitHealth, HealthSignal
+
+
+async def commit_health(api: RepoApi, sha: str) -> CommitHealth:
+    statuses, checks, deployments = await asyncio.gather(
+        _statuses(api, sha), _checks(api, sha), _deployments(api, sha)
+    )
+    return CommitHealth(sha=sha, signals=(*statuses, *checks, *deployments))
+
+
+async def _statuses(api: RepoApi, sha: str) -> list[HealthSignal]:
+    # the combined status already holds only the latest status per context
+    data = await api.get("/commits/{ref}/status", {"ref": sha}, query={"per_page": 100})
+    return [
+        HealthSignal(
+            "status", s["context"], convert.status_state(s.get("state")), s.get("target_url") or ""
+        )
+        for s in data.get("statuses") or []
+    ]
+
+
+async def _checks(api: RepoApi, sha: str) -> list[HealthSignal]:
+    data = await api.get("/commits/{ref}/check-runs", {"ref": sha}, query={"per_page": 100})
+    runs = sorted(data.get("check_runs") or [], key=lambda r: r.get("id", 0), reverse=True)
+    return [
+        HealthSignal(
+            "check",
+            r["name"],
+            convert.check_state(r.get("status"), r.get("conclusion")),
+            r.get("html_url") or r.get("details_url") or "",
+        )
+        for r in runs
+    ]
+
+
+async def _deployments(api: RepoApi, sha: str) -> list[HealthSignal]:
+    listed = await api.get("/deployments", query={"sha": sha, "per_page": 100})
+    newest: dict[str, dict[str, Any]] = {}
+    for d in sorted(listed or [], key=lambda d: d.get("id", 0), reverse=True):
+        newest.setdefault(d.get("environment", ""), d)  # older ones can't change the answer
+    states = await asyncio.gather(*(_latest_state(api, d["id"]) for d in newest.values()))
+    return [
+        HealthSignal("deployment", env, convert.deployment_state(state), url)
+        for env, (state, url) in zip(newest, states, strict=True)
+    ]
+
+
+async def _latest_state(api: RepoApi, deployment_id: int) -> tuple[str | None, str]:
+    data = await api.get(
+        "/deployments/{deployment_id}/statuses",
+        {"deployment_id": deployment_id},
+        query={"per_page": 1},  # GitHub lists newest first
+    )
+    if not data:
+        return None, ""
+    latest = data[0]
+    return latest.get("state"), latest.get("environment_url") or latest.get("target_url") or ""

@@ -1,0 +1,1 @@
+"""GitHub provider tests (a package, so basenames may repeat those of tests/scm/gitlab)."""
