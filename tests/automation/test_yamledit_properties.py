@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from prbot.automation.yamledit import YamlPath, set_value
@@ -120,7 +122,12 @@ def get(data: Any, steps: tuple[str | int, ...]) -> Any:
     return data
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=bool(os.environ.get("CI")),  # CI: the same examples every run
+)
 @given(
     data=ROOTS,
     layout=LAYOUTS,
@@ -142,8 +149,13 @@ def test_setting_a_leaf_changes_only_its_line(
     text = add_comments(dump(data, layout, null), comments)
     if crlf:
         text = text.replace("\n", "\r\n")
-    before = YAML(typ="safe", pure=True).load(text)
-    assert before == data
+    try:
+        before = YAML(typ="safe", pure=True).load(text)
+    except YAMLError:
+        before = None
+    # ruamel's dumper sometimes writes YAML it cannot read back (e.g. `{a: :0}` in flow
+    # style): such inputs say nothing about the editor, so they are not examples
+    assume(before == data)
     paths = leaf_paths(data)
     steps = paths[pick % len(paths)]
     old = get(data, steps)
