@@ -51,6 +51,24 @@ examples:
 """
 
 
+SERVE_EPILOG = """\
+Serves POST /webhooks/github (when WEBHOOK_SECRET is set), POST /webhooks/gitlab (when
+GITLAB_WEBHOOK_SECRET is set), /healthz, /readyz, /metrics and, with PRBOT_API_TOKEN,
+the internal API under /api; runs the workers and the reconciler. SIGTERM or SIGINT
+stops it cleanly (exit 0). Exit status 2: the configuration is invalid (each problem
+names its variable).
+
+Rotating a webhook secret: put the old one in WEBHOOK_SECRET_PREVIOUS (or list several,
+whitespace-separated, in WEBHOOK_SECRET); any of them is accepted.
+
+{variables}
+
+examples:
+  WEBHOOK_SECRET=... GITHUB_TOKEN=... prbot serve --port 3000
+  prbot serve --config /etc/prbot/prbot.toml
+"""
+
+
 class UsageError(PrbotError):
     """A command-line argument is wrong."""
 
@@ -203,6 +221,22 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from prbot.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(config_file=args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"prbot: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    from prbot.logs import setup_logging
+    from prbot.serve import run
+
+    setup_logging(settings)
+    return run(settings, host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prbot",
@@ -246,9 +280,29 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--write", action="store_true", help="apply the change to DIR")
     r.set_defaults(func=cmd_render)
 
+    from prbot.config import help_table
+
+    s = sub.add_parser(
+        "serve",
+        help="run the bot: webhooks, API, metrics, workers",
+        description="Run prbot: receive webhooks, serve the API and metrics, run jobs.",
+        epilog=SERVE_EPILOG.format(variables=help_table()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("--host", metavar="HOST", help="address to listen on (default: $HOST)")
+    s.add_argument("--port", type=int, metavar="PORT", help="port to listen on (default: $PORT)")
+    s.add_argument(
+        "--config", metavar="FILE", help="config file, YAML or TOML (default: $PRBOT_CONFIG)"
+    )
+    s.set_defaults(func=cmd_serve)
+
     from prbot.forge.cli import add_parser as add_forge_parser
 
     add_forge_parser(sub)
+
+    from prbot.worker.cli import add_parser as add_jobs_parser
+
+    add_jobs_parser(sub)
     return parser
 
 

@@ -191,6 +191,21 @@ class Scm(Protocol):
 
     async def commit_health(self, repo: str, sha: str) -> CommitHealth: ...
 
+    async def set_commit_status(
+        self,
+        repo: str,
+        sha: str,
+        *,
+        state: HealthState,
+        context: str,
+        description: str = "",
+        target_url: str = "",
+    ) -> None:
+        """Post a commit status (GitHub status / GitLab external status) named ``context``;
+        a later one with the same context supersedes it, so repeating is harmless.
+        ``description`` is cut to the platforms' 140 characters."""
+        ...
+
     async def merge(self, repo: str, number: int, *, message: str | None = None) -> MergeResult: ...
 
     async def revert(
@@ -200,6 +215,18 @@ class Scm(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+# GitHub refuses longer status descriptions; GitLab accepts more but shows about this much
+MAX_STATUS_DESCRIPTION = 140
+
+
+def status_description(text: str) -> str:
+    """``text`` on one line, cut to what a commit status may carry."""
+    line = " ".join(text.split())
+    if len(line) <= MAX_STATUS_DESCRIPTION:
+        return line
+    return line[: MAX_STATUS_DESCRIPTION - 1] + "…"
 
 
 def at_least(have: Permission, need: Permission) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from prbot.scm.github import convert
 from prbot.scm.github.repo_api import RepoApi
-from prbot.scm.port import CommitHealth, HealthSignal
+from prbot.scm.port import CommitHealth, HealthSignal, HealthState, status_description
 
 
 async def commit_health(api: RepoApi, sha: str) -> CommitHealth:
@@ -65,3 +65,19 @@ async def _latest_state(api: RepoApi, deployment_id: int) -> tuple[str | None, s
         return None, ""
     latest = data[0]
     return latest.get("state"), latest.get("environment_url") or latest.get("target_url") or ""
+
+
+async def post_status(
+    api: RepoApi,
+    sha: str,
+    *,
+    state: HealthState,
+    context: str,
+    description: str,
+    target_url: str,
+) -> None:
+    body = {"state": state, "context": context, "description": status_description(description)}
+    if target_url:
+        body["target_url"] = target_url
+    # a repeat only adds a status that supersedes the same one: safe to retry
+    await api.call("POST", "/statuses/{sha}", {"sha": sha}, json=body, idempotent=True)

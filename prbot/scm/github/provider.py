@@ -21,6 +21,7 @@ from prbot.scm.port import (
     Comment,
     CommitHealth,
     CommitResult,
+    HealthState,
     MergeResult,
     NotFound,
     Permission,
@@ -199,6 +200,25 @@ class GitHubScm:
 
     async def commit_health(self, repo: str, sha: str) -> CommitHealth:
         return await health.commit_health(await self._api(repo), sha)
+
+    async def set_commit_status(
+        self,
+        repo: str,
+        sha: str,
+        *,
+        state: HealthState,
+        context: str,
+        description: str = "",
+        target_url: str = "",
+    ) -> None:
+        await health.post_status(
+            await self._api(repo),
+            sha,
+            state=state,
+            context=context,
+            description=description,
+            target_url=target_url,
+        )
 
     async def merge(self, repo: str, number: int, *, message: str | None = None) -> MergeResult:
         return await pulls.merge(await self._api(repo), number, message)

@@ -6,7 +6,14 @@ import asyncio
 
 from prbot.scm.gitlab import convert
 from prbot.scm.gitlab.client import GitLabClient
-from prbot.scm.port import CommitHealth
+from prbot.scm.port import CommitHealth, HealthState, ScmError, status_description
+
+# the port's states -> GitLab commit status states
+_STATUS_STATE: dict[HealthState, str] = {
+    "pending": "pending",
+    "success": "success",
+    "failure": "failed",
+}
 
 
 async def commit_health(client: GitLabClient, repo: str, sha: str) -> CommitHealth:
@@ -41,3 +48,31 @@ async def commit_health(client: GitLabClient, repo: str, sha: str) -> CommitHeal
         *convert.deployment_signals((d.attributes for d in deployments), sha),
     ]
     return CommitHealth(sha, tuple(signals))
+
+
+async def post_status(
+    client: GitLabClient,
+    repo: str,
+    sha: str,
+    *,
+    state: HealthState,
+    context: str,
+    description: str,
+    target_url: str,
+) -> None:
+    project = await client.project(repo)
+    data = {
+        "state": _STATUS_STATE[state],
+        "name": context,
+        "description": status_description(description),
+    }
+    if target_url:
+        data["target_url"] = target_url
+    statuses = project.commits.get(sha, lazy=True).statuses
+    try:
+        await client.call("post status", statuses.create, data)
+    except ScmError as exc:
+        # GitLab refuses to "transition" a status into the state it is in already: the
+        # status says what we wanted it to say
+        if "transition" not in str(exc).lower():
+            raise

@@ -25,6 +25,7 @@ from prbot.scm.port import (
     Comment,
     CommitHealth,
     CommitResult,
+    HealthState,
     MergeResult,
     NotFound,
     Permission,
@@ -121,6 +122,26 @@ class GitLabScm:
 
     async def commit_health(self, repo: str, sha: str) -> CommitHealth:
         return await health.commit_health(self._client, repo, sha)
+
+    async def set_commit_status(
+        self,
+        repo: str,
+        sha: str,
+        *,
+        state: HealthState,
+        context: str,
+        description: str = "",
+        target_url: str = "",
+    ) -> None:
+        await health.post_status(
+            self._client,
+            repo,
+            sha,
+            state=state,
+            context=context,
+            description=description,
+            target_url=target_url,
+        )
 
     async def merge(self, repo: str, number: int, *, message: str | None = None) -> MergeResult:
         return await merging.merge(self._client, repo, number, message)

@@ -1,0 +1,838 @@
+"""Benchmark: signed GitHub webhook deliveries per second, prbot vs Probot vs bare aiohttp.
+
+Drives three servers, one at a time, on 127.0.0.1 with wrk (``--latency``), at 8 and 32
+connections, each run after a short warm-up, with the same signed body:
+
+- ``prbot``: ``prbot serve`` with a fresh data dir (SQLite), WEBHOOK_SECRET set, no SCM
+  credentials: verify, dedupe, store durably, then answer. After the runs the SQLite file
+  is opened read-only to check that every delivery wrk saw answered 2xx is stored.
+- ``aiohttp-verify-only``: ``bench/webhooks/verify_only.py``, one aiohttp handler that
+  verifies the signature with gidgethub and answers 200; nothing stored (the ceiling).
+- ``probot``: npm ``probot@14`` with a no-op ``pull_request`` handler, run by Probot's own
+  server (``probot run``); installed on first use into ``bench/webhooks/.probot``.
+
+Payload: ``fixtures/webhooks/github/pull_request.closed.merged.json`` from the shared
+folder beside the repository, event ``pull_request``, signed once with HMAC-SHA256. Every
+request carries a unique ``X-GitHub-Delivery`` (``bench/webhooks/wrk_signed.lua``: per-run
+prefix + thread + counter), so prbot's dedupe never short-circuits. Every process the bench
+starts it stops, also on Ctrl-C and errors. Whole run: about 80 s.
+
+    .venv/bin/python bench/webhooks.py [--duration 10] [--warmup 2] [--connections 8,32]
+        [--servers prbot,aiohttp-verify-only,probot] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = ROOT / "bench" / "webhooks"
+LUA = HERE / "wrk_signed.lua"
+PROBOT_DIR = HERE / ".probot"
+PAYLOAD = (
+    ROOT.parent
+    / "shared"
+    / "fixtures"
+    / "webhooks"
+    / "github"
+    / ("pull_request.closed.merged.json")
+)
+EVENT = "pull_request"
+SECRET = "bench-webhook-secret-not-a-real-one"
+SERVERS = ("prbot", "aiohttp-verify-only", "probot")
+BAR_CONNECTIONS = 32
+BAR_P99_MS = 50.0
+# Only what a server needs: no SCM credentials, tokens or proxies leak in from the shell.
+PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+
+class BenchError(Exception):
+    """Something the bench needs is missing or a server misbehaved."""
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# -- wrk ------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests: int  # answered requests (any status)
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int  # wrk's "Non-2xx or 3xx responses"
+    socket_errors: int  # connect + read + write + timeout
+    sent: int  # requests built by the Lua script (answered + in flight at the end)
+
+    @property
+    def ok(self) -> int:
+        return self.requests - self.non_2xx
+
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _duration_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    if not m:
+        raise BenchError(f"cannot read wrk duration {text!r}")
+    return float(m.group(1)) * _UNIT_MS[m.group(2)]
+
+
+def parse_wrk(out: str) -> WrkResult:
+    """Read wrk's ``--latency`` report (and the Lua script's ``sent=`` line)."""
+
+    def need(pattern: str) -> re.Match[str]:
+        m = re.search(pattern, out, re.MULTILINE)
+        if not m:
+            raise BenchError(f"wrk output has no {pattern!r}:\n{out}")
+        return m
+
+    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", out, re.MULTILINE))
+    if "50" not in percentiles or "99" not in percentiles:
+        raise BenchError(f"wrk output has no latency distribution:\n{out}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    sent = re.search(r"^prbot-bench sent=(\d+)", out, re.MULTILINE)
+    return WrkResult(
+        requests=int(need(r"^\s*(\d+) requests in ").group(1)),
+        rps=float(need(r"^Requests/sec:\s+([\d.]+)").group(1)),
+        p50_ms=_duration_ms(percentiles["50"]),
+        p99_ms=_duration_ms(percentiles["99"]),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
+        sent=int(sent.group(1)) if sent else 0,
+    )
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log("wrk is missing: apt-get install -y wrk")
+        cmd = ["apt-get", "install", "-y", "-q", "wrk"]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
+            subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    raise BenchError(
+        "wrk is not installed and the bench cannot install it (needs root and apt-get): "
+        "run `sudo apt-get install wrk` (Debian/Ubuntu) and try again"
+    )
+
+
+def run_wrk(
+    wrk: str, url: str, *, connections: int, seconds: float, body: Path, signature: str, prefix: str
+) -> WrkResult:
+    cmd = [
+        wrk,
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(body),
+        signature,
+        EVENT,
+        prefix,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    if proc.returncode != 0:
+        raise BenchError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")
+    return parse_wrk(proc.stdout)
+
+
+# -- CPU accounting -------------------------------------------------------------------
+# Two cores are shared by wrk, the server and whatever else runs on the machine; the CPU
+# each used during a run tells a CPU-bound server from a starved one.
+
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass
+class CpuSnap:
+    at: float
+    machine_busy: float  # seconds of CPU, all cores, since boot
+    server: float  # seconds of CPU used by the server process
+    children: float  # seconds of CPU used by the bench's waited-for children (wrk)
+
+
+def _machine_busy() -> float:
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / TICK
+
+
+def _process_cpu(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def cpu_snap(pid: int | None) -> CpuSnap:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return CpuSnap(time.monotonic(), _machine_busy(), _process_cpu(pid), ru.ru_utime + ru.ru_stime)
+
+
+def cpu_used(a: CpuSnap, b: CpuSnap) -> dict[str, float]:
+    """Cores used between two snapshots: by the server, by wrk, by everything else."""
+    secs = max(b.at - a.at, 1e-6)
+    server = (b.server - a.server) / secs
+    wrk = (b.children - a.children) / secs
+    busy = (b.machine_busy - a.machine_busy) / secs
+    return {
+        "server_cores": round(server, 2),
+        "wrk_cores": round(wrk, 2),
+        "other_cores": round(max(0.0, busy - server - wrk), 2),
+    }
+
+
+def machine_load(seconds: float = 1.0) -> float:
+    """Cores busy over ``seconds`` (before a server starts: other people's work)."""
+    a = _machine_busy()
+    time.sleep(seconds)
+    return (_machine_busy() - a) / seconds
+
+
+# -- processes ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    port: int
+    path: str
+    cwd: Path | None = None
+    note: str = ""
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+@contextlib.contextmanager
+def running(server: Server, workdir: Path, body: bytes, signature: str) -> Iterator[Server]:
+    """Start the server in its own process group, wait until a signed POST gets 2xx, and
+    stop it (SIGTERM, then SIGKILL after 10 s) whatever happens."""
+    server.log_path = workdir / f"{server.name}.log"
+    with server.log_path.open("wb") as out:
+        server.proc = subprocess.Popen(
+            server.cmd,
+            env=server.env,
+            cwd=server.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_ready(server, body, signature)
+        yield server
+    finally:
+        stop(server.proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    # The server leads its own process group (start_new_session): signal that group only.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        log(f"pid {proc.pid} ignored SIGTERM for 10 s: SIGKILL")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def post_signed(server: Server, body: bytes, signature: str, delivery: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request(
+            "POST",
+            server.path,
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-GitHub-Event": EVENT,
+                "X-GitHub-Delivery": delivery,
+                "X-Hub-Signature-256": signature,
+            },
+        )
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def wait_ready(server: Server, body: bytes, signature: str, timeout: float = 60.0) -> None:
+    assert server.proc is not None
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise BenchError(
+                f"{server.name} exited with {server.proc.returncode} while starting:\n"
+                f"{server.log_tail()}"
+            )
+        try:
+            status = post_signed(server, body, signature, f"bench-ready-{uuid.uuid4().hex}")
+        except OSError as exc:
+            last = str(exc)
+        else:
+            if 200 <= status < 300:
+                return
+            raise BenchError(
+                f"{server.name} answered {status} to a signed POST {server.url}:\n"
+                f"{server.log_tail()}"
+            )
+        time.sleep(0.2)
+    raise BenchError(
+        f"{server.name} not ready after {timeout:.0f} s ({last}):\n{server.log_tail()}"
+    )
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    env.update(extra)
+    return env
+
+
+# -- the three servers ----------------------------------------------------------------
+
+
+def prbot_command() -> list[str]:
+    script = Path(sys.executable).parent / "prbot"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("prbot")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "import sys; from prbot.cli import main; sys.exit(main())"]
+
+
+def prbot_available() -> str | None:
+    """None if ``prbot serve`` exists, else why not."""
+    try:
+        proc = subprocess.run(
+            [*prbot_command(), "serve", "--help"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if proc.returncode != 0:
+        return (proc.stderr or proc.stdout).strip().splitlines()[-1]
+    return None
+
+
+def prbot_server(data_dir: Path, workers: str | None, log_level: str | None) -> Server:
+    port = free_port()
+    extra = {
+        "WEBHOOK_SECRET": SECRET,
+        "PRBOT_DATA_DIR": str(data_dir),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
+    if workers is not None:
+        extra["PRBOT_WORKERS"] = workers
+    if log_level is not None:
+        extra["LOG_LEVEL"] = log_level
+    note = (
+        f"PRBOT_WORKERS={workers or 'unset (default 4)'}, "
+        f"LOG_LEVEL={log_level or 'unset (default info)'}, log to a file"
+    )
+    return Server(
+        "prbot",
+        [*prbot_command(), "serve"],
+        base_env(**extra),
+        port,
+        "/webhooks/github",
+        cwd=ROOT,
+        note=f"{note}, SQLite in a fresh data dir, no SCM credentials",
+    )
+
+
+def verify_only_server() -> Server:
+    port = free_port()
+    return Server(
+        "aiohttp-verify-only",
+        [sys.executable, str(HERE / "verify_only.py"), "--port", str(port)],
+        base_env(WEBHOOK_SECRET=SECRET),
+        port,
+        "/webhooks/github",
+        note="gidgethub Event.from_http + 200, nothing stored",
+    )
+
+
+def ensure_probot() -> Path:
+    """Install npm probot@14 into bench/webhooks/.probot once; returns its CLI."""
+    cli = PROBOT_DIR / "node_modules" / ".bin" / "probot"
+    pkg = PROBOT_DIR / "node_modules" / "probot" / "package.json"
+    PROBOT_DIR.mkdir(parents=True, exist_ok=True)
+    manifest = PROBOT_DIR / "package.json"
+    if not manifest.exists() or json.loads(manifest.read_text()).get("type") != "module":
+        manifest.write_text(
+            json.dumps({"name": "prbot-bench-probot", "private": True, "type": "module"})
+        )
+    installed = pkg.exists() and json.loads(pkg.read_text()).get("version", "").startswith("14.")
+    if not (installed and cli.exists()):
+        npm = shutil.which("npm")
+        if not npm or not shutil.which("node"):
+            raise BenchError("probot needs Node.js and npm (apt-get install nodejs npm)")
+        log(f"installing probot@14 into {PROBOT_DIR} (npm, once)")
+        proc = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "probot@14"],
+            cwd=PROBOT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if proc.returncode != 0 or not cli.exists():
+            raise BenchError(f"npm install probot@14 failed:\n{proc.stderr[-3000:]}")
+    shutil.copyfile(HERE / "probot_app.js", PROBOT_DIR / "app.js")
+    return cli
+
+
+def throwaway_key(path: Path) -> None:
+    """A fresh RSA key for APP_ID=1: Probot wants one at start; it signs nothing here."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+
+
+def probot_server(workdir: Path) -> Server:
+    cli = ensure_probot()
+    key = workdir / "probot-app-key.pem"
+    throwaway_key(key)
+    port = free_port()
+    env = base_env(
+        APP_ID="1",
+        PRIVATE_KEY_PATH=str(key),
+        WEBHOOK_SECRET=SECRET,
+        HOST="127.0.0.1",
+        PORT=str(port),
+        LOG_LEVEL="fatal",
+        NODE_ENV="production",
+    )
+    version = json.loads((PROBOT_DIR / "node_modules/probot/package.json").read_text())["version"]
+    return Server(
+        "probot",
+        [str(cli), "run", "./app.js"],
+        env,
+        port,
+        "/api/github/webhooks",
+        cwd=PROBOT_DIR,
+        note=f"probot {version}, no-op app.on('pull_request'), LOG_LEVEL=fatal",
+    )
+
+
+# -- the store check ------------------------------------------------------------------
+
+
+def sqlite_files(data_dir: Path) -> list[Path]:
+    found = []
+    for path in sorted(data_dir.rglob("*")):
+        if path.is_file() and not path.name.endswith(("-wal", "-shm", "-journal")):
+            with path.open("rb") as f:
+                if f.read(16) == b"SQLite format 3\x00":
+                    found.append(path)
+    return found
+
+
+def count_stored(data_dir: Path, prefixes: list[str]) -> dict[str, int]:
+    """Deliveries stored per wrk run prefix, read from prbot's SQLite file read-only."""
+    for db in sqlite_files(data_dir):
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+        try:
+            tables = [
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            candidates = [
+                t
+                for t in sorted(tables, key=lambda t: t != "deliveries")
+                if "delivery_id" in {c[1] for c in conn.execute(f'PRAGMA table_info("{t}")')}
+            ]
+            if not candidates:
+                continue
+            table = candidates[0]
+            query = f'SELECT count(*) FROM "{table}" WHERE substr(delivery_id, 1, ?) = ?'
+            return {p: conn.execute(query, (len(p) + 1, p + "-")).fetchone()[0] for p in prefixes}
+        finally:
+            conn.close()
+    raise BenchError(f"no SQLite table with a delivery_id column under {data_dir}")
+
+
+# -- the bench ------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    server: str
+    connections: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+    requests: int
+    sent: int
+    server_cores: float = 0.0  # CPU the server used during the run, in cores
+    wrk_cores: float = 0.0
+    other_cores: float = 0.0  # CPU used by everything else on the machine
+    stored: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def measure(
+    server: Server,
+    wrk: str,
+    args: argparse.Namespace,
+    payload: Path,
+    signature: str,
+    run_id: str,
+) -> tuple[list[Row], dict[str, tuple[int, int]]]:
+    rows: list[Row] = []
+    prefixes: dict[str, tuple[int, int]] = {}  # prefix -> (2xx answers, sent), for the store
+    for conns in args.connections:
+        if args.warmup > 0:
+            prefix = f"{run_id}-{server.name}-w{conns}"
+            log(f"{server.name}: warm-up {args.warmup:g} s at {conns} connections")
+            warm = run_wrk(
+                wrk,
+                server.url,
+                connections=conns,
+                seconds=args.warmup,
+                body=payload,
+                signature=signature,
+                prefix=prefix,
+            )
+            prefixes[prefix] = (warm.ok, warm.sent)
+        prefix = f"{run_id}-{server.name}-c{conns}"
+        log(f"{server.name}: {args.duration:g} s at {conns} connections")
+        pid = server.proc.pid if server.proc is not None else None
+        before = cpu_snap(pid)
+        res = run_wrk(
+            wrk,
+            server.url,
+            connections=conns,
+            seconds=args.duration,
+            body=payload,
+            signature=signature,
+            prefix=prefix,
+        )
+        cpu = cpu_used(before, cpu_snap(pid))
+        prefixes[prefix] = (res.ok, res.sent)
+        if server.proc is not None and server.proc.poll() is not None:
+            raise BenchError(f"{server.name} died during the run:\n{server.log_tail()}")
+        rows.append(
+            Row(
+                server.name,
+                conns,
+                res.rps,
+                res.p50_ms,
+                res.p99_ms,
+                res.non_2xx,
+                res.socket_errors,
+                res.requests,
+                res.sent,
+                **cpu,
+                extra={"prefix": prefix},
+            )
+        )
+    return rows, prefixes
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds (2)")
+    parser.add_argument("--connections", default="8,32", help="comma-separated (8,32)")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
+    parser.add_argument(
+        "--prbot-workers",
+        default="default",
+        help="PRBOT_WORKERS for prbot serve ('default': unset, prbot's default of 4; "
+        "prbot accepts 1 or more, so intake cannot be measured without workers)",
+    )
+    parser.add_argument(
+        "--prbot-log-level",
+        default="default",
+        help="LOG_LEVEL for prbot serve ('default': unset, prbot's default of info)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, db)")
+    parser.add_argument("--json", action="store_true", help="print rows as JSON")
+    args = parser.parse_args(argv)
+    args.connections = [int(c) for c in args.connections.split(",") if c.strip()]
+    args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = set(args.servers) - set(SERVERS)
+    if unknown:
+        parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # SIGTERM to the bench unwinds like Ctrl-C, so every server is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    if not PAYLOAD.exists():
+        raise BenchError(f"payload not found: {PAYLOAD} (the shared folder beside the repo)")
+    body = PAYLOAD.read_bytes()
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    wrk = ensure_wrk()
+    run_id = f"bench-{uuid.uuid4().hex[:10]}"
+
+    workdir = Path(tempfile.mkdtemp(prefix="prbot-bench-webhooks-"))
+    rows: list[Row] = []
+    notes: dict[str, str] = {}
+    problems: list[str] = []
+    durability: dict[str, object] = {}
+    try:
+        for name in args.servers:
+            try:
+                if name == "prbot":
+                    why = prbot_available()
+                    if why:
+                        raise BenchError(f"`prbot serve` is not available: {why}")
+                    data_dir = workdir / "prbot-data"
+                    data_dir.mkdir()
+                    workers = None if args.prbot_workers == "default" else args.prbot_workers
+                    level = None if args.prbot_log_level == "default" else args.prbot_log_level
+                    server = prbot_server(data_dir, workers, level)
+                elif name == "aiohttp-verify-only":
+                    server = verify_only_server()
+                else:
+                    server = probot_server(workdir)
+                notes[name] = server.note
+                load = machine_load(0.5)
+                if load > 0.3:
+                    log(f"other processes are using {load:.1f} cores: results will be low")
+                log(f"starting {name}: {' '.join(server.cmd)} (port {server.port})")
+                with running(server, workdir, body, signature):
+                    got, prefixes = measure(server, wrk, args, PAYLOAD, signature, run_id)
+                rows += got
+                if name == "prbot":
+                    # Read after the server stopped (graceful shutdown flushes the writer).
+                    stored = count_stored(data_dir, list(prefixes))
+                    for row in got:
+                        row.stored = stored[str(row.extra["prefix"])]
+                    durability = {
+                        "ok_answers": sum(ok for ok, _ in prefixes.values()),
+                        "stored": sum(stored.values()),
+                        "sent": sum(sent for _, sent in prefixes.values()),
+                        "every_2xx_stored": all(
+                            ok <= stored[p] <= sent for p, (ok, sent) in prefixes.items()
+                        ),
+                    }
+            except BenchError as exc:
+                problems.append(f"{name}: {exc}")
+                log(f"{name}: NOT MEASURED: {exc}")
+    except KeyboardInterrupt:
+        log("interrupted: servers stopped")
+        return 130
+    finally:
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    report(rows, notes, problems, durability, args)
+    return 1 if problems else 0
+
+
+def rps_of(rows: list[Row], server: str, conns: int) -> Row | None:
+    return next((r for r in rows if r.server == server and r.connections == conns), None)
+
+
+def rps_ratio(rows: list[Row], a: str, b: str, conns: int) -> float | None:
+    ra, rb = rps_of(rows, a, conns), rps_of(rows, b, conns)
+    return ra.rps / rb.rps if ra and rb and rb.rps else None
+
+
+def bar_verdict(rows: list[Row]) -> tuple[str, str]:
+    prbot = rps_of(rows, "prbot", BAR_CONNECTIONS)
+    probot = rps_of(rows, "probot", BAR_CONNECTIONS)
+    if not prbot or not probot:
+        return "FAIL", "not measured (prbot and probot at 32 connections are both needed)"
+    ok = prbot.rps >= probot.rps and prbot.p99_ms < BAR_P99_MS and prbot.non_2xx == 0
+    why = (
+        f"prbot {prbot.rps:,.0f}/s vs probot {probot.rps:,.0f}/s, "
+        f"prbot p99 {prbot.p99_ms:.1f} ms, {prbot.non_2xx} non-2xx"
+    )
+    return ("PASS" if ok else "FAIL"), why
+
+
+def report(
+    rows: list[Row],
+    notes: dict[str, str],
+    problems: list[str],
+    durability: dict[str, object],
+    args: argparse.Namespace,
+) -> None:
+    verdict, why = bar_verdict(rows)
+    ratios = {
+        str(c): {
+            "prbot/probot": rps_ratio(rows, "prbot", "probot", c),
+            "prbot/aiohttp-verify-only": rps_ratio(rows, "prbot", "aiohttp-verify-only", c),
+        }
+        for c in args.connections
+    }
+    if args.json:
+        out = []
+        for r in rows:
+            d = asdict(r)
+            d.pop("extra")
+            d["rps"] = round(r.rps, 1)
+            d["p50_ms"] = round(r.p50_ms, 3)
+            d["p99_ms"] = round(r.p99_ms, 3)
+            out.append(d)
+        doc = {
+            "rows": out,
+            "ratios": ratios,
+            "bar": {"verdict": verdict, "detail": why},
+            "durability": durability,
+            "problems": problems,
+        }
+        print(json.dumps(doc))
+        return
+
+    print(
+        f"Signed GitHub webhook deliveries per second (wrk on 127.0.0.1, {args.duration:g} s "
+        f"per run after a {args.warmup:g} s warm-up; payload {PAYLOAD.name}, "
+        f"{PAYLOAD.stat().st_size:,} bytes, event {EVENT})"
+    )
+    print(
+        "Every request carries a unique X-GitHub-Delivery (per-run prefix + counter), so "
+        "prbot's dedupe never short-circuits: each one is verified and stored as new."
+    )
+    header = (
+        f"{'server':<21}{'connections':>12}{'rps':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'non-2xx':>9}{'sock err':>10}{'stored':>9}{'srv cpu':>9}{'wrk cpu':>9}{'others':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        stored = "" if r.stored is None else f"{r.stored:,}"
+        print(
+            f"{r.server:<21}{r.connections:>12}{r.rps:>10,.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
+            f"{r.non_2xx:>9}{r.socket_errors:>10}{stored:>9}"
+            f"{r.server_cores:>9.2f}{r.wrk_cores:>9.2f}{r.other_cores:>8.2f}"
+        )
+    print()
+    for c in args.connections:
+        rc = ratios[str(c)]
+        print(
+            f"{c:>3} connections: prbot/probot {fmt_ratio(rc['prbot/probot'])}, "
+            f"prbot/aiohttp-verify-only {fmt_ratio(rc['prbot/aiohttp-verify-only'])}"
+        )
+    print(
+        "cpu columns: cores used during the measured run by the server process, by wrk, "
+        f"and by everything else on this {os.cpu_count()}-core machine"
+    )
+    busy = [r for r in rows if r.other_cores > 0.2]
+    if busy:
+        print(
+            "WARNING: other processes used CPU during "
+            + ", ".join(f"{r.server}@{r.connections} ({r.other_cores:.2f} cores)" for r in busy)
+            + ": those numbers are low; rerun on a quiet machine"
+        )
+    for name, note in notes.items():
+        print(f"  {name}: {note}")
+    if durability:
+        ok, stored, sent = durability["ok_answers"], durability["stored"], durability["sent"]
+        print(
+            f"prbot store check (SQLite read-only, after shutdown, warm-ups included): "
+            f"{stored:,} deliveries stored for {ok:,} 2xx answers from wrk "
+            f"({sent:,} requests sent; the rest were in flight when wrk stopped and were "
+            f"answered after it hung up): every 2xx delivery stored: "
+            f"{'yes' if durability['every_2xx_stored'] else 'NO'}"
+        )
+    print(
+        f"Bar: prbot >= probot rps with p99 < {BAR_P99_MS:g} ms at {BAR_CONNECTIONS} "
+        f"connections: {verdict} ({why})"
+    )
+    for p in problems:
+        print(f"NOT MEASURED: {p}")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"bench/webhooks.py: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,459 @@
+"""Settings for ``prbot serve``: environment variables, optionally a config file.
+
+Names follow Probot where Probot has one (APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, ...), so a
+Probot operator finds what they expect; prbot's own settings start with PRBOT_. The table
+``VARIABLES`` is the single source for parsing, validation and ``prbot serve --help``.
+
+Precedence: environment > config file (``--config FILE`` or PRBOT_CONFIG; YAML or TOML,
+keys are the variable names) > defaults. Empty values count as unset.
+
+Webhook secret rotation: WEBHOOK_SECRET (and GITLAB_WEBHOOK_SECRET) may hold several
+secrets separated by whitespace, and *_PREVIOUS holds more; any of them verifies a
+delivery. Rotate by moving the old secret to *_PREVIOUS, setting the new one, then
+changing it on the platform, then dropping *_PREVIOUS.
+
+A platform's webhook route is served only when its secret is set; start-up refuses when
+no platform has one (prbot would receive nothing).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+import os
+import re
+import textwrap
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from prbot.automation.errors import PrbotError
+from prbot.automation.schema import did_you_mean
+
+MiB = 1024 * 1024
+
+
+class Secret:
+    """A secret string: shown as ``***`` by repr, str and format, so it cannot leak by
+    being printed, logged or put in an f-string. ``reveal()`` is the only way in."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "***"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class ConfigError(PrbotError):
+    """The configuration is invalid; each line names the variable at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Var:
+    """One setting: its variable name, what it means, its default as shown in --help."""
+
+    name: str
+    help: str
+    default: str = ""
+    secret: bool = False
+
+
+VARIABLES: tuple[Var, ...] = (
+    Var("APP_ID", "GitHub App id (App mode; needs PRIVATE_KEY or PRIVATE_KEY_PATH)"),
+    Var("PRIVATE_KEY", "GitHub App private key, PEM (\\n escapes and base64 accepted)", "", True),
+    Var("PRIVATE_KEY_PATH", "file holding the GitHub App private key (PEM)"),
+    Var(
+        "WEBHOOK_SECRET",
+        "GitHub webhook secret; several may be given, separated by whitespace",
+        "",
+        True,
+    ),
+    Var(
+        "WEBHOOK_SECRET_PREVIOUS",
+        "GitHub webhook secret(s) still accepted while rotating",
+        "",
+        True,
+    ),
+    Var("GHE_HOST", "GitHub Enterprise Server host name (e.g. github.example.com)", "github.com"),
+    Var("GHE_PROTOCOL", "protocol for GHE_HOST", "https"),
+    Var("GITHUB_TOKEN", "GitHub token (token mode, instead of an App)", "", True),
+    Var("GITLAB_URL", "GitLab base URL", "https://gitlab.com"),
+    Var("GITLAB_TOKEN", "GitLab access token", "", True),
+    Var(
+        "GITLAB_WEBHOOK_SECRET", "GitLab webhook secret token(s), separated by whitespace", "", True
+    ),
+    Var(
+        "GITLAB_WEBHOOK_SECRET_PREVIOUS", "GitLab secret token(s) accepted while rotating", "", True
+    ),
+    Var("LOG_LEVEL", "trace, debug, info, warn, error or fatal", "info"),
+    Var("LOG_FORMAT", "json (one JSON object per line) or text", "text"),
+    Var("HOST", "address to listen on", "0.0.0.0"),
+    Var("PORT", "port to listen on", "3000"),
+    Var("PRBOT_DATA_DIR", "folder for prbot's local data (the SQLite database)", ".prbot-data"),
+    Var(
+        "PRBOT_DATABASE_URL",
+        "store URL: sqlite:PATH or sqlite:///ABS/PATH (?synchronous=full: power-loss safe)",
+        "sqlite:$PRBOT_DATA_DIR/prbot.db",
+    ),
+    Var("PRBOT_AUTOMATIONS_DIR", "folder of the deployment's definitions", "./automations"),
+    Var("PRBOT_WORKERS", "jobs run at once", "4"),
+    Var("PRBOT_LEASE_SECONDS", "how long a worker holds a job before another may take it", "60"),
+    Var("PRBOT_MAX_ATTEMPTS", "attempts before a job is dead-lettered", "8"),
+    Var("PRBOT_RECONCILE_SECONDS", "interval of the reconciler's poll (0: off)", "300"),
+    Var("PRBOT_MAX_BODY_BYTES", "largest request body accepted", str(25 * MiB)),
+    Var("PRBOT_API_TOKEN", "bearer token of the internal API (/api; off when unset)", "", True),
+    Var("PRBOT_CONFIG", "config file (YAML or TOML) with the same names as keys"),
+)
+BY_NAME: dict[str, Var] = {v.name: v for v in VARIABLES}
+LOG_LEVELS: dict[str, int] = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+    "critical": logging.CRITICAL,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_id: int | None = None
+    private_key: Secret | None = None
+    github_token: Secret | None = None
+    webhook_secrets: tuple[Secret, ...] = ()
+    ghe_host: str = ""
+    ghe_protocol: str = "https"
+    gitlab_url: str = "https://gitlab.com"
+    gitlab_token: Secret | None = None
+    gitlab_webhook_secrets: tuple[Secret, ...] = ()
+    log_level: str = "info"
+    log_format: str = "text"
+    host: str = "0.0.0.0"
+    port: int = 3000
+    data_dir: Path = Path(".prbot-data")
+    database_url: str = "sqlite:.prbot-data/prbot.db"
+    automations_dir: Path = Path("automations")
+    workers: int = 4
+    lease_seconds: float = 60.0
+    max_attempts: int = 8
+    reconcile_seconds: float = 300.0
+    max_body_bytes: int = 25 * MiB
+    api_token: Secret | None = None
+    config_file: str = ""
+    # secrets found inside other values (a database URL's password), for log redaction
+    extra_secrets: tuple[Secret, ...] = field(default=(), repr=False)
+
+    @property
+    def github_api_url(self) -> str:
+        if self.ghe_host:
+            return f"{self.ghe_protocol}://{self.ghe_host}/api/v3"
+        return "https://api.github.com"
+
+    @property
+    def serves_github(self) -> bool:
+        return bool(self.webhook_secrets)
+
+    @property
+    def serves_gitlab(self) -> bool:
+        return bool(self.gitlab_webhook_secrets)
+
+    @property
+    def log_level_number(self) -> int:
+        return LOG_LEVELS.get(self.log_level, logging.INFO)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret in clear, for the log redaction filter only."""
+        found: list[Secret | None] = [
+            self.private_key,
+            self.github_token,
+            self.gitlab_token,
+            self.api_token,
+            *self.webhook_secrets,
+            *self.gitlab_webhook_secrets,
+            *self.extra_secrets,
+        ]
+        return [s.reveal() for s in found if s is not None and s.reveal()]
+
+    def database_url_display(self) -> str:
+        """The database URL with any password masked, for logs."""
+        parts = urlsplit(self.database_url)
+        if parts.password:
+            return self.database_url.replace(f":{parts.password}@", ":***@", 1)
+        return self.database_url
+
+
+# -- loading
+
+
+def read_config_file(path: str) -> dict[str, str]:
+    """Keys and values of a YAML or TOML file, as strings; errors name PRBOT_CONFIG."""
+    where = f"PRBOT_CONFIG ({path})"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{where}: cannot read: {exc.strerror}"]) from None
+    try:
+        if path.endswith(".toml"):
+            data: Any = tomllib.loads(text)
+        elif path.endswith((".yaml", ".yml", ".json")):
+            from ruamel.yaml import YAML
+            from ruamel.yaml.error import YAMLError
+
+            try:
+                data = YAML(typ="safe", pure=True).load(text)
+            except YAMLError as exc:
+                raise ValueError(str(exc)) from None
+        else:
+            raise ConfigError([f"{where}: use a .toml, .yaml or .yml file"])
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError([f"{where}: not valid: {exc}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{where}: must be a mapping of variable names to values"])
+    out: dict[str, str] = {}
+    problems: list[str] = []
+    for key, value in data.items():
+        name = str(key).upper()
+        if name not in BY_NAME or name == "PRBOT_CONFIG":
+            hint = did_you_mean(name, [n for n in BY_NAME if n != "PRBOT_CONFIG"])
+            problems.append(f"{where}: {key}: not a prbot setting{hint}")
+            continue
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out[name] = " ".join(value)  # a list of secrets, as rotation allows
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            out[name] = str(value)
+        else:
+            problems.append(f"{where}: {key}: must be a string or a number")
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+class _Reader:
+    """Reads raw values and collects problems, so one start-up shows every mistake."""
+
+    def __init__(self, raw: Mapping[str, str]) -> None:
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def get(self, name: str) -> str:
+        return self.raw.get(name, "").strip()
+
+    def fail(self, name: str, message: str) -> None:
+        self.problems.append(f"{name}: {message}")
+
+    def number(self, name: str, default: str, cast: Callable[[str], Any], minimum: float) -> Any:
+        text = self.get(name) or default
+        try:
+            value = cast(text)
+        except ValueError:
+            kind = "an integer" if cast is int else "a number"
+            self.fail(name, f"must be {kind}, got {text!r}")
+            return cast(default)
+        if value < minimum:
+            self.fail(name, f"must be at least {minimum:g}, got {text}")
+        return value
+
+    def secrets(self, name: str) -> tuple[Secret, ...]:
+        return tuple(Secret(s) for s in self.get(name).split())
+
+
+def _pem(text: str) -> str | None:
+    """A PEM private key from the forms Probot accepts: PEM, PEM with \\n escapes, base64."""
+    text = text.replace("\\n", "\n").strip()
+    if not text.startswith("-----BEGIN"):
+        try:
+            text = base64.b64decode(text, validate=True).decode("utf-8").strip()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+    if not (text.startswith("-----BEGIN") and "PRIVATE KEY-----" in text):
+        return None
+    try:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        load_pem_private_key(text.encode(), password=None)
+    except (ValueError, TypeError):
+        return None
+    return text + "\n"
+
+
+def _private_key(r: _Reader) -> Secret | None:
+    inline, path = r.get("PRIVATE_KEY"), r.get("PRIVATE_KEY_PATH")
+    if inline and path:
+        r.fail("PRIVATE_KEY_PATH", "set PRIVATE_KEY or PRIVATE_KEY_PATH, not both")
+        return None
+    if inline:
+        pem = _pem(inline)
+        if pem is None:
+            r.fail("PRIVATE_KEY", "not a PEM private key (-----BEGIN ... PRIVATE KEY-----)")
+        return Secret(pem) if pem else None
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not a text file"
+            r.fail("PRIVATE_KEY_PATH", f"cannot read {path}: {reason}")
+            return None
+        pem = _pem(text)
+        if pem is None:
+            r.fail("PRIVATE_KEY_PATH", f"{path} does not hold a PEM private key")
+        return Secret(pem) if pem else None
+    return None
+
+
+def _webhook_secrets(r: _Reader, name: str) -> tuple[Secret, ...]:
+    current, previous = r.secrets(name), r.secrets(f"{name}_PREVIOUS")
+    if previous and not current:
+        r.fail(f"{name}_PREVIOUS", f"is set but {name} is not")
+    unique: dict[str, Secret] = {}
+    for s in (*current, *previous):
+        unique.setdefault(s.reveal(), s)
+    return tuple(unique.values())
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, config_file: str | None = None
+) -> Settings:
+    """Settings from ``env`` (default: os.environ) over the config file; ConfigError lists
+    every problem, each naming its variable."""
+    env = os.environ if env is None else env
+    config_file = config_file or env.get("PRBOT_CONFIG", "").strip() or None
+    raw: dict[str, str] = read_config_file(config_file) if config_file else {}
+    for var in VARIABLES:
+        value = env.get(var.name, "")
+        if value.strip():
+            raw[var.name] = value
+    r = _Reader(raw)
+
+    app_id: int | None = None
+    if r.get("APP_ID"):
+        app_id = r.number("APP_ID", "0", int, 1)
+    private_key = _private_key(r)
+    if app_id is not None and not (r.get("PRIVATE_KEY") or r.get("PRIVATE_KEY_PATH")):
+        r.fail("APP_ID", "is set but neither PRIVATE_KEY nor PRIVATE_KEY_PATH is")
+    if app_id is None and private_key is not None:
+        r.fail("APP_ID", "must be set with PRIVATE_KEY / PRIVATE_KEY_PATH")
+
+    ghe_host = r.get("GHE_HOST")
+    if ghe_host and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d+)?", ghe_host):
+        r.fail("GHE_HOST", f"must be a host name like github.example.com, got {ghe_host!r}")
+    ghe_protocol = (r.get("GHE_PROTOCOL") or "https").lower()
+    if ghe_protocol not in ("http", "https"):
+        r.fail("GHE_PROTOCOL", f"must be http or https, got {ghe_protocol!r}")
+
+    gitlab_url = (r.get("GITLAB_URL") or "https://gitlab.com").rstrip("/")
+    if not re.match(r"https?://[^/\s]+", gitlab_url):
+        r.fail("GITLAB_URL", f"must be an http(s) URL, got {gitlab_url!r}")
+
+    log_level = (r.get("LOG_LEVEL") or "info").lower()
+    if log_level not in LOG_LEVELS:
+        r.fail(
+            "LOG_LEVEL", f"must be one of trace, debug, info, warn, error, fatal; got {log_level!r}"
+        )
+    log_format = (r.get("LOG_FORMAT") or "text").lower()
+    if log_format == "pretty":  # Probot's name for the human format
+        log_format = "text"
+    if log_format not in ("json", "text"):
+        r.fail("LOG_FORMAT", f"must be json or text, got {log_format!r}")
+
+    port = r.number("PORT", "3000", int, 0)
+    if port > 65535:
+        r.fail("PORT", f"must be at most 65535, got {port}")
+
+    data_dir = Path(r.get("PRBOT_DATA_DIR") or ".prbot-data")
+    database_url = r.get("PRBOT_DATABASE_URL") or f"sqlite:{data_dir / 'prbot.db'}"
+    extra: tuple[Secret, ...] = ()
+    try:
+        from prbot.store import open_store
+
+        open_store(database_url)  # parses the URL only; nothing is opened
+    except ValueError as exc:
+        r.fail("PRBOT_DATABASE_URL", str(exc))
+    if password := urlsplit(database_url).password:
+        extra = (Secret(password),)
+
+    automations_dir = Path(r.get("PRBOT_AUTOMATIONS_DIR") or "automations")
+    if r.get("PRBOT_AUTOMATIONS_DIR") and not automations_dir.is_dir():
+        r.fail("PRBOT_AUTOMATIONS_DIR", f"{automations_dir} is not a directory")
+
+    webhook_secrets = _webhook_secrets(r, "WEBHOOK_SECRET")
+    gitlab_webhook_secrets = _webhook_secrets(r, "GITLAB_WEBHOOK_SECRET")
+    if not webhook_secrets and not gitlab_webhook_secrets:
+        r.fail(
+            "WEBHOOK_SECRET",
+            "no webhook secret configured: set WEBHOOK_SECRET (GitHub) and/or "
+            "GITLAB_WEBHOOK_SECRET (GitLab); a platform's webhooks are served only "
+            "with a secret",
+        )
+
+    settings = Settings(
+        app_id=app_id,
+        private_key=private_key,
+        github_token=Secret(t) if (t := r.get("GITHUB_TOKEN")) else None,
+        webhook_secrets=webhook_secrets,
+        ghe_host=ghe_host,
+        ghe_protocol=ghe_protocol,
+        gitlab_url=gitlab_url,
+        gitlab_token=Secret(t) if (t := r.get("GITLAB_TOKEN")) else None,
+        gitlab_webhook_secrets=gitlab_webhook_secrets,
+        log_level=log_level,
+        log_format=log_format,
+        host=r.get("HOST") or "0.0.0.0",
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        automations_dir=automations_dir,
+        workers=r.number("PRBOT_WORKERS", "4", int, 1),
+        lease_seconds=r.number("PRBOT_LEASE_SECONDS", "60", float, 1),
+        max_attempts=r.number("PRBOT_MAX_ATTEMPTS", "8", int, 1),
+        reconcile_seconds=r.number("PRBOT_RECONCILE_SECONDS", "300", float, 0),
+        max_body_bytes=r.number("PRBOT_MAX_BODY_BYTES", str(25 * MiB), int, 1024),
+        api_token=Secret(t) if (t := r.get("PRBOT_API_TOKEN")) else None,
+        config_file=config_file or "",
+        extra_secrets=extra,
+    )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
+def help_table() -> str:
+    """The variables as a plain-text table, for ``prbot serve --help``."""
+    width = max(len(v.name) for v in VARIABLES) + 4
+    lines = ["environment variables (also keys of the --config file; the environment wins):"]
+    for v in VARIABLES:
+        notes = [f"default: {v.default}"] if v.default else []
+        if v.secret:
+            notes.append("secret")
+        text = v.help + (f" [{'; '.join(notes)}]" if notes else "")
+        wrapped = textwrap.wrap(text, width=88 - width) or [""]
+        lines.append(f"  {v.name.ljust(width - 2)}{wrapped[0]}")
+        lines += [" " * width + more for more in wrapped[1:]]
+    return "\n".join(lines)

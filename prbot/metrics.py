@@ -1,0 +1,115 @@
+"""Prometheus metrics, in prbot's own registry (so tests and embedders do not collide with
+the process-global default registry). Every name starts with ``prbot_``.
+
+Other parts feed them through small functions (``observe_job``, ``scm_request``,
+``rate_limit_remaining``) so they never touch prometheus-client directly. Label values
+are bounded: they come from code (kinds, platforms, outcomes, status codes), and the
+webhook event label only from verified deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+log = logging.getLogger(__name__)
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+DELIVERIES = Counter(
+    "prbot_webhook_deliveries",
+    "Webhook deliveries by platform, event and outcome (accepted, duplicate, ignored, "
+    "rejected_signature, bad_request, too_large, unavailable)",
+    ["platform", "event", "outcome"],
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge("prbot_queue_jobs", "Jobs in the queue by state", ["state"], registry=REGISTRY)
+JOB_SECONDS = Histogram(
+    "prbot_job_duration_seconds",
+    "Time a job attempt took, by job kind and outcome",
+    ["kind", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+    registry=REGISTRY,
+)
+JOB_FAILURES = Counter(
+    "prbot_job_failures", "Failed job attempts by job kind", ["kind"], registry=REGISTRY
+)
+SCM_REQUESTS = Counter(
+    "prbot_scm_requests",
+    "Requests made to GitHub/GitLab by platform and HTTP status ('error': no answer)",
+    ["platform", "status"],
+    registry=REGISTRY,
+)
+RATE_LIMIT = Gauge(
+    "prbot_scm_rate_limit_remaining",
+    "Requests left in the current rate-limit window, as last reported by the platform",
+    ["platform"],
+    registry=REGISTRY,
+)
+
+JOB_STATES = ("queued", "running", "done", "dead")
+SUCCESS_OUTCOMES = frozenset({"done", "success", "ok"})
+
+
+def delivery(platform: str, event: str, outcome: str) -> None:
+    DELIVERIES.labels(platform, event, outcome).inc()
+
+
+def observe_job(kind: str, seconds: float, outcome: str) -> None:
+    """One job attempt finished: outcome "done", or a failure ("retry", "dead", ...)."""
+    JOB_SECONDS.labels(kind, outcome).observe(seconds)
+    if outcome not in SUCCESS_OUTCOMES:
+        JOB_FAILURES.labels(kind).inc()
+
+
+def scm_request(platform: str, status: int | str) -> None:
+    SCM_REQUESTS.labels(platform, str(status)).inc()
+
+
+def rate_limit_remaining(platform: str, value: float) -> None:
+    RATE_LIMIT.labels(platform).set(value)
+
+
+class QueueDepth:
+    """Reads ``store.queue_depth()`` for the gauge at most once per ``max_age`` seconds,
+    and once at a time however many scrapes arrive together."""
+
+    def __init__(
+        self,
+        read: Callable[[], Awaitable[dict[str, int]]],
+        *,
+        max_age: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read = read
+        self._max_age = max_age
+        self._clock = clock
+        self._read_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> None:
+        if self._clock() - self._read_at < self._max_age:
+            return
+        async with self._lock:
+            if self._clock() - self._read_at < self._max_age:
+                return  # another scrape refreshed it while we waited
+            try:
+                depth = await self._read()
+            except Exception as exc:
+                # keep the last values: a scrape must not fail because the DB is slow
+                log.warning("queue depth unavailable: %s", exc)
+                return
+            finally:
+                self._read_at = self._clock()
+            for state in {*JOB_STATES, *depth}:
+                QUEUE_DEPTH.labels(state).set(depth.get(state, 0))
+
+
+def exposition() -> tuple[bytes, str]:
+    """The registry in Prometheus text format, and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,134 @@
+"""``prbot serve``: the long-running process (webhooks, API, metrics, workers, reconciler).
+
+Start-up: open the store, load the deployment's definitions, start the workers and the
+reconciler, then open the listener, so /readyz is true from the first request.
+Shutdown on SIGTERM/SIGINT, in the order that loses nothing: stop accepting and let
+in-flight requests finish (a delivery is stored before it is answered), stop the
+reconciler, drain the workers (unfinished jobs keep their lease and are retaken after
+it runs out), close the SCM clients, close the store. Exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from prbot.config import Settings
+from prbot.definitions_cache import DefinitionsCache
+from prbot.scm.factory import close_providers, scm_for
+from prbot.store import StoreError, open_store
+from prbot.store.url import parse_sqlite
+from prbot.web.app import create_app
+from prbot.worker.handlers import build_handlers
+from prbot.worker.pool import WorkerPool
+from prbot.worker.reconciler import Reconciler
+
+log = logging.getLogger("prbot.serve")
+
+# Kubernetes sends SIGKILL 30 s after SIGTERM by default: finish well within that
+REQUEST_GRACE_SECONDS = 5.0
+DRAIN_SECONDS = 20.0
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def _prepare_data_dir(settings: Settings) -> None:
+    """Create the folder of a SQLite database file, so the default works out of the box."""
+    try:
+        target = parse_sqlite(settings.database_url)
+    except ValueError:
+        return  # open_store reports it
+    if target is not None:
+        Path(target.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+async def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT arrives); return the exit status."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+
+    _prepare_data_dir(settings)
+    store = open_store(settings.database_url)
+    try:
+        await store.open()
+    except (StoreError, OSError) as exc:
+        log.error("cannot open the store %s: %s", settings.database_url_display(), exc)
+        return EXIT_FAILED
+
+    definitions = DefinitionsCache(
+        settings.automations_dir, lambda platform: scm_for(settings, platform)
+    )
+    definitions.reload()  # logs its counts and every broken definition (skipped)
+
+    pool = WorkerPool(
+        store,
+        build_handlers(settings, store, definitions),
+        concurrency=settings.workers,
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+        secrets=settings.secret_values(),
+    )
+    reconciler = Reconciler(store, settings)
+    app = create_app(
+        settings,
+        store,
+        ready=lambda: pool.running,
+        definitions=lambda: definitions.deployment,
+    )
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=REQUEST_GRACE_SECONDS)
+    try:
+        await pool.start()
+        await reconciler.start()
+        await runner.setup()
+        site = web.TCPSite(runner, host or settings.host, settings.port if port is None else port)
+        await site.start()
+        for address in runner.addresses:
+            log.info(
+                "listening",
+                extra={
+                    "address": f"{address[0]}:{address[1]}",
+                    "github": settings.serves_github,
+                    "gitlab": settings.serves_gitlab,
+                    "api": settings.api_token is not None,
+                    "store": settings.database_url_display(),
+                },
+            )
+        await stop.wait()
+        log.info("stopping: no new requests; draining")
+    except OSError as exc:  # the port is taken, or the address is not ours
+        log.error("cannot listen: %s", exc)
+        stop.set()
+        return_code = EXIT_FAILED
+    else:
+        return_code = EXIT_OK
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        if runner.server is not None:
+            await runner.cleanup()  # closes the listener, waits for in-flight requests
+        await reconciler.stop()
+        await pool.drain(DRAIN_SECONDS)
+        await close_providers()
+        await store.close()
+        log.info("stopped")
+    return return_code
+
+
+def run(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:
+    return asyncio.run(serve(settings, host=host, port=port))

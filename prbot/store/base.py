@@ -1,0 +1,164 @@
+"""The store's interface: what the web edge, the workers and the CLI need to persist.
+
+Backends: SQLite (default, ``prbot/store/sqlite.py``); PostgreSQL can be added behind the
+same interface (job claims with ``SELECT ... FOR UPDATE SKIP LOCKED``) without touching
+callers. All times are UNIX seconds passed in by callers (the store reads no clock), so
+tests control time. Nothing secret is ever stored: run inputs arrive with passwords
+removed, payloads are stored as received minus headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from prbot.events import Event
+
+JobState = Literal["queued", "running", "done", "dead"]
+RunStatus = Literal["queued", "running", "pr_open", "no_change", "merged", "closed", "failed"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook delivery as received (after verification)."""
+
+    platform: str
+    delivery_id: str  # X-GitHub-Delivery / Idempotency-Key / X-Gitlab-Event-UUID
+    event: str  # X-GitHub-Event / X-Gitlab-Event
+    received_at: float
+    payload: bytes  # the raw body; bodies are capped at 25 MB at the edge
+
+
+@dataclass(frozen=True)
+class NewJob:
+    kind: str  # e.g. "event", "automation.run"
+    payload: dict[str, Any]
+    dedupe_key: str | None = None  # a second job with the same key is not enqueued
+    run_at: float = 0.0  # not before this time
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    state: JobState
+    attempts: int
+    max_attempts: int
+    next_run_at: float
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    last_error: str | None = None
+    dedupe_key: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Run:
+    """One automation run: who asked for what, and what became of it."""
+
+    id: int
+    automation: str
+    repo: str
+    platform: str
+    requested_by: str
+    inputs: dict[str, Any]  # passwords removed
+    status: RunStatus
+    head: str = ""
+    pr_number: int | None = None
+    pr_url: str = ""
+    error: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: float
+    actor: str  # "prbot" or the user the action was taken for
+    action: str  # e.g. "commit", "open_pr", "comment", "merge"
+    repo: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class StoreError(Exception):
+    """The store failed (database error, closed store, unknown schema). Backends raise
+    this (chained to the driver's error) so callers need not know which backend runs."""
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Create or migrate the schema; start background writers."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> bool:
+        """The store answers (for /readyz)."""
+        ...
+
+    # -- intake: one transaction per delivery
+
+    async def record_delivery(
+        self, delivery: Delivery, events: Sequence[Event], jobs: Sequence[NewJob]
+    ) -> bool:
+        """Store the delivery, its events and its jobs atomically. False (and nothing
+        stored) if a delivery with the same (platform, delivery_id) exists already."""
+        ...
+
+    # -- the queue
+
+    async def enqueue(self, jobs: Sequence[NewJob], *, now: float) -> list[int]:
+        """Add jobs; returns their ids (an existing job's id for a deduplicated one)."""
+        ...
+
+    async def claim(self, worker: str, *, limit: int, lease: float, now: float) -> list[Job]:
+        """Lease up to ``limit`` due jobs (queued with next_run_at <= now, or running with
+        an expired lease) to ``worker``; their attempts go up by one. A job whose lease
+        expired on its last attempt (it crashed or hung every worker) becomes dead."""
+        ...
+
+    async def extend_lease(self, job_id: int, worker: str, *, lease: float, now: float) -> bool: ...
+
+    async def complete(self, job_id: int, worker: str, *, now: float) -> bool:
+        """Mark the job done. Only its lease owner may: False (and nothing changed) if
+        ``worker`` no longer holds the job (its lease expired and another worker took it)."""
+        ...
+
+    async def fail(
+        self, job_id: int, worker: str, *, error: str, retry_at: float | None, now: float
+    ) -> bool:
+        """Record a failure: back to queued at ``retry_at``, or dead (``retry_at`` None).
+        False (and nothing changed) if ``worker`` is not the lease owner."""
+        ...
+
+    async def jobs(self, *, state: JobState | None = None, limit: int = 100) -> list[Job]: ...
+
+    async def job(self, job_id: int) -> Job | None: ...
+
+    async def retry(self, job_id: int, *, now: float) -> bool:
+        """Put a dead (or done) job back in the queue with its attempts reset."""
+        ...
+
+    async def queue_depth(self) -> dict[str, int]:
+        """Number of jobs by state (for /metrics)."""
+        ...
+
+    # -- runs and audit
+
+    async def create_run(self, run: Run) -> int: ...
+
+    async def update_run(self, run_id: int, *, now: float, **changes: Any) -> None: ...
+
+    async def run(self, run_id: int) -> Run | None: ...
+
+    async def runs(self, *, status: Sequence[str] | None = None, limit: int = 100) -> list[Run]: ...
+
+    async def audit(self, entry: AuditEntry) -> None: ...
+
+    async def audit_log(self, *, repo: str | None = None, limit: int = 100) -> list[AuditEntry]: ...
+
+    async def deliveries(self, *, limit: int = 100) -> list[Delivery]: ...

@@ -1,0 +1,187 @@
+"""Versioned schema for the SQLite store.
+
+``MIGRATIONS`` is append-only: entry ``i`` takes the schema from version ``i`` to
+``i + 1``; released entries are never edited (a database in the field already ran them),
+fixes go in a new entry. The version lives in ``PRAGMA user_version``: it sits in the
+database header, so it changes in the same transaction as the DDL and a crash mid-way
+leaves the old version with the old schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from prbot.store.base import StoreError
+
+# Times are REAL UNIX seconds passed in by callers; JSON columns are TEXT.
+V1 = """
+CREATE TABLE deliveries (
+    id          INTEGER PRIMARY KEY,
+    platform    TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    payload     BLOB NOT NULL,
+    -- the dedupe: a redelivery hits this constraint, never a read-then-write race
+    UNIQUE (platform, delivery_id)
+);
+
+CREATE TABLE events (
+    id       INTEGER PRIMARY KEY,
+    delivery INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    kind     TEXT NOT NULL,
+    data     TEXT NOT NULL
+);
+CREATE INDEX events_delivery ON events (delivery);
+
+CREATE TABLE jobs (
+    id               INTEGER PRIMARY KEY,
+    kind             TEXT NOT NULL,
+    payload          TEXT NOT NULL,
+    state            TEXT NOT NULL DEFAULT 'queued'
+                     CHECK (state IN ('queued', 'running', 'done', 'dead')),
+    attempts         INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    max_attempts     INTEGER NOT NULL CHECK (max_attempts >= 1),
+    next_run_at      REAL NOT NULL,
+    lease_owner      TEXT,
+    lease_expires_at REAL,
+    last_error       TEXT,
+    dedupe_key       TEXT UNIQUE,
+    -- where the job came from, for tracing a webhook to its work
+    delivery         INTEGER REFERENCES deliveries(id) ON DELETE SET NULL,
+    created_at       REAL NOT NULL,
+    updated_at       REAL NOT NULL
+);
+CREATE INDEX jobs_due ON jobs (state, next_run_at);
+-- claim also looks for running jobs whose lease ran out (a crashed worker's)
+CREATE INDEX jobs_lease ON jobs (state, lease_expires_at);
+CREATE INDEX jobs_delivery ON jobs (delivery);
+
+CREATE TABLE runs (
+    id           INTEGER PRIMARY KEY,
+    automation   TEXT NOT NULL,
+    repo         TEXT NOT NULL,
+    platform     TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    inputs       TEXT NOT NULL,
+    -- no CHECK on status: new statuses should not need a table rebuild; the store
+    -- validates against base.RunStatus instead
+    status       TEXT NOT NULL,
+    head         TEXT NOT NULL DEFAULT '',
+    pr_number    INTEGER,
+    pr_url       TEXT NOT NULL DEFAULT '',
+    error        TEXT NOT NULL DEFAULT '',
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL
+);
+CREATE INDEX runs_status ON runs (status, id);
+-- a merged/closed PR event finds its run by repository and number
+CREATE INDEX runs_pr ON runs (repo, pr_number);
+
+CREATE TABLE promotions (
+    id         INTEGER PRIMARY KEY,
+    pipeline   TEXT NOT NULL,
+    repo       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    detail     TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX promotions_pipeline ON promotions (pipeline, status);
+
+CREATE TABLE promotion_stages (
+    id          INTEGER PRIMARY KEY,
+    promotion   INTEGER NOT NULL REFERENCES promotions(id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    stage       TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    pr_number   INTEGER,
+    merge_sha   TEXT,
+    detail      TEXT NOT NULL DEFAULT '{}',
+    started_at  REAL,
+    finished_at REAL,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    UNIQUE (promotion, stage),
+    UNIQUE (promotion, position)
+);
+-- a health report names a sha: find the stage waiting on it
+CREATE INDEX promotion_stages_sha ON promotion_stages (merge_sha);
+
+CREATE TABLE audit (
+    id     INTEGER PRIMARY KEY,
+    at     REAL NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    repo   TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_repo ON audit (repo, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1,)
+
+LATEST = len(MIGRATIONS)
+
+
+class SchemaTooNewError(StoreError):
+    """The database was written by a newer prbot: running older code on it could corrupt
+    data that code does not understand, so we refuse rather than guess."""
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a script into statements. ``executescript`` would do it, but it COMMITs
+    first, which would break the one-transaction-per-upgrade guarantee."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        # complete_statement understands string literals and CREATE TRIGGER bodies,
+        # so a ';' inside either does not end the statement
+        if sqlite3.complete_statement(pending):
+            if _has_sql(pending):
+                statements.append(pending.strip())
+            pending = ""
+    if _has_sql(pending.rstrip(";")):
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {pending!r}")
+    return statements
+
+
+def _has_sql(text: str) -> bool:
+    lines = (line.split("--", 1)[0].strip() for line in text.splitlines())
+    return any(line and line != ";" for line in lines)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(
+    conn: sqlite3.Connection, migrations: tuple[str, ...] = MIGRATIONS, *, name: str = "database"
+) -> int:
+    """Apply the missing migrations in ONE transaction; return the version reached.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). BEGIN IMMEDIATE takes
+    the write lock before reading the version, so two processes starting together do not
+    both try to upgrade: the second waits (busy_timeout) and then finds nothing to do.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(conn)
+        if version > len(migrations):
+            raise SchemaTooNewError(
+                f"{name} has schema version {version} but this prbot knows versions up to "
+                f"{len(migrations)}: it was written by a newer prbot; upgrade prbot, or "
+                "restore a backup taken before the upgrade"
+            )
+        for target in range(version + 1, len(migrations) + 1):
+            for statement in split_statements(migrations[target - 1]):
+                conn.execute(statement)
+            # PRAGMA takes no parameters; target is an int we computed
+            conn.execute(f"PRAGMA user_version = {int(target)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return len(migrations)

@@ -1,0 +1,230 @@
+"""The SQL of every write, as plain functions over a connection.
+
+They run on the writer thread inside a transaction and a savepoint (``writer.py``), so
+each is atomic on its own and needs no BEGIN/COMMIT. Arguments arrive already encoded
+(JSON text, tuples): encoding happens in the caller, so a value that cannot be encoded
+fails there, before it is queued, and the writer thread holds the write lock only for SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from prbot.store import rows
+from prbot.store.base import Job
+
+# UPDATE ... RETURNING arrived in SQLite 3.35 (2021); older builds take the fallback,
+# which is just as atomic because it runs inside the writer's transaction.
+HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+
+class JobRow(NamedTuple):
+    kind: str
+    payload: str  # JSON
+    max_attempts: int
+    next_run_at: float
+    dedupe_key: str | None
+    created_at: float
+
+
+# -- intake
+
+
+def record_delivery(
+    conn: sqlite3.Connection,
+    delivery: tuple[str, str, str, float, bytes],
+    events: Sequence[tuple[str, str]],
+    jobs: Sequence[JobRow],
+) -> bool:
+    cur = conn.execute(
+        "INSERT INTO deliveries (platform, delivery_id, event, received_at, payload) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, delivery_id) DO NOTHING",
+        delivery,
+    )
+    if cur.rowcount == 0:
+        return False  # seen before: the UNIQUE constraint is the dedupe
+    delivery_pk = cur.lastrowid
+    if events:
+        conn.executemany(
+            "INSERT INTO events (delivery, kind, data) VALUES (?, ?, ?)",
+            [(delivery_pk, kind, data) for kind, data in events],
+        )
+    insert_jobs(conn, jobs, delivery=delivery_pk)
+    return True
+
+
+# -- the queue
+
+
+def insert_jobs(
+    conn: sqlite3.Connection, jobs: Sequence[JobRow], *, delivery: int | None = None
+) -> list[int]:
+    ids = []
+    for job in jobs:
+        cur = conn.execute(
+            "INSERT INTO jobs (kind, payload, max_attempts, next_run_at, dedupe_key, delivery, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (dedupe_key) DO NOTHING",
+            (
+                job.kind,
+                job.payload,
+                job.max_attempts,
+                job.next_run_at,
+                job.dedupe_key,
+                delivery,
+                job.created_at,
+                job.created_at,
+            ),
+        )
+        if cur.rowcount == 1:
+            ids.append(cur.lastrowid)
+        else:  # a job with this dedupe_key exists: hand back its id
+            found = conn.execute(
+                "SELECT id FROM jobs WHERE dedupe_key = ?", (job.dedupe_key,)
+            ).fetchone()
+            ids.append(found[0])
+    return ids
+
+
+# Due jobs, oldest first. Two ordered picks, merged: the queued one walks the jobs_due
+# index in order and stops at :limit, so a claim costs the same with a backlog of 100k
+# jobs (a single WHERE ... OR ... sorted every due job: 30 ms at 100k, inside the
+# writer's transaction, stalling intake). Expired leases are few (crashed workers').
+_PICK = (
+    "SELECT id FROM ("
+    " SELECT id, next_run_at FROM ("
+    "  SELECT id, next_run_at FROM jobs WHERE state = 'queued' AND next_run_at <= :now"
+    "  ORDER BY next_run_at, id LIMIT :limit)"
+    " UNION ALL"
+    " SELECT id, next_run_at FROM ("
+    "  SELECT id, next_run_at FROM jobs WHERE state = 'running' AND lease_expires_at < :now"
+    "  AND attempts < max_attempts ORDER BY next_run_at, id LIMIT :limit)"
+    ") ORDER BY next_run_at, id LIMIT :limit"
+)
+_LEASE = (
+    "UPDATE jobs SET state = 'running', lease_owner = :worker, lease_expires_at = :expires, "
+    "attempts = attempts + 1, updated_at = :now"
+)
+
+
+def claim(
+    conn: sqlite3.Connection, worker: str, *, limit: int, lease: float, now: float
+) -> list[Job]:
+    # A job whose lease ran out with no attempts left killed (or hung) every worker
+    # that took it: a poison job. Bury it instead of handing it out forever.
+    conn.execute(
+        "UPDATE jobs SET state = 'dead', "
+        "last_error = 'lease of ' || coalesce(lease_owner, '?') || ' expired on attempt ' "
+        "|| attempts || ' of ' || max_attempts, "
+        "lease_owner = NULL, lease_expires_at = NULL, updated_at = :now "
+        "WHERE state = 'running' AND lease_expires_at < :now AND attempts >= max_attempts",
+        {"now": now},
+    )
+    params = {"worker": worker, "expires": now + lease, "now": now, "limit": limit}
+    if HAS_RETURNING:
+        # one statement picks and leases: no window in which another writer (another
+        # process on the same file) could take the same rows
+        found = conn.execute(
+            f"{_LEASE} WHERE id IN ({_PICK}) RETURNING {rows.JOB_COLUMNS}", params
+        ).fetchall()
+    else:
+        ids = [r[0] for r in conn.execute(_PICK, params)]
+        if not ids:
+            return []
+        conn.executemany(f"{_LEASE} WHERE id = :id", [{**params, "id": i} for i in ids])
+        marks = ",".join("?" * len(ids))
+        found = conn.execute(
+            f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", ids
+        ).fetchall()
+    # RETURNING order is unspecified: hand jobs out in due order
+    return sorted((rows.job(r) for r in found), key=lambda j: (j.next_run_at, j.id))
+
+
+def extend_lease(
+    conn: sqlite3.Connection, job_id: int, worker: str, *, lease: float, now: float
+) -> bool:
+    cur = conn.execute(
+        "UPDATE jobs SET lease_expires_at = ?, updated_at = ? "
+        "WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        (now + lease, now, job_id, worker),
+    )
+    return cur.rowcount == 1
+
+
+def complete(conn: sqlite3.Connection, job_id: int, worker: str, *, now: float) -> bool:
+    # lease_owner in the WHERE: a worker whose lease expired and was taken over must
+    # not overwrite the new owner's state
+    cur = conn.execute(
+        "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_at = NULL, "
+        "updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
+        (now, job_id, worker),
+    )
+    return cur.rowcount == 1
+
+
+def fail(
+    conn: sqlite3.Connection,
+    job_id: int,
+    worker: str,
+    *,
+    error: str,
+    retry_at: float | None,
+    now: float,
+) -> bool:
+    # retry_at given means queued, even on the last attempt: the retry policy is the
+    # worker's (it requeues a job interrupted by shutdown without counting it a failure)
+    cur = conn.execute(
+        "UPDATE jobs SET state = CASE WHEN :retry_at IS NULL THEN 'dead' ELSE 'queued' END, "
+        "next_run_at = coalesce(:retry_at, next_run_at), last_error = :error, "
+        "lease_owner = NULL, lease_expires_at = NULL, updated_at = :now "
+        "WHERE id = :id AND state = 'running' AND lease_owner = :worker",
+        {"retry_at": retry_at, "error": error, "now": now, "id": job_id, "worker": worker},
+    )
+    return cur.rowcount == 1
+
+
+def retry(conn: sqlite3.Connection, job_id: int, *, now: float) -> bool:
+    # last_error stays: whoever looks at the job next wants to know why it died
+    cur = conn.execute(
+        "UPDATE jobs SET state = 'queued', attempts = 0, next_run_at = ?, lease_owner = NULL, "
+        "lease_expires_at = NULL, updated_at = ? WHERE id = ? AND state IN ('dead', 'done')",
+        (now, now, job_id),
+    )
+    return cur.rowcount == 1
+
+
+# -- runs and audit
+
+
+def create_run(conn: sqlite3.Connection, values: tuple[Any, ...]) -> int:
+    cur = conn.execute(
+        "INSERT INTO runs (automation, repo, platform, requested_by, inputs, status, head, "
+        "pr_number, pr_url, error, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        values,
+    )
+    return int(cur.lastrowid or 0)
+
+
+def update_run(
+    conn: sqlite3.Connection, run_id: int, changes: dict[str, Any], *, now: float
+) -> bool:
+    # column names come from UPDATABLE_RUN_FIELDS (checked by the caller), never from
+    # outside, so formatting them into the statement is safe
+    sets = "".join(f"{name} = :{name}, " for name in changes)
+    cur = conn.execute(
+        f"UPDATE runs SET {sets}updated_at = :_now WHERE id = :_id",
+        {**changes, "_now": now, "_id": run_id},
+    )
+    return cur.rowcount == 1
+
+
+UPDATABLE_RUN_FIELDS = frozenset({"status", "head", "pr_number", "pr_url", "error", "inputs"})
+
+
+def audit(conn: sqlite3.Connection, values: tuple[float, str, str, str, str]) -> None:
+    conn.execute(
+        "INSERT INTO audit (at, actor, action, repo, detail) VALUES (?, ?, ?, ?, ?)", values
+    )

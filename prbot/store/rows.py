@@ -1,0 +1,88 @@
+"""Between SQLite rows and the store's values. Column lists are spelled out (never
+``SELECT *``) so a later migration adding a column cannot shift positions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, get_args
+
+from prbot.store.base import AuditEntry, Delivery, Job, Run, RunStatus
+
+JOB_COLUMNS = (
+    "id, kind, payload, state, attempts, max_attempts, next_run_at, lease_owner, "
+    "lease_expires_at, last_error, dedupe_key, created_at, updated_at"
+)
+RUN_COLUMNS = (
+    "id, automation, repo, platform, requested_by, inputs, status, head, pr_number, pr_url, "
+    "error, created_at, updated_at"
+)
+AUDIT_COLUMNS = "at, actor, action, repo, detail"
+DELIVERY_COLUMNS = "platform, delivery_id, event, received_at, payload"
+
+RUN_STATUSES: frozenset[str] = frozenset(get_args(RunStatus))
+
+# compact and stable; ensure_ascii off because SQLite TEXT is UTF-8 anyway
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _time(value: float | None) -> float | None:
+    # SQLite may hand back a whole REAL as an int (seen with RETURNING): keep floats
+    return None if value is None else float(value)
+
+
+def job(row: Sequence[Any]) -> Job:
+    return Job(
+        id=row[0],
+        kind=row[1],
+        payload=json.loads(row[2]),
+        state=row[3],
+        attempts=row[4],
+        max_attempts=row[5],
+        next_run_at=float(row[6]),
+        lease_owner=row[7],
+        lease_expires_at=_time(row[8]),
+        last_error=row[9],
+        dedupe_key=row[10],
+        created_at=float(row[11]),
+        updated_at=float(row[12]),
+    )
+
+
+def run(row: Sequence[Any]) -> Run:
+    return Run(
+        id=row[0],
+        automation=row[1],
+        repo=row[2],
+        platform=row[3],
+        requested_by=row[4],
+        inputs=json.loads(row[5]),
+        status=row[6],
+        head=row[7],
+        pr_number=row[8],
+        pr_url=row[9],
+        error=row[10],
+        created_at=float(row[11]),
+        updated_at=float(row[12]),
+    )
+
+
+def audit(row: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(
+        at=float(row[0]), actor=row[1], action=row[2], repo=row[3], detail=json.loads(row[4])
+    )
+
+
+def delivery(row: Sequence[Any]) -> Delivery:
+    return Delivery(
+        platform=row[0],
+        delivery_id=row[1],
+        event=row[2],
+        received_at=float(row[3]),
+        payload=bytes(row[4]),
+    )
+
+
+def check_run_status(status: str) -> None:
+    if status not in RUN_STATUSES:
+        raise ValueError(f"unknown run status {status!r}: expected one of {sorted(RUN_STATUSES)}")

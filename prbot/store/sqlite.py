@@ -1,0 +1,365 @@
+"""The SQLite store: WAL, one group-committing writer thread, pooled readers.
+
+Writes go through ``GroupCommitWriter`` (one thread, one connection, many ops per
+commit); reads run on a small thread pool, each thread with its own connection, beside
+the writer thanks to WAL; a third thread checkpoints the WAL (``checkpointer.py``).
+Nothing here blocks the event loop.
+
+Durability: WAL with ``synchronous=NORMAL`` (the default) syncs the WAL only at
+checkpoints, so a commit is a write() into the OS page cache. That survives a crash or
+SIGKILL of prbot itself (the data is in the kernel) and never corrupts the database; only
+a power loss or kernel crash can lose the last moments of commits. For a webhook
+receiver that is the right trade: the lost window is rare and small, and the reconciler
+re-polls anything in flight. ``synchronous="FULL"`` fsyncs the WAL at every commit and
+makes an acknowledged delivery survive power loss too; group commit shares each fsync
+among all the writes of a batch, so it costs far less here than one commit per write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from prbot.events import Event
+from prbot.store import migrations, ops, rows
+from prbot.store.base import AuditEntry, Delivery, Job, JobState, NewJob, Run, StoreError
+from prbot.store.checkpointer import Checkpointer
+from prbot.store.writer import GroupCommitWriter, StoreClosedError
+
+T = TypeVar("T")
+Synchronous = Literal["NORMAL", "FULL"]
+
+JOB_STATES: tuple[JobState, ...] = ("queued", "running", "done", "dead")
+
+# ~16 MB of 4 KB pages: the WAL's bound under load (SQLite's default is 1000 pages)
+WAL_AUTOCHECKPOINT_PAGES = 4000
+WAL_SIZE_LIMIT = 64 << 20
+
+# ON CONFLICT ... DO NOTHING (the dedupe) needs 3.24 (2018)
+MIN_SQLITE = (3, 24, 0)
+
+
+class SqliteStore:
+    """``Store`` on one SQLite file. Several processes may open the same file (web and
+    workers): SQLite's locks serialize their writers, ``busy_timeout`` makes them wait
+    their turn instead of failing."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "NORMAL",
+        busy_timeout: float = 10.0,
+        readers: int = 4,
+        max_batch: int = 256,
+    ) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
+        # absolute now, so a later chdir does not move the database
+        self.path = Path(path).expanduser().absolute()
+        self.synchronous = synchronous
+        self._busy_ms = int(busy_timeout * 1000)
+        self._readers_max = readers
+        self._max_batch = max_batch
+        self._checkpointer, self._writer = self._make_writers()
+        self._opened = False
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+
+    # -- metrics
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed since open (group commit: far fewer than writes)."""
+        return self._writer.commits
+
+    @property
+    def writes(self) -> int:
+        """Write operations run since open."""
+        return self._writer.ops
+
+    # -- lifecycle
+
+    async def open(self) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StoreError(
+                f"SQLite {sqlite3.sqlite_version} is too old: prbot needs "
+                f"{'.'.join(map(str, MIN_SQLITE))} or newer"
+            )
+        if self._opened:
+            raise StoreError(f"{self.path} is open already")
+        self._prepare_file()
+        if self._writer.started:  # reopened after close(): threads run once
+            self._checkpointer, self._writer = self._make_writers()
+        await asyncio.wrap_future(self._writer.start())
+        self._opened = True
+        self._checkpointer.start()
+        self._readers = ThreadPoolExecutor(
+            max_workers=self._readers_max, thread_name_prefix="prbot-store-read"
+        )
+
+    async def close(self) -> None:
+        self._opened = False
+        await asyncio.wrap_future(self._writer.stop())
+        await asyncio.to_thread(self._checkpointer.stop)
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+            self._readers = None
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    async def __aenter__(self) -> SqliteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def ping(self) -> bool:
+        if not self._writer.alive:
+            return False
+        try:
+            return await self._read(lambda c: c.execute("SELECT 1").fetchone()[0] == 1)
+        except StoreError:
+            return False
+
+    # -- intake
+
+    async def record_delivery(
+        self, delivery: Delivery, events: Sequence[Event], jobs: Sequence[NewJob]
+    ) -> bool:
+        row = (
+            delivery.platform,
+            delivery.delivery_id,
+            delivery.event,
+            delivery.received_at,
+            delivery.payload,
+        )
+        event_rows = [(e.kind, rows.dumps(e.to_dict())) for e in events]
+        job_rows = [_job_row(j, now=delivery.received_at) for j in jobs]
+        return await self._write(
+            lambda c: ops.record_delivery(c, row, event_rows, job_rows),
+            size=len(delivery.payload),
+        )
+
+    # -- the queue
+
+    async def enqueue(self, jobs: Sequence[NewJob], *, now: float) -> list[int]:
+        job_rows = [_job_row(j, now=now) for j in jobs]
+        return await self._write(lambda c: ops.insert_jobs(c, job_rows))
+
+    async def claim(self, worker: str, *, limit: int, lease: float, now: float) -> list[Job]:
+        if limit <= 0:
+            return []
+        return await self._write(lambda c: ops.claim(c, worker, limit=limit, lease=lease, now=now))
+
+    async def extend_lease(self, job_id: int, worker: str, *, lease: float, now: float) -> bool:
+        return await self._write(
+            lambda c: ops.extend_lease(c, job_id, worker, lease=lease, now=now)
+        )
+
+    async def complete(self, job_id: int, worker: str, *, now: float) -> bool:
+        return await self._write(lambda c: ops.complete(c, job_id, worker, now=now))
+
+    async def fail(
+        self, job_id: int, worker: str, *, error: str, retry_at: float | None, now: float
+    ) -> bool:
+        return await self._write(
+            lambda c: ops.fail(c, job_id, worker, error=error, retry_at=retry_at, now=now)
+        )
+
+    async def jobs(self, *, state: JobState | None = None, limit: int = 100) -> list[Job]:
+        sql = f"SELECT {rows.JOB_COLUMNS} FROM jobs"
+        params: tuple[Any, ...] = (limit,)
+        if state is not None:
+            sql += " WHERE state = ?"
+            params = (state, limit)
+        sql += " ORDER BY id DESC LIMIT ?"
+        found = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [rows.job(r) for r in found]
+
+    async def job(self, job_id: int) -> Job | None:
+        sql = f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE id = ?"
+        found = await self._read(lambda c: c.execute(sql, (job_id,)).fetchone())
+        return rows.job(found) if found else None
+
+    async def retry(self, job_id: int, *, now: float) -> bool:
+        return await self._write(lambda c: ops.retry(c, job_id, now=now))
+
+    async def queue_depth(self) -> dict[str, int]:
+        found = await self._read(
+            lambda c: c.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+        )
+        # every state always present, so /metrics series do not appear and vanish
+        depth = dict.fromkeys(JOB_STATES, 0)
+        depth.update({state: count for state, count in found})
+        return depth
+
+    # -- runs and audit
+
+    async def create_run(self, run: Run) -> int:
+        """Store a new run; ``run.id`` is ignored (the store assigns ids)."""
+        rows.check_run_status(run.status)
+        values = (
+            run.automation,
+            run.repo,
+            run.platform,
+            run.requested_by,
+            rows.dumps(run.inputs),
+            run.status,
+            run.head,
+            run.pr_number,
+            run.pr_url,
+            run.error,
+            run.created_at,
+            run.updated_at or run.created_at,
+        )
+        return await self._write(lambda c: ops.create_run(c, values))
+
+    async def update_run(self, run_id: int, *, now: float, **changes: Any) -> None:
+        """Change some of a run's fields (status, head, pr_number, pr_url, error,
+        inputs). Raises ValueError for another field, LookupError for an unknown run."""
+        unknown = set(changes) - ops.UPDATABLE_RUN_FIELDS
+        if unknown:
+            raise ValueError(
+                f"cannot update run field(s) {sorted(unknown)}: "
+                f"updatable are {sorted(ops.UPDATABLE_RUN_FIELDS)}"
+            )
+        if "status" in changes:
+            rows.check_run_status(changes["status"])
+        if "inputs" in changes:
+            changes["inputs"] = rows.dumps(changes["inputs"])
+        if not await self._write(lambda c: ops.update_run(c, run_id, changes, now=now)):
+            raise LookupError(f"no run with id {run_id}")
+
+    async def run(self, run_id: int) -> Run | None:
+        sql = f"SELECT {rows.RUN_COLUMNS} FROM runs WHERE id = ?"
+        found = await self._read(lambda c: c.execute(sql, (run_id,)).fetchone())
+        return rows.run(found) if found else None
+
+    async def runs(self, *, status: Sequence[str] | None = None, limit: int = 100) -> list[Run]:
+        sql = f"SELECT {rows.RUN_COLUMNS} FROM runs"
+        params: list[Any] = []
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
+            params.extend(statuses)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        found = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [rows.run(r) for r in found]
+
+    async def audit(self, entry: AuditEntry) -> None:
+        values = (entry.at, entry.actor, entry.action, entry.repo, rows.dumps(entry.detail))
+        await self._write(lambda c: ops.audit(c, values))
+
+    async def audit_log(self, *, repo: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        sql = f"SELECT {rows.AUDIT_COLUMNS} FROM audit"
+        params: tuple[Any, ...] = (limit,)
+        if repo is not None:
+            sql += " WHERE repo = ?"
+            params = (repo, limit)
+        sql += " ORDER BY id DESC LIMIT ?"
+        found = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [rows.audit(r) for r in found]
+
+    async def deliveries(self, *, limit: int = 100) -> list[Delivery]:
+        sql = f"SELECT {rows.DELIVERY_COLUMNS} FROM deliveries ORDER BY id DESC LIMIT ?"
+        found = await self._read(lambda c: c.execute(sql, (limit,)).fetchall())
+        return [rows.delivery(r) for r in found]
+
+    # -- plumbing
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, size: int = 0) -> T:
+        try:
+            return await self._writer.submit(fn, size=size)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path.name}: {exc}") from exc
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._readers is None:
+            raise StoreClosedError("the store is closed (or was never opened)")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._readers, self._run_read, fn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path.name}: {exc}") from exc
+
+    def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            # a reader must never write: all writes go through the writer's batches
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            with self._reader_lock:
+                self._reader_conns.append(conn)
+        # every read fetches all its rows (fetchall/fetchone), so the implicit read
+        # transaction ends at once and never holds back WAL checkpoints
+        return fn(conn)
+
+    def _make_writers(self) -> tuple[Checkpointer, GroupCommitWriter]:
+        checkpointer = Checkpointer(self._connect, name=self.path.name)
+        writer = GroupCommitWriter(
+            self._connect,
+            self._setup_writer,
+            max_batch=self._max_batch,
+            name=f"store:{self.path}",
+            on_commit=checkpointer.poke,
+        )
+        return checkpointer, writer
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: the writer issues BEGIN/COMMIT itself (group commit);
+        # check_same_thread=False only so close() can close reader connections from the
+        # closing thread, after their pool has stopped
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=256
+        )
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        return conn
+
+    def _setup_writer(self, conn: sqlite3.Connection) -> None:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            # e.g. some network filesystems: without WAL, readers would block the writer
+            raise StoreError(f"{self.path}: cannot use WAL journal mode (got {mode!r})")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # the background checkpointer does most of the copying; this is the backstop
+        # that lets the WAL restart (see checkpointer.py)
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        # a burst of big bodies can grow the WAL file; give the space back when it restarts
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+        migrations.migrate(conn, name=str(self.path))
+
+    def _prepare_file(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # owner-only: payloads carry private repository content. SQLite gives the -wal
+        # and -shm files the database file's permissions, so create it ourselves first.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+
+
+def _job_row(job: NewJob, *, now: float) -> ops.JobRow:
+    if job.max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, not {job.max_attempts}")
+    # run_at 0 (the default) means "now"; stamping now keeps due jobs in arrival order
+    return ops.JobRow(
+        kind=job.kind,
+        payload=rows.dumps(job.payload),
+        max_attempts=job.max_attempts,
+        next_run_at=max(job.run_at, now),
+        dedupe_key=job.dedupe_key,
+        created_at=now,
+    )

@@ -1,0 +1,58 @@
+"""Store URLs: which backend, which file. Errors never repeat a password."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# the userinfo sits between "scheme://" and the first "@" of the authority
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@?#]*@")
+
+
+def redact(url: str) -> str:
+    """``postgresql://user:secret@host/db`` → ``postgresql://***@host/db``."""
+    return _USERINFO.sub(r"\1***@", url)
+
+
+@dataclass(frozen=True)
+class SqliteTarget:
+    path: str
+    options: dict[str, str]
+
+
+def parse_sqlite(url: str) -> SqliteTarget | None:
+    """The file a SQLite URL names; None if ``url`` is not a SQLite one.
+
+    ``sqlite:///abs/path.db`` (absolute), ``sqlite:relative.db`` and a bare path are
+    accepted; ``?synchronous=full`` may follow a URL.
+    """
+    match = _SCHEME.match(url)
+    # one letter before ':' is a Windows drive ("C:\\prbot.db"), not a scheme
+    if match is None or len(match.group(1)) == 1:
+        return SqliteTarget(url, {})
+    if match.group(1).lower() != "sqlite":
+        return None
+    rest, _, query = url[match.end() :].partition("?")
+    if rest.startswith("///"):
+        path = rest[2:]  # keep one slash: the path is absolute
+    elif rest.startswith("//"):
+        raise ValueError(
+            f"store URL {redact(url)!r} names a host; SQLite needs a file: "
+            "use sqlite:///absolute/path.db or sqlite:relative.db"
+        )
+    else:
+        path = rest
+    if not path or path in (":memory:", "/:memory:"):
+        raise ValueError(
+            f"store URL {redact(url)!r} names no file: SQLite needs one "
+            "(WAL and the separate reader connections do not work in memory)"
+        )
+    options = {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}
+    return SqliteTarget(path, options)
+
+
+def scheme(url: str) -> str:
+    match = _SCHEME.match(url)
+    return match.group(1).lower() if match else ""

@@ -1,0 +1,254 @@
+"""One writer thread per store, with group commit.
+
+SQLite allows one writer at a time, and a commit is the expensive part of a write (the
+WAL append, and an fsync with ``synchronous=FULL``). So every write goes through one
+thread owning the write connection: callers queue a small function over the connection
+and await a future; the thread takes everything queued (up to ``max_batch``), runs it in
+ONE transaction, commits once, then resolves all the futures. Under load, many webhooks
+share one commit; with one caller at a time it degrades to a commit per write, never
+worse. Each op runs inside a SAVEPOINT, so an op that raises is rolled back alone and
+the rest of the batch still commits.
+
+A future resolves only after COMMIT returned: an acknowledged write survives a crash of
+the process (and, with ``synchronous=FULL``, of the machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
+
+from prbot.store.base import StoreError
+
+T = TypeVar("T")
+WriteOp = Callable[[sqlite3.Connection], T]
+
+
+class StoreClosedError(StoreError):
+    """The store is not open (not opened yet, or closed)."""
+
+
+class _Item(NamedTuple):
+    fn: Callable[[sqlite3.Connection], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    size: int  # bytes it writes, roughly: bounds a batch's transaction
+
+
+_STOP = object()
+
+
+class GroupCommitWriter:
+    """The write side of a store: ``start()``, ``await submit(fn)``..., ``stop()``.
+
+    ``connect`` opens the write connection (in autocommit mode) and ``setup`` prepares it
+    (pragmas, migrations); both run on the writer thread, as sqlite3 connections belong
+    to the thread that made them. ``max_batch`` bounds a transaction: 256 small ops take
+    a few milliseconds, so a batch never holds the write lock (or delays the first
+    caller's answer) for long. ``max_batch_bytes`` bounds it too: webhook bodies go up to
+    25 MB, and a transaction's pages all sit in the WAL until it commits.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        setup: Callable[[sqlite3.Connection], None],
+        *,
+        max_batch: int = 256,
+        max_batch_bytes: int = 16 << 20,
+        name: str = "prbot-store-writer",
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._connect = connect
+        self._setup = setup
+        self._max_batch = max_batch
+        self._max_batch_bytes = max_batch_bytes
+        self._name = name
+        self._on_commit = on_commit
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # guards "is it open?" together with the put, so nothing is queued behind _STOP
+        self._lock = threading.Lock()
+        self._open = False
+        self._thread: threading.Thread | None = None
+        self._done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self.commits = 0  # transactions committed: for /metrics and the group-commit test
+        self.ops = 0  # ops in committed transactions (including ones that failed alone)
+
+    # -- lifecycle
+
+    def start(self) -> concurrent.futures.Future[None]:
+        """Start the thread; the returned future resolves once the connection is set up
+        (or fails with the setup error, e.g. a database newer than the code)."""
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._lock:
+            self._open = True
+        # daemon: a process that exits without close() must not hang on this thread;
+        # whatever was acknowledged is committed already
+        self._thread = threading.Thread(target=self._main, args=(ready,), name=self._name)
+        self._thread.daemon = True
+        self._thread.start()
+        return ready
+
+    def stop(self) -> concurrent.futures.Future[None]:
+        """Refuse new writes, finish the queued ones, close the connection. The returned
+        future resolves when the thread has exited."""
+        with self._lock:
+            if self._open:
+                self._open = False
+                self._queue.put(_STOP)
+        if self._thread is None and not self._done.done():  # never started
+            self._done.set_result(None)
+        return self._done
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def alive(self) -> bool:
+        return self._open and self._thread is not None and self._thread.is_alive()
+
+    # -- submitting
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T], *, size: int = 0) -> asyncio.Future[T]:
+        """Queue ``fn`` to run in the next transaction; await the returned future for its
+        result (or its exception). ``size``: about how many bytes it writes. Must be
+        called from a running event loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with self._lock:
+            if not self._open:
+                raise StoreClosedError("the store is closed (or was never opened)")
+            self._queue.put(_Item(fn, loop, future, size))
+        return future
+
+    # -- the thread
+
+    def _main(self, ready: concurrent.futures.Future[None]) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = self._connect()
+            self._setup(conn)
+        except BaseException as exc:
+            with self._lock:
+                self._open = False
+            if conn is not None:
+                conn.close()
+            ready.set_exception(exc)
+            self._done.set_result(None)
+            return
+        ready.set_result(None)
+        try:
+            self._loop(conn)
+        finally:
+            # normally after _STOP; if the loop died of a bug, fail what is queued
+            # rather than leave callers waiting forever
+            with self._lock:
+                self._open = False
+            self._fail_queued()
+            conn.close()
+            self._done.set_result(None)
+
+    def _fail_queued(self) -> None:
+        leftovers = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                leftovers.append((item, None, StoreClosedError("the store writer stopped")))
+        self._settle(leftovers)
+
+    def _loop(self, conn: sqlite3.Connection) -> None:
+        while True:
+            batch = [self._queue.get()]
+            size = getattr(batch[0], "size", 0)
+            # group commit: whatever queued up while the last transaction committed
+            # goes into this one
+            while len(batch) < self._max_batch and size < self._max_batch_bytes:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                batch.append(item)
+                size += getattr(item, "size", 0)
+            items = [item for item in batch if item is not _STOP]
+            if items:
+                self._run_batch(conn, items)
+            if len(items) != len(batch):
+                # _STOP is the last thing ever queued (see stop()), so the queue is empty
+                return
+
+    def _run_batch(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
+        outcomes: list[tuple[_Item, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._settle([(item, None, exc) for item in items])
+            return
+        try:
+            for item in items:
+                outcomes.append(self._run_op(conn, item))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            # the transaction as a whole failed (commit error, or an op error that made
+            # SQLite roll everything back): nothing of this batch is stored, so nobody
+            # may be told it is
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the connection is unusable; the next BEGIN will report it
+            error = StoreError(f"write transaction failed: {exc}")
+            error.__cause__ = exc
+            self._settle([(item, None, error) for item in items])
+            return
+        self.commits += 1
+        self.ops += len(items)
+        self._settle(outcomes)
+        if self._on_commit is not None:
+            self._on_commit()
+
+    @staticmethod
+    def _run_op(conn: sqlite3.Connection, item: _Item) -> tuple[_Item, Any, BaseException | None]:
+        conn.execute("SAVEPOINT op")
+        try:
+            value = item.fn(conn)
+        except Exception as exc:
+            if not conn.in_transaction:
+                # e.g. SQLITE_FULL rolls back the whole transaction: the ops before this
+                # one are gone too, so the batch must fail (caught in _run_batch)
+                raise
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+            return item, None, exc
+        conn.execute("RELEASE op")
+        return item, value, None
+
+    @staticmethod
+    def _settle(outcomes: list[tuple[_Item, Any, BaseException | None]]) -> None:
+        # one wake-up per event loop per batch, not one per future
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, Any]]] = {}
+        for item, value, exc in outcomes:
+            by_loop.setdefault(item.loop, []).append((item.future, value, exc))
+        for loop, results in by_loop.items():
+            # RuntimeError: that loop is closed, nobody is waiting for these answers
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, results)
+
+
+def _resolve(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, exc in results:
+        if future.done():  # the caller was cancelled; the write happened regardless
+            continue
+        if exc is None:
+            future.set_result(value)
+        else:
+            future.set_exception(exc)

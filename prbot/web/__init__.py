@@ -1,0 +1,1 @@
+"""The web edge: webhook intake, health, readiness and metrics (aiohttp)."""

@@ -1,0 +1,263 @@
+"""The internal JSON API (for the catalog, scripts and the CLI), behind a bearer token.
+
+POST /api/runs       request an automation run: validated now, run by a worker later
+GET  /api/runs/{id}  one run
+GET  /api/jobs       jobs, newest first (?state=queued|running|done|dead&limit=N)
+
+The routes exist only when PRBOT_API_TOKEN is set. Invalid requests get 422 with one
+message per field: ``{"status": "invalid", "errors": {"inputs.tag": "is required"}}``.
+
+Password inputs are refused here for now: a run's inputs travel to the worker through
+the job queue, which is stored, and secrets must never reach the store. They need a
+path that keeps them in memory only (a form submitted to the process that runs it).
+"""
+
+from __future__ import annotations
+
+import hmac
+import inspect
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from prbot.automation.config import validate_inputs
+from prbot.automation.errors import InputError
+from prbot.automation.schema import did_you_mean
+from prbot.config import Settings
+from prbot.store.base import AuditEntry, NewJob, Run, Store, StoreError
+
+log = logging.getLogger("prbot.web.api")
+
+MAX_REQUEST_BYTES = 1024 * 1024
+JOB_STATES = ("queued", "running", "done", "dead")
+_REPO = {
+    "github": re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"),
+    "gitlab": re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+"),
+}
+PASSWORD_REFUSED = (
+    "password inputs cannot be passed through this API yet: they would be stored in "
+    "the job queue, and secrets are never stored"
+)
+
+Definitions = Callable[[], Any]  # returns a DefinitionSet-like object (.automations)
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class Api:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        definitions: Definitions,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.definitions = definitions
+        self.clock = clock
+        self.token = settings.api_token.reveal().encode() if settings.api_token else b""
+
+    def add_routes(self, app: web.Application) -> None:
+        if not self.token:
+            return  # no token, no API: nothing is reachable without authentication
+        app.router.add_post("/api/runs", self._guard(self.create_run))
+        app.router.add_get("/api/runs/{id}", self._guard(self.get_run))
+        app.router.add_get("/api/jobs", self._guard(self.list_jobs))
+
+    def _guard(self, handler: Handler) -> Handler:
+        """Authentication first; a store failure is a 503 with a JSON body, not a 500."""
+
+        async def guarded(request: web.Request) -> web.Response:
+            if not self._authorized(request):
+                return self._unauthorized()
+            try:
+                return await handler(request)
+            except StoreError as exc:
+                log.error("store failed: %s", exc, extra={"path": request.path})
+                return web.json_response({"status": "unavailable"}, status=503)
+
+        return guarded
+
+    def _authorized(self, request: web.Request) -> bool:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode(), self.token
+        )
+
+    @staticmethod
+    def _unauthorized() -> web.Response:
+        return web.json_response(
+            {"status": "unauthorized", "reason": "missing or wrong bearer token"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="prbot"'},
+        )
+
+    async def _automations(self) -> dict[str, Any]:
+        found = self.definitions()
+        if inspect.isawaitable(found):
+            found = await found
+        return found.automations
+
+    def _platform_ready(self, platform: str) -> str | None:
+        s = self.settings
+        if platform == "github" and not (s.app_id or s.github_token):
+            return "GitHub is not configured (APP_ID and PRIVATE_KEY, or GITHUB_TOKEN)"
+        if platform == "gitlab" and not s.gitlab_token:
+            return "GitLab is not configured (GITLAB_TOKEN)"
+        return None
+
+    # -- POST /api/runs
+
+    async def create_run(self, request: web.Request) -> web.Response:
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            return web.json_response({"status": "too_large"}, status=413)
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            return web.json_response(
+                {"status": "bad_request", "reason": "body must be a JSON object"}, status=400
+            )
+        errors: dict[str, str] = {}
+        automations = await self._automations()
+        name = body.get("automation")
+        automation = automations.get(name) if isinstance(name, str) else None
+        if not isinstance(name, str) or not name:
+            errors["automation"] = "is required"
+        elif automation is None:
+            errors["automation"] = (
+                f"no automation named {name!r}{did_you_mean(name, list(automations))}"
+            )
+
+        platform = body.get("platform")
+        if platform not in _REPO:
+            errors["platform"] = "must be github or gitlab"
+        elif problem := self._platform_ready(platform):
+            errors["platform"] = problem
+
+        repo = body.get("repo") or (automation.repository if automation else None) or ""
+        if not isinstance(repo, str) or not repo:
+            errors["repo"] = "is required"
+        elif platform in _REPO and not _REPO[platform].fullmatch(repo):
+            errors["repo"] = f"must be a repository path like owner/name, got {repo!r}"
+        elif automation is not None and automation.repository and automation.repository != repo:
+            errors["repo"] = f"automation {name!r} targets {automation.repository!r}"
+
+        requested_by = body.get("requested_by")
+        if not isinstance(requested_by, str) or not requested_by.strip():
+            errors["requested_by"] = "is required (who asked for this run)"
+
+        raw_inputs = body.get("inputs", {})
+        public_values: dict[str, Any] = {}
+        passwords: set[str] = set()
+        if not isinstance(raw_inputs, dict):
+            errors["inputs"] = "must be an object of input names to values"
+        elif automation is not None:
+            passwords = {f.name for f in automation.configuration if f.type == "password"}
+            given_passwords = [
+                k for k in raw_inputs if k in passwords and raw_inputs[k] not in (None, "")
+            ]
+            for key in given_passwords:
+                errors[f"inputs.{key}"] = PASSWORD_REFUSED
+            try:
+                valid = validate_inputs(automation.configuration, raw_inputs)
+            except InputError as exc:
+                for p in exc.problems:
+                    key = f"inputs.{p.field}" if p.field else "inputs"
+                    message = p.message
+                    if p.field in passwords:
+                        message = f"{message}, but {PASSWORD_REFUSED}"
+                    errors.setdefault(key, message)
+            else:
+                public_values = valid.public()
+                for key in sorted(valid.password_fields & set(valid.values)):
+                    if valid.values[key] is not None:  # a password default would be stored too
+                        errors.setdefault(f"inputs.{key}", PASSWORD_REFUSED)
+        if errors:
+            return web.json_response({"status": "invalid", "errors": errors}, status=422)
+
+        now = self.clock()
+        run = Run(
+            id=0,
+            automation=name,
+            repo=repo,
+            platform=platform,
+            requested_by=requested_by.strip(),
+            inputs=public_values,
+            status="queued",
+            created_at=now,
+            updated_at=now,
+        )
+        run_id = await self.store.create_run(run)
+        # should the enqueue below fail, the reconciler finds the queued run without a
+        # job and enqueues one
+        # the raw inputs (no passwords: refused above), so the worker validates exactly
+        # what was asked, against the definitions it loads
+        job = NewJob(
+            kind="automation.run",
+            payload={
+                "run_id": run_id,
+                "inputs": {k: v for k, v in raw_inputs.items() if k not in passwords},
+            },
+            dedupe_key=f"automation.run:{run_id}",
+            max_attempts=self.settings.max_attempts,
+        )
+        [job_id] = await self.store.enqueue([job], now=now)
+        await self.store.audit(
+            AuditEntry(
+                at=now,
+                actor=run.requested_by,
+                action="run_requested",
+                repo=repo,
+                detail={"run_id": run_id, "automation": name, "via": "api"},
+            )
+        )
+        log.info(
+            "run requested",
+            extra={"run_id": run_id, "job_id": job_id, "automation": name, "repo": repo},
+        )
+        stored = await self.store.run(run_id)
+        return web.json_response(
+            {"run": asdict(stored or run), "job_id": job_id},
+            status=201,
+            headers={"Location": f"/api/runs/{run_id}"},
+        )
+
+    # -- GET /api/runs/{id}, GET /api/jobs
+
+    async def get_run(self, request: web.Request) -> web.Response:
+        try:
+            run_id = int(request.match_info["id"])
+        except ValueError:
+            run_id = -1
+        run = await self.store.run(run_id) if run_id >= 0 else None
+        if run is None:
+            return web.json_response({"status": "not_found"}, status=404)
+        return web.json_response({"run": asdict(run)})
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        state = request.query.get("state") or None
+        if state is not None and state not in JOB_STATES:
+            return web.json_response(
+                {
+                    "status": "invalid",
+                    "errors": {"state": f"must be one of {', '.join(JOB_STATES)}"},
+                },
+                status=422,
+            )
+        try:
+            limit = max(1, min(1000, int(request.query.get("limit", "100"))))
+        except ValueError:
+            return web.json_response(
+                {"status": "invalid", "errors": {"limit": "must be an integer"}}, status=422
+            )
+        jobs = await self.store.jobs(state=state, limit=limit)  # type: ignore[arg-type]
+        return web.json_response({"jobs": [asdict(j) for j in jobs]})

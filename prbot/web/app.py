@@ -1,0 +1,38 @@
+"""``create_app``: the aiohttp application of ``prbot serve``, assembled from the route
+modules (intake, health, api); each module owns its routes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from prbot.config import Settings
+from prbot.store.base import Store
+from prbot.web.api import Api, Definitions
+from prbot.web.health import Health
+from prbot.web.intake import Intake
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+
+
+def create_app(
+    settings: Settings,
+    store: Store,
+    *,
+    ready: Callable[[], bool],
+    definitions: Definitions,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """The web app. ``ready`` tells whether the worker pool runs (for /readyz);
+    ``definitions`` returns the current DefinitionSet (for the API)."""
+    # aiohttp refuses bodies over client_max_size while reading them (chunked ones too)
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[STORE] = store
+    Intake(settings, store, clock=clock).add_routes(app)
+    Health(store, ready).add_routes(app)
+    Api(settings, store, definitions, clock=clock).add_routes(app)
+    return app

@@ -1,0 +1,1 @@
+"""Workers: leased jobs, retries with backoff, dead letters, the reconciler."""

@@ -1,0 +1,200 @@
+"""The reconciler: polls what is in flight, so a lost webhook or job only delays.
+
+GitHub never redelivers a webhook on its own, and a job can be lost to an operator's
+mistake; each pass therefore:
+
+- re-enqueues an ``automation.run`` job for each run still queued/running, untouched for
+  longer than a lease, that has no live (queued or running) job; a run whose job died
+  without the run being marked is marked failed with the job's error instead, so a run
+  that cannot succeed is never retried forever;
+- asks the forge about runs whose PR is open and marks them merged or closed. To stay far
+  inside GitHub's 5,000 requests an hour, each run is asked about at most once per
+  interval, oldest first, and at most ``max_pr_checks`` per pass.
+
+Re-enqueued jobs carry the dedupe key ``run:{id}:reconcile:{bucket}`` (bucket: the
+interval the pass falls in), so reconcilers in several processes enqueue one job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prbot.config import Settings
+from prbot.scm.factory import scm_for as default_scm_for
+from prbot.scm.port import Scm
+from prbot.store.base import Job, NewJob, Run, Store
+from prbot.worker.errors import PermanentError, describe
+
+log = logging.getLogger("prbot.reconciler")
+
+ScmFor = Callable[[str], Scm]
+RUN_KIND = "automation.run"
+MAX_SCANNED = 5000
+
+
+@dataclass
+class ReconcileReport:
+    requeued: list[int]
+    failed: list[int]
+    merged: list[int]
+    closed: list[int]
+    checked: int = 0
+    errors: int = 0
+
+
+class Reconciler:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        interval: float | None = None,
+        scm_for: ScmFor | None = None,
+        clock: Callable[[], float] = time.time,
+        lease_seconds: float | None = None,
+        max_pr_checks: int = 50,
+    ):
+        self.store = store
+        self.settings = settings
+        self.interval = settings.reconcile_seconds if interval is None else interval
+        self.scm_for = scm_for or (lambda platform: default_scm_for(settings, platform))
+        self.clock = clock
+        self.lease_seconds = settings.lease_seconds if lease_seconds is None else lease_seconds
+        self.max_pr_checks = max_pr_checks
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if self.interval <= 0:
+            log.info("reconciler off (PRBOT_RECONCILE_SECONDS=0)")
+            return
+        if not self.running:
+            self._task = asyncio.create_task(self._loop(), name="reconciler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.reconcile_once()
+            except Exception:
+                log.exception("reconcile pass failed; next pass in %.0f s", self.interval)
+            await asyncio.sleep(self.interval)
+
+    # -- one pass -----------------------------------------------------------------------
+
+    async def reconcile_once(self) -> ReconcileReport:
+        report = ReconcileReport([], [], [], [])
+        now = self.clock()
+        await self._runs_in_flight(now, report)
+        await self._open_prs(now, report)
+        if report.requeued or report.failed or report.merged or report.closed:
+            log.info(
+                "reconciled: %d requeued, %d failed, %d merged, %d closed (%d PRs checked)",
+                len(report.requeued),
+                len(report.failed),
+                len(report.merged),
+                len(report.closed),
+                report.checked,
+            )
+        return report
+
+    async def _runs_in_flight(self, now: float, report: ReconcileReport) -> None:
+        runs = await self.store.runs(status=["queued", "running"], limit=MAX_SCANNED)
+        stale = [r for r in runs if now - (r.updated_at or r.created_at) > self.lease_seconds]
+        if not stale:
+            return
+        live: set[int] = set()
+        for state in ("queued", "running"):
+            live |= {rid for j in await self._run_jobs(state) if (rid := _run_of(j))}
+        dead: dict[int, Job] = {}
+        for j in sorted(await self._run_jobs("dead"), key=lambda j: j.id):
+            if rid := _run_of(j):
+                dead[rid] = j  # the newest dead job of each run wins
+        bucket = int(now // max(self.interval, self.lease_seconds, 1.0))
+        for run in stale:
+            if run.id in live:
+                continue
+            died = dead.get(run.id)
+            if died is not None and died.updated_at >= (run.updated_at or 0):
+                error = died.last_error or "its job was dead-lettered"
+                await self.store.update_run(run.id, now=now, status="failed", error=error)
+                report.failed.append(run.id)
+                continue
+            job = NewJob(
+                RUN_KIND,
+                {"run_id": run.id},
+                dedupe_key=f"run:{run.id}:reconcile:{bucket}",
+                max_attempts=self.settings.max_attempts,
+            )
+            await self.store.enqueue([job], now=now)
+            report.requeued.append(run.id)
+            log.info("run %s was %s with no job: re-enqueued", run.id, run.status)
+
+    async def _run_jobs(self, state: str) -> list[Job]:
+        return [
+            j for j in await self.store.jobs(state=state, limit=MAX_SCANNED) if j.kind == RUN_KIND
+        ]
+
+    async def _open_prs(self, now: float, report: ReconcileReport) -> None:
+        runs = await self.store.runs(status=["pr_open"], limit=MAX_SCANNED)
+        due = sorted(
+            (r for r in runs if r.pr_number and now - (r.updated_at or 0) >= self._pr_every()),
+            key=lambda r: r.updated_at,
+        )[: self.max_pr_checks]
+        unconfigured: set[str] = set()
+        for run in due:
+            if run.platform in unconfigured:
+                continue
+            try:
+                await self._check_pr(run, now, report)
+            except PermanentError as exc:
+                unconfigured.add(run.platform)
+                log.debug("not checking %s PRs: %s", run.platform, exc)
+            except Exception as exc:
+                report.errors += 1
+                log.warning(
+                    "run %s: checking PR #%s failed: %s", run.id, run.pr_number, describe(exc)
+                )
+
+    def _pr_every(self) -> float:
+        # a pass run by hand (interval 0) checks everything open
+        return max(self.interval, 0.0)
+
+    async def _check_pr(self, run: Run, now: float, report: ReconcileReport) -> None:
+        scm = self.scm_for(run.platform)
+        assert run.pr_number is not None
+        pr = await scm.get_pull_request(run.repo, run.pr_number)
+        report.checked += 1
+        if pr.state == "merged":
+            await self.store.update_run(run.id, now=now, status="merged")
+            report.merged.append(run.id)
+        elif pr.state == "closed":
+            await self.store.update_run(run.id, now=now, status="closed")
+            report.closed.append(run.id)
+        else:
+            await self.store.update_run(run.id, now=now)  # checked: to the back of the line
+        if pr.state != "open":
+            log.info("run %s: PR #%d was %s (no webhook seen)", run.id, pr.number, pr.state)
+
+
+def _run_of(job: Job) -> int | None:
+    try:
+        return int(job.payload.get("run_id"))
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,150 @@
+"""record_delivery: atomic, deduplicated, group-committed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from prbot.events import event_from_dict
+from prbot.store.base import NewJob, StoreError
+from prbot.store.sqlite import SqliteStore
+
+from .helpers import count, delivery, job, merged
+
+
+def add_failing_trigger(path: Path) -> None:
+    """A real database failure for jobs of kind 'boom' (no mocks): the insert aborts
+    after the delivery and its events were inserted in the same savepoint."""
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON jobs WHEN NEW.kind = 'boom' "
+        "BEGIN SELECT RAISE(ABORT, 'boom refused'); END"
+    )
+    conn.commit()
+    conn.close()
+
+
+async def test_delivery_events_and_jobs_are_stored_together(
+    store: SqliteStore, db_path: Path
+) -> None:
+    event = merged()
+    stored = await store.record_delivery(
+        delivery("d-1"), [event], [job(pr=7), NewJob("automation.run", {"x": 1}, run_at=500.0)]
+    )
+    assert stored is True
+    assert count(db_path, "deliveries") == 1
+    conn = sqlite3.connect(db_path)
+    kind, data = conn.execute("SELECT kind, data FROM events").fetchone()
+    links = conn.execute("SELECT DISTINCT delivery FROM jobs").fetchall()
+    conn.close()
+    assert kind == "pull_request"
+    assert event_from_dict(json.loads(data)) == event
+    assert links == [(1,)]
+    jobs = sorted(await store.jobs(), key=lambda j: j.id)
+    assert [(j.kind, j.state, j.next_run_at, j.created_at) for j in jobs] == [
+        ("event", "queued", 100.0, 100.0),  # run_at 0 means "at receipt"
+        ("automation.run", "queued", 500.0, 100.0),
+    ]
+    [d] = await store.deliveries()
+    assert d == delivery("d-1")
+
+
+async def test_a_failing_job_insert_stores_nothing_of_that_delivery(
+    store: SqliteStore, db_path: Path
+) -> None:
+    add_failing_trigger(db_path)
+    with pytest.raises(StoreError, match="boom refused"):
+        await store.record_delivery(delivery("d-bad"), [merged()], [job(), job("boom")])
+    assert count(db_path, "deliveries") == 0
+    assert count(db_path, "events") == 0
+    assert count(db_path, "jobs") == 0
+    # and the same delivery id can still be stored once the cause is fixed
+    assert await store.record_delivery(delivery("d-bad"), [merged()], [job()]) is True
+
+
+async def test_a_failing_op_fails_alone_inside_a_group_commit(
+    store: SqliteStore, db_path: Path
+) -> None:
+    add_failing_trigger(db_path)
+    calls = [
+        store.record_delivery(
+            delivery(f"d-{i}"), [merged(i)], [job("boom" if i == 50 else "event")]
+        )
+        for i in range(200)
+    ]
+    commits_before = store.commits
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(results[50], StoreError)
+    assert results[:50] + results[51:] == [True] * 199
+    assert count(db_path, "deliveries") == 199
+    assert count(db_path, "events") == 199
+    assert count(db_path, "deliveries", "delivery_id = 'd-50'") == 0
+    assert store.commits - commits_before < 20  # it really shared transactions
+
+
+async def test_the_same_delivery_twice_is_stored_once(store: SqliteStore, db_path: Path) -> None:
+    assert await store.record_delivery(delivery("d-1"), [merged()], [job()]) is True
+    assert await store.record_delivery(delivery("d-1"), [merged()], [job()]) is False
+    assert count(db_path, "deliveries") == 1
+    assert count(db_path, "events") == 1
+    assert count(db_path, "jobs") == 1
+    # the key is (platform, delivery_id): the same id from GitLab is another delivery
+    assert await store.record_delivery(delivery("d-1", platform="gitlab"), [], []) is True
+
+
+async def test_concurrent_redeliveries_store_exactly_one(store: SqliteStore, db_path: Path) -> None:
+    results = await asyncio.gather(
+        *(store.record_delivery(delivery("same"), [merged()], [job(n=i)]) for i in range(64))
+    )
+    assert results.count(True) == 1
+    assert count(db_path, "deliveries") == 1
+    assert count(db_path, "jobs") == 1
+
+
+async def test_concurrent_redeliveries_across_two_stores_store_exactly_one(
+    db_path: Path,
+) -> None:
+    # two processes' worth of writers (web replicas) on one file
+    async with SqliteStore(db_path) as a, SqliteStore(db_path) as b:
+        results = await asyncio.gather(
+            *(
+                (a if i % 2 else b).record_delivery(delivery(f"d-{i % 10}"), [merged()], [job()])
+                for i in range(100)
+            )
+        )
+    assert results.count(True) == 10
+    assert count(db_path, "deliveries") == 10
+    assert count(db_path, "jobs") == 10
+
+
+async def test_many_concurrent_deliveries_share_few_commits(store: SqliteStore) -> None:
+    before = store.commits
+    results = await asyncio.gather(
+        *(store.record_delivery(delivery(f"d-{i}"), [merged()], [job()]) for i in range(1000))
+    )
+    assert all(results)
+    commits = store.commits - before
+    assert 1 <= commits <= 100, commits  # 1000 calls, a handful of transactions
+    assert store.writes >= 1000
+
+
+async def test_a_job_dedupe_key_applies_to_intake(store: SqliteStore, db_path: Path) -> None:
+    first = NewJob("pr.merged", {"n": 7}, dedupe_key="merged:acme/infra#7")
+    assert await store.record_delivery(delivery("d-1"), [merged()], [first]) is True
+    # a different delivery of the same fact (GitHub App + repo webhook) adds no job
+    assert await store.record_delivery(delivery("d-2"), [merged()], [first]) is True
+    assert count(db_path, "deliveries") == 2
+    assert count(db_path, "jobs") == 1
+
+
+async def test_unencodable_values_fail_before_anything_is_queued(store: SqliteStore) -> None:
+    with pytest.raises(TypeError):
+        await store.record_delivery(delivery("d-1"), [], [NewJob("event", {"x": object()})])
+    with pytest.raises(ValueError, match="max_attempts"):
+        await store.record_delivery(delivery("d-1"), [], [NewJob("event", {}, max_attempts=0)])
+    assert store.writes == 0
+    assert await store.deliveries() == []

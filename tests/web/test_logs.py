@@ -1,0 +1,143 @@
+"""Logging: JSON lines with extra fields, text lines, and the redaction filter (configured
+secrets and credential-looking values, in messages, args, extras and tracebacks)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from prbot.config import Secret
+from prbot.logs import JsonFormatter, RedactingFilter, Redactor, setup_logging
+
+from .conftest import make_settings
+
+SECRETS = {
+    "webhook_secrets": (Secret("hook-secret-aaaa"), Secret("hook-secret-old")),
+    "gitlab_webhook_secrets": (Secret("gl-hook-bbbb"),),
+    "github_token": Secret("plain-gh-token-cccc"),
+    "api_token": Secret("api-token-dddd"),
+}
+
+
+@pytest.fixture
+def restore_root() -> object:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def lines(stream: io.StringIO) -> list[str]:
+    return [line for line in stream.getvalue().splitlines() if line]
+
+
+def test_json_lines_with_extra_fields(restore_root: object) -> None:
+    stream = io.StringIO()
+    setup_logging(make_settings(log_format="json", log_level="debug"), stream)
+    log = logging.getLogger("prbot.test")
+    log.info(
+        "delivery %s",
+        "accepted",
+        extra={"delivery_id": "d-1", "platform": "github", "event": "push", "job_id": 7},
+    )
+    [line] = lines(stream)
+    record = json.loads(line)
+    assert record["message"] == "delivery accepted"
+    assert (record["level"], record["logger"]) == ("info", "prbot.test")
+    assert record["time"].endswith("Z")
+    assert (record["delivery_id"], record["platform"], record["event"], record["job_id"]) == (
+        "d-1",
+        "github",
+        "push",
+        7,
+    )
+
+
+def test_text_lines(restore_root: object) -> None:
+    stream = io.StringIO()
+    setup_logging(make_settings(log_format="text"), stream)
+    logging.getLogger("prbot.test").warning("slow", extra={"latency_ms": 12.5})
+    [line] = lines(stream)
+    assert "WARNING prbot.test: slow latency_ms=12.5" in line
+
+
+def test_setup_is_idempotent_and_levels_apply(restore_root: object) -> None:
+    stream = io.StringIO()
+    setup_logging(make_settings(log_level="warn"), stream)
+    setup_logging(make_settings(log_level="warn"), stream)
+    logging.getLogger("prbot.test").info("hidden")
+    logging.getLogger("prbot.test").error("shown")
+    assert len(lines(stream)) == 1
+
+
+def test_configured_secrets_are_redacted_everywhere(restore_root: object) -> None:
+    stream = io.StringIO()
+    settings = make_settings(log_format="json", **SECRETS)
+    setup_logging(settings, stream)
+    log = logging.getLogger("prbot.test")
+    log.info("secret in message hook-secret-aaaa and gl-hook-bbbb")
+    log.info("secret in args %s %r", "api-token-dddd", "hook-secret-old")
+    log.info("secret in extra", extra={"detail": "token=plain-gh-token-cccc"})
+    try:
+        raise RuntimeError("failed with api-token-dddd")
+    except RuntimeError:
+        log.exception("boom")
+    text = stream.getvalue()
+    for value in settings.secret_values():
+        assert value not in text
+    assert text.count("***") >= 6
+    for line in lines(stream):
+        json.loads(line)  # still one valid JSON object per line (tracebacks included)
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        "Authorization: Bearer abc.def.ghi",
+        "authorization=token 0123456789abcdef",
+        '{"Authorization": "Basic dXNlcjpwYXNz"}',
+        "PRIVATE-TOKEN: sometoken123",
+        "X-Gitlab-Token: sometoken123",
+        "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        "ghs_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+        "glpat-ABCDEFGHIJKLMNOPQRST",
+        "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjEyM30.c2lnbmF0dXJlLXBhcnQ",
+        "https://api.example.com/x?private_token=abcdef&page=2",
+        "postgresql://prbot:dbpassword@db.internal/prbot",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n-----END RSA PRIVATE KEY-----",
+    ],
+)
+def test_credential_looking_values_are_redacted(leak: str) -> None:
+    secret_part = {
+        "Authorization: Bearer abc.def.ghi": "abc.def.ghi",
+        "authorization=token 0123456789abcdef": "0123456789abcdef",
+        '{"Authorization": "Basic dXNlcjpwYXNz"}': "dXNlcjpwYXNz",
+        "PRIVATE-TOKEN: sometoken123": "sometoken123",
+        "X-Gitlab-Token: sometoken123": "sometoken123",
+        "https://api.example.com/x?private_token=abcdef&page=2": "abcdef",
+        "postgresql://prbot:dbpassword@db.internal/prbot": "dbpassword",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n-----END RSA PRIVATE KEY-----": "MIIEabc",
+    }.get(leak, leak)
+    out = Redactor()(f"request failed: {leak} (retrying)")
+    assert secret_part not in out
+    assert "***" in out and out.startswith("request failed: ") and out.endswith(" (retrying)")
+
+
+def test_caplog_with_json_formatter_and_filter(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.handler.addFilter(RedactingFilter(["s3cr3t-value"]))
+    caplog.handler.setFormatter(JsonFormatter())
+    with caplog.at_level(logging.INFO, logger="prbot.test"):
+        logging.getLogger("prbot.test").info(
+            "verifying with %s",
+            "s3cr3t-value",
+            extra={"header": "Authorization: Bearer s3cr3t-value"},
+        )
+    assert "s3cr3t-value" not in caplog.text
+    record = json.loads(caplog.text.strip().splitlines()[-1])
+    assert record["message"] == "verifying with ***"
+    assert record["header"] == "Authorization: Bearer ***"

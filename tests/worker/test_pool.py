@@ -1,0 +1,296 @@
+"""WorkerPool against the real SQLite store: success, retries with backoff, dead letters,
+unknown kinds, permanent errors, redaction, lease renewal and draining."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from prbot.store.base import Job, NewJob, Store
+from prbot.worker.errors import PermanentError
+from prbot.worker.pool import Backoff, WorkerPool
+
+from .conftest import wait_for
+
+
+class Clock:
+    """A clock the test moves by hand (the store reads no clock: jobs fall due by it)."""
+
+    def __init__(self, now: float = 1_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def enqueue(store: Store, kind: str = "echo", *, now: float, **kw: object) -> int:
+    [job_id] = await store.enqueue([NewJob(kind, {"n": 1}, **kw)], now=now)  # type: ignore[arg-type]
+    return job_id
+
+
+async def state_of(store: Store, job_id: int) -> Job:
+    job = await store.job(job_id)
+    assert job is not None
+    return job
+
+
+def in_state(store: Store, job_id: int, state: str, attempts: int | None = None):
+    async def check() -> bool:
+        job = await state_of(store, job_id)
+        return job.state == state and (attempts is None or job.attempts == attempts)
+
+    return check
+
+
+@pytest.fixture
+async def pools():
+    started: list[WorkerPool] = []
+
+    def make(store: Store, handlers, **kw) -> WorkerPool:
+        kw.setdefault("poll_interval", 0.01)
+        pool = WorkerPool(store, handlers, **kw)
+        started.append(pool)
+        return pool
+
+    yield make
+    for pool in started:
+        await pool.stop()
+
+
+async def test_success_completes_the_job(store, pools) -> None:
+    seen: list[dict] = []
+
+    async def echo(job: Job) -> None:
+        seen.append(job.payload)
+
+    clock = Clock()
+    job_id = await enqueue(store, now=clock())
+    pool = pools(store, {"echo": echo}, clock=clock)
+    await pool.start()
+    assert pool.running
+    await wait_for(in_state(store, job_id, "done"), what="job done")
+    job = await state_of(store, job_id)
+    assert seen == [{"n": 1}]
+    assert job.attempts == 1 and job.last_error is None and job.lease_owner is None
+
+
+async def test_failure_is_retried_with_full_jitter_backoff(store, pools) -> None:
+    async def boom(job: Job) -> None:
+        raise RuntimeError(f"boom {job.attempts}")
+
+    clock = Clock()
+    job_id = await enqueue(store, now=clock())
+    pool = pools(store, {"echo": boom}, clock=clock, rng=random.Random(7))
+    expected = random.Random(7)
+    await pool.start()
+
+    await wait_for(in_state(store, job_id, "queued", attempts=1), what="first failure")
+    job = await state_of(store, job_id)
+    assert job.last_error == "RuntimeError: boom 1"
+    assert job.next_run_at == pytest.approx(clock.now + expected.uniform(0, 2.0))
+
+    clock.now = job.next_run_at  # due again: the second attempt's ceiling doubles
+    await wait_for(in_state(store, job_id, "queued", attempts=2), what="second failure")
+    job = await state_of(store, job_id)
+    assert job.last_error == "RuntimeError: boom 2"
+    assert job.next_run_at == pytest.approx(clock.now + expected.uniform(0, 4.0))
+
+
+def test_backoff_ceiling_doubles_up_to_the_cap() -> None:
+    class Top(random.Random):
+        def uniform(self, a: float, b: float) -> float:
+            return b
+
+    backoff = Backoff(base=2.0, cap=600.0)
+    assert [backoff.delay(n, Top()) for n in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 16.0]
+    assert backoff.delay(30, Top()) == 600.0
+    assert 0 <= backoff.delay(5, random.Random(1)) <= 32.0
+
+
+async def test_dead_letter_after_max_attempts_keeps_the_error(store, pools) -> None:
+    calls = 0
+    dead: list[tuple[int, str]] = []
+
+    class Handler:
+        async def __call__(self, job: Job) -> None:
+            nonlocal calls
+            calls += 1
+            raise ConnectionError("forge unreachable")
+
+        async def on_dead(self, job: Job, error: str) -> None:
+            dead.append((job.id, error))
+
+    clock = Clock()
+    job_id = await enqueue(store, now=clock(), max_attempts=3)
+    pool = pools(store, {"echo": Handler()}, backoff=Backoff(base=0.0), clock=clock)
+    await pool.start()
+    await wait_for(in_state(store, job_id, "dead"), what="dead letter")
+    job = await state_of(store, job_id)
+    assert job.attempts == 3 and calls == 3
+    assert job.last_error == "ConnectionError: forge unreachable"
+    assert dead == [(job_id, "ConnectionError: forge unreachable")]
+
+
+async def test_unknown_kind_is_dead_at_once(store, pools) -> None:
+    clock = Clock()
+    job_id = await enqueue(store, "nope", now=clock())
+
+    async def echo(job: Job) -> None:
+        pass
+
+    pool = pools(store, {"echo": echo}, clock=clock)
+    await pool.start()
+    await wait_for(in_state(store, job_id, "dead"), what="dead letter")
+    job = await state_of(store, job_id)
+    assert job.attempts == 1
+    assert job.last_error == ("PermanentError: no handler for job kind 'nope' (known kinds: echo)")
+
+
+async def test_permanent_error_is_not_retried_and_names_the_cause(store, pools) -> None:
+    async def bad(job: Job) -> None:
+        try:
+            int("x")
+        except ValueError as exc:
+            raise PermanentError("inputs are invalid: tag must be a version") from exc
+
+    clock = Clock()
+    job_id = await enqueue(store, now=clock())
+    pool = pools(store, {"echo": bad}, clock=clock)
+    await pool.start()
+    await wait_for(in_state(store, job_id, "dead"), what="dead letter")
+    job = await state_of(store, job_id)
+    assert job.attempts == 1
+    assert job.last_error == "ValueError: inputs are invalid: tag must be a version"
+
+
+async def test_errors_are_redacted(store, pools) -> None:
+    async def leaky(job: Job) -> None:
+        raise RuntimeError("GET https://x-access-token:ghs_s3cr3tvalue@host failed")
+
+    clock = Clock()
+    job_id = await enqueue(store, now=clock(), max_attempts=1)
+    pool = pools(store, {"echo": leaky}, clock=clock, secrets=["ghs_s3cr3tvalue"])
+    await pool.start()
+    await wait_for(in_state(store, job_id, "dead"), what="dead letter")
+    job = await state_of(store, job_id)
+    assert "s3cr3t" not in (job.last_error or "")
+    assert "***" in (job.last_error or "")
+
+
+async def test_a_long_job_keeps_its_lease(store, pools) -> None:
+    """Lease 0.3 s, job 1.2 s: renewals keep a second pool from taking the job over."""
+    calls: list[str] = []
+
+    def slow(name: str):
+        async def handler(job: Job) -> None:
+            calls.append(name)
+            await asyncio.sleep(1.2)
+
+        return handler
+
+    job_id = await enqueue(store, now=0)
+    first = pools(store, {"echo": slow("first")}, lease_seconds=0.3, name="first")
+    await first.start()
+    await wait_for(lambda: calls, what="first claims")
+    second = pools(store, {"echo": slow("second")}, lease_seconds=0.3, name="second")
+    await second.start()
+    leases = []
+    for _ in range(5):
+        await asyncio.sleep(0.15)
+        job = await state_of(store, job_id)
+        if job.state == "running":
+            leases.append(job.lease_expires_at)
+    await wait_for(in_state(store, job_id, "done"), what="job done")
+    assert calls == ["first"]
+    assert (await state_of(store, job_id)).attempts == 1
+    assert len(set(leases)) > 1, "the lease was never extended"
+
+
+async def test_drain_finishes_in_flight_jobs_and_claims_no_more(store, pools) -> None:
+    started = asyncio.Event()
+    finished: list[int] = []
+
+    async def slow(job: Job) -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        finished.append(job.id)
+
+    first = await enqueue(store, now=0, dedupe_key="a")
+    second = await enqueue(store, now=0, dedupe_key="b")
+    pool = pools(store, {"echo": slow}, concurrency=1)
+    await pool.start()
+    await started.wait()
+    await pool.drain(timeout=5)
+    assert not pool.running
+    assert finished == [first]
+    assert (await state_of(store, first)).state == "done"
+    assert (await state_of(store, second)).state == "queued"
+    assert (await state_of(store, second)).attempts == 0
+
+
+async def test_drain_timeout_requeues_the_interrupted_job(store, pools) -> None:
+    started = asyncio.Event()
+
+    async def stuck(job: Job) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    job_id = await enqueue(store, now=0)
+    pool = pools(store, {"echo": stuck})
+    await pool.start()
+    await started.wait()
+    await pool.drain(timeout=0.05)
+    job = await state_of(store, job_id)
+    assert job.state == "queued" and job.lease_owner is None
+    assert "interrupted" in (job.last_error or "")
+
+
+async def test_job_metrics_are_observed(store, pools) -> None:
+    metrics = pytest.importorskip("prbot.metrics")
+    labels = {"kind": "metered", "outcome": "done"}
+    name = "prbot_job_duration_seconds_count"
+    before = metrics.REGISTRY.get_sample_value(name, labels) or 0
+
+    async def ok(job: Job) -> None:
+        pass
+
+    job_id = await enqueue(store, "metered", now=0)
+    pool = pools(store, {"metered": ok})
+    await pool.start()
+    await wait_for(in_state(store, job_id, "done"), what="job done")
+    await pool.drain(1)
+    assert metrics.REGISTRY.get_sample_value(name, labels) == before + 1
+
+
+async def test_a_lost_lease_abandons_the_job(store, pools) -> None:
+    """If renewing finds another worker owns the job, the handler is cancelled and the
+    job is left to its new owner (nothing recorded by the old one)."""
+
+    class Thief:
+        def __init__(self, inner: Store):
+            self._inner = inner
+
+        def __getattr__(self, name: str):
+            return getattr(self._inner, name)
+
+        async def extend_lease(self, *args, **kwargs) -> bool:
+            return False
+
+    cancelled = asyncio.Event()
+
+    async def long(job: Job) -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    job_id = await enqueue(store, now=0)
+    pool = pools(Thief(store), {"echo": long}, lease_seconds=0.15)
+    await pool.start()
+    await asyncio.wait_for(cancelled.wait(), 5)
+    await wait_for(lambda: pool.in_flight == 0, what="job abandoned")
+    job = await state_of(store, job_id)
+    assert job.state == "running" and job.last_error is None
