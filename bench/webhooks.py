@@ -7,7 +7,8 @@ connections, each run after a short warm-up, with the same signed body:
   credentials: verify, dedupe, store durably, then answer. After the runs the SQLite file
   is opened read-only to check that every delivery wrk saw answered 2xx is stored.
 - ``aiohttp-verify-only``: ``bench/webhooks/verify_only.py``, one aiohttp handler that
-  verifies the signature with gidgethub and answers 200; nothing stored (the ceiling).
+  verifies the signature with gidgethub and answers 200; nothing stored (a ceiling for
+  an aiohttp + gidgethub intake).
 - ``probot``: npm ``probot@14`` with a no-op ``pull_request`` handler, run by Probot's own
   server (``probot run``); installed on first use into ``bench/webhooks/.probot``.
 
@@ -15,7 +16,9 @@ Payload: ``fixtures/webhooks/github/pull_request.closed.merged.json`` from the s
 folder beside the repository, event ``pull_request``, signed once with HMAC-SHA256. Every
 request carries a unique ``X-GitHub-Delivery`` (``bench/webhooks/wrk_signed.lua``: per-run
 prefix + thread + counter), so prbot's dedupe never short-circuits. Every process the bench
-starts it stops, also on Ctrl-C and errors. Whole run: about 80 s.
+starts it stops, also on Ctrl-C and errors. Whole run: about 80 s. Each row also shows
+the CPU (in cores) used by the server, by wrk and by other processes: the machine has two
+cores, so a busy neighbour makes every number low (the bench says so).
 
     .venv/bin/python bench/webhooks.py [--duration 10] [--warmup 2] [--connections 8,32]
         [--servers prbot,aiohttp-verify-only,probot] [--json]
@@ -48,14 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "bench" / "webhooks"
 LUA = HERE / "wrk_signed.lua"
 PROBOT_DIR = HERE / ".probot"
-PAYLOAD = (
-    ROOT.parent
-    / "shared"
-    / "fixtures"
-    / "webhooks"
-    / "github"
-    / ("pull_request.closed.merged.json")
-)
+PAYLOAD = ROOT.parent / "shared/fixtures/webhooks/github/pull_request.closed.merged.json"
 EVENT = "pull_request"
 SECRET = "bench-webhook-secret-not-a-real-one"
 SERVERS = ("prbot", "aiohttp-verify-only", "probot")
@@ -396,8 +392,9 @@ def prbot_server(data_dir: Path, workers: str | None, log_level: str | None) -> 
         extra["PRBOT_WORKERS"] = workers
     if log_level is not None:
         extra["LOG_LEVEL"] = log_level
+    unset_workers = "unset (default 4; prbot needs >= 1, so event jobs run beside intake)"
     note = (
-        f"PRBOT_WORKERS={workers or 'unset (default 4)'}, "
+        f"PRBOT_WORKERS={workers or unset_workers}, "
         f"LOG_LEVEL={log_level or 'unset (default info)'}, log to a file"
     )
     return Server(
@@ -507,8 +504,9 @@ def sqlite_files(data_dir: Path) -> list[Path]:
     return found
 
 
-def count_stored(data_dir: Path, prefixes: list[str]) -> dict[str, int]:
-    """Deliveries stored per wrk run prefix, read from prbot's SQLite file read-only."""
+def count_stored(data_dir: Path, prefixes: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Deliveries stored per wrk run prefix, and jobs by state, read from prbot's SQLite
+    file read-only."""
     for db in sqlite_files(data_dir):
         conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
         try:
@@ -524,7 +522,11 @@ def count_stored(data_dir: Path, prefixes: list[str]) -> dict[str, int]:
                 continue
             table = candidates[0]
             query = f'SELECT count(*) FROM "{table}" WHERE substr(delivery_id, 1, ?) = ?'
-            return {p: conn.execute(query, (len(p) + 1, p + "-")).fetchone()[0] for p in prefixes}
+            stored = {p: conn.execute(query, (len(p) + 1, p + "-")).fetchone()[0] for p in prefixes}
+            jobs: dict[str, int] = {}
+            if "jobs" in tables:
+                jobs = dict(conn.execute("SELECT state, count(*) FROM jobs GROUP BY state"))
+            return stored, jobs
         finally:
             conn.close()
     raise BenchError(f"no SQLite table with a delivery_id column under {data_dir}")
@@ -688,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows += got
                 if name == "prbot":
                     # Read after the server stopped (graceful shutdown flushes the writer).
-                    stored = count_stored(data_dir, list(prefixes))
+                    stored, jobs = count_stored(data_dir, list(prefixes))
                     for row in got:
                         row.stored = stored[str(row.extra["prefix"])]
                     durability = {
@@ -698,6 +700,7 @@ def main(argv: list[str] | None = None) -> int:
                         "every_2xx_stored": all(
                             ok <= stored[p] <= sent for p, (ok, sent) in prefixes.items()
                         ),
+                        "jobs_by_state": jobs,
                     }
             except BenchError as exc:
                 problems.append(f"{name}: {exc}")
@@ -815,13 +818,21 @@ def report(
         print(f"  {name}: {note}")
     if durability:
         ok, stored, sent = durability["ok_answers"], durability["stored"], durability["sent"]
+        assert isinstance(ok, int) and isinstance(stored, int) and isinstance(sent, int)
         print(
-            f"prbot store check (SQLite read-only, after shutdown, warm-ups included): "
-            f"{stored:,} deliveries stored for {ok:,} 2xx answers from wrk "
-            f"({sent:,} requests sent; the rest were in flight when wrk stopped and were "
-            f"answered after it hung up): every 2xx delivery stored: "
-            f"{'yes' if durability['every_2xx_stored'] else 'NO'}"
+            f"prbot store check (SQLite opened read-only after shutdown; warm-ups included): "
+            f"{stored:,} deliveries stored, {ok:,} 2xx answers seen by wrk, {sent:,} requests "
+            f"sent. Every run: 2xx <= stored <= sent (stored beyond 2xx: answered after wrk "
+            f"stopped): {'yes' if durability['every_2xx_stored'] else 'NO'}"
         )
+        jobs = durability.get("jobs_by_state") or {}
+        if isinstance(jobs, dict) and jobs:
+            total = sum(jobs.values())
+            print(
+                f"prbot jobs at shutdown: {total:,} enqueued, "
+                + ", ".join(f"{n:,} {state}" for state, n in sorted(jobs.items()))
+                + " (how far the workers kept up with intake)"
+            )
     print(
         f"Bar: prbot >= probot rps with p99 < {BAR_P99_MS:g} ms at {BAR_CONNECTIONS} "
         f"connections: {verdict} ({why})"
