@@ -1,13 +1,20 @@
-"""Benchmark: webhook intake (record_delivery) with group commit vs one commit per call.
+"""Benchmark: webhook intake (record_delivery) and the job queue, on the SQLite store.
 
-Each call stores a delivery (a 30 KB body by default: a GitHub pull_request payload's
-size), one event and one job, as the web edge does. "group commit" is SqliteStore (one
-writer thread, many calls per transaction); "naive" is the obvious alternative in the
-same process: plain sqlite3 on one thread, BEGIN/INSERTs/COMMIT per call, same schema,
-same pragmas. Both are awaited from N concurrent asyncio submitters.
+Intake: each call stores a delivery (a 30 KB body by default: a GitHub pull_request
+payload's size), one event and one job made from it, as the web edge does. "group commit"
+is SqliteStore (one writer thread, many calls per transaction); "naive" is the obvious
+alternative in the same process: plain sqlite3 on one thread, BEGIN/INSERTs/COMMIT per
+call, same schema, same pragmas. Both are awaited from N concurrent asyncio submitters.
+"writer µs" is the writer thread's CPU time per delivery. ``--job-keys per-event`` gives
+each job the key the web edge used to set (``github:<delivery id>:0``).
+
+Jobs: a WorkerPool with a no-op handler works through a queue of jobs, alone ("idle") and
+while 32 submitters store deliveries as above ("under intake"); jobs completed per second.
 
     .venv/bin/python bench/store.py [--calls 6000] [--submitters 1,8,32]
-                                    [--synchronous normal,full] [--payload FILE] [--json]
+                                    [--synchronous normal,full] [--payload FILE]
+                                    [--job-keys none|per-event] [--no-naive]
+                                    [--concurrency 4,16] [--seconds 3] [--json]
 """
 
 from __future__ import annotations
@@ -15,25 +22,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sqlite3
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from prbot.events import PullRequestEvent  # noqa: E402
-from prbot.store.base import Delivery, NewJob  # noqa: E402
+from prbot.store.base import Delivery, Job, NewJob  # noqa: E402
 from prbot.store.sqlite import SqliteStore  # noqa: E402
+from prbot.worker.pool import WorkerPool  # noqa: E402
 
 EVENT = PullRequestEvent(platform="github", repo="acme/infra", action="merged", number=7)
 
 
 def deliveries(n: int, payload: bytes, prefix: str) -> list[Delivery]:
     return [Delivery("github", f"{prefix}-{i}", "pull_request", 1.0, payload) for i in range(n)]
+
+
+def intake_job(d: Delivery, keys: bool) -> NewJob:
+    # what the web edge enqueues for an event: its dict as the payload
+    key = f"{d.platform}:{d.delivery_id}:0" if keys else None
+    return NewJob("event", EVENT.to_dict(), dedupe_key=key)
 
 
 async def drive(submitters: int, items: list[Delivery], call) -> float:
@@ -49,17 +65,24 @@ async def drive(submitters: int, items: list[Delivery], call) -> float:
     return time.perf_counter() - start
 
 
-async def group_commit(path: Path, sync: str, submitters: int, items: list[Delivery]):
+def writer_cpu(store: SqliteStore) -> float:
+    """CPU seconds the store's writer thread has used so far."""
+    thread = store._writer._thread
+    assert thread is not None and thread.ident is not None
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+async def group_commit(path: Path, sync: str, submitters: int, items: list[Delivery], keys: bool):
     store = SqliteStore(path, synchronous=sync)  # type: ignore[arg-type]
     await store.open()
     try:
-        before = store.commits
+        before, cpu = store.commits, writer_cpu(store)
 
         async def call(d: Delivery) -> None:
-            await store.record_delivery(d, [EVENT], [NewJob("event", {"id": d.delivery_id})])
+            await store.record_delivery(d, [EVENT], [intake_job(d, keys)])
 
         seconds = await drive(submitters, items, call)
-        return seconds, store.commits - before
+        return seconds, store.commits - before, writer_cpu(store) - cpu
     finally:
         await store.close()
 
@@ -83,8 +106,7 @@ async def naive(path: Path, sync: str, submitters: int, items: list[Delivery]):
     await loop.run_in_executor(pool, setup)
 
     def write(d: Delivery) -> bool:
-        event = json.dumps(EVENT.to_dict())
-        job = json.dumps({"id": d.delivery_id})
+        job = json.dumps(EVENT.to_dict())
         conn.execute("BEGIN IMMEDIATE")
         try:
             cur = conn.execute(
@@ -94,14 +116,14 @@ async def naive(path: Path, sync: str, submitters: int, items: list[Delivery]):
             )
             if cur.rowcount:
                 pk = cur.lastrowid
-                conn.execute(
-                    "INSERT INTO events (delivery, kind, data) VALUES (?, ?, ?)",
-                    (pk, EVENT.kind, event),
-                )
-                conn.execute(
+                job_id = conn.execute(
                     "INSERT INTO jobs (kind, payload, max_attempts, next_run_at, delivery, "
                     "created_at, updated_at) VALUES ('event', ?, 8, ?, ?, ?, ?)",
                     (job, d.received_at, pk, d.received_at, d.received_at),
+                ).lastrowid
+                conn.execute(
+                    "INSERT INTO events (delivery, position, kind, job) VALUES (?, 0, ?, ?)",
+                    (pk, EVENT.kind, job_id),
                 )
             conn.execute("COMMIT")
         except BaseException:
@@ -120,51 +142,130 @@ async def naive(path: Path, sync: str, submitters: int, items: list[Delivery]):
         pool.shutdown()
 
 
+async def pool_jobs(
+    path: Path, concurrency: int, seconds: float, payload: bytes, under_intake: bool
+) -> dict[str, float]:
+    """Jobs a WorkerPool completes per second (no-op handler), and intake/s beside it."""
+    async with SqliteStore(path) as store:
+        # more than the pool can finish in ``seconds``: it must never run dry
+        backlog = int(30_000 * seconds)
+        for _ in range(0, backlog, 5_000):
+            await store.enqueue([NewJob("noop", {"i": i}) for i in range(5_000)], now=0)
+
+        async def noop(job: Job) -> None:
+            pass
+
+        pool = WorkerPool(
+            store, {"noop": noop, "event": noop}, concurrency=concurrency, poll_interval=0.05
+        )
+        stop = asyncio.Event()
+        stored = 0
+
+        async def submitter(n: int) -> None:
+            nonlocal stored
+            i = 0
+            while not stop.is_set():
+                d = Delivery("github", f"load-{n}-{i}", "pull_request", 1.0, payload)
+                await store.record_delivery(d, [EVENT], [intake_job(d, False)])
+                stored += 1
+                i += 1
+
+        load = [asyncio.create_task(submitter(n)) for n in range(32 if under_intake else 0)]
+        done_before = (await store.queue_depth())["done"]
+        cpu = writer_cpu(store)
+        start = time.perf_counter()
+        await pool.start()
+        await asyncio.sleep(seconds)
+        await pool.drain(timeout=10)
+        elapsed = time.perf_counter() - start
+        stop.set()
+        await asyncio.gather(*load)
+        cpu = writer_cpu(store) - cpu
+        done = (await store.queue_depth())["done"] - done_before
+        if done >= backlog:
+            print(f"warning: the pool ran out of jobs ({backlog:,})", file=sys.stderr)
+    # writer CPU per job is for the idle rows: under intake it is mostly deliveries'
+    return {
+        "jobs_per_s": done / elapsed,
+        "intake_per_s": stored / elapsed,
+        "writer_us": cpu / max(done, 1) * 1e6,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=6000, help="deliveries per measurement")
     parser.add_argument("--submitters", default="1,8,32")
     parser.add_argument("--synchronous", default="normal,full")
     parser.add_argument("--payload", type=Path, help="a webhook body to store (default 30 KB)")
+    parser.add_argument("--job-keys", choices=("none", "per-event"), default="none")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive comparison")
+    parser.add_argument("--concurrency", default="4,16", help="WorkerPool sizes ('' skips)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per WorkerPool row")
     parser.add_argument("--dir", type=Path, help="where the databases go (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print JSON rows instead")
     args = parser.parse_args()
+    logging.disable(logging.INFO)  # the pool logs a line per job
 
     payload = args.payload.read_bytes() if args.payload else b"x" * 30_000
-    levels = [int(s) for s in args.submitters.split(",")]
-    modes = [m.strip().upper() for m in args.synchronous.split(",")]
-    rows = []
+    keys = args.job_keys == "per-event"
+    levels = [int(s) for s in args.submitters.split(",") if s]
+    modes = [m.strip().upper() for m in args.synchronous.split(",") if m.strip()]
+    sizes = [int(s) for s in args.concurrency.split(",") if s]
+    rows: list[dict[str, Any]] = []
+    jobs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for sync in modes:
             for n in levels:
                 items = deliveries(args.calls, payload, f"{sync}-{n}")
-                g_sec, g_commits = asyncio.run(
-                    group_commit(Path(tmp, f"g-{sync}-{n}.db"), sync, n, items)
+                g_sec, g_commits, g_cpu = asyncio.run(
+                    group_commit(Path(tmp, f"g-{sync}-{n}.db"), sync, n, items, keys)
                 )
-                n_sec, _ = asyncio.run(naive(Path(tmp, f"n-{sync}-{n}.db"), sync, n, items))
-                rows.append(
-                    {
-                        "synchronous": sync,
-                        "submitters": n,
-                        "calls": args.calls,
-                        "group_per_s": args.calls / g_sec,
-                        "group_commits": g_commits,
-                        "naive_per_s": args.calls / n_sec,
-                        "ratio": n_sec / g_sec,
-                    }
-                )
+                row = {
+                    "synchronous": sync,
+                    "submitters": n,
+                    "calls": args.calls,
+                    "group_per_s": args.calls / g_sec,
+                    "group_commits": g_commits,
+                    "writer_us": g_cpu / args.calls * 1e6,
+                }
+                if not args.no_naive:
+                    n_sec, _ = asyncio.run(naive(Path(tmp, f"n-{sync}-{n}.db"), sync, n, items))
+                    row |= {"naive_per_s": args.calls / n_sec, "ratio": n_sec / g_sec}
+                rows.append(row)
+        for size in sizes:
+            for loaded in (False, True):
+                path = Path(tmp, f"jobs-{size}-{loaded}.db")
+                result = asyncio.run(pool_jobs(path, size, args.seconds, payload, loaded))
+                jobs.append({"concurrency": size, "under_intake": loaded, **result})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"record_delivery": rows, "worker_pool": jobs}, indent=2))
         return
-    print(f"record_delivery: {args.calls} calls, {len(payload):,} B payload, 1 event + 1 job each")
+    print(
+        f"record_delivery: {args.calls} calls, {len(payload):,} B payload, 1 event + 1 job "
+        f"each, job keys: {args.job_keys}"
+    )
     print()
-    header = ("sync", "submitters", "group commit/s", "commits", "naive/s", "ratio")
-    print("{:<7} {:>10} {:>15} {:>8} {:>10} {:>7}".format(*header))
+    header = ("sync", "submitters", "group commit/s", "commits", "writer µs", "naive/s", "ratio")
+    print("{:<7} {:>10} {:>15} {:>8} {:>10} {:>10} {:>7}".format(*header))
     for r in rows:
+        naive_cols = f"{r['naive_per_s']:>10,.0f} {r['ratio']:>6.1f}x" if "naive_per_s" in r else ""
         print(
             f"{r['synchronous']:<7} {r['submitters']:>10} {r['group_per_s']:>15,.0f} "
-            f"{r['group_commits']:>8,} {r['naive_per_s']:>10,.0f} {r['ratio']:>6.1f}x"
+            f"{r['group_commits']:>8,} {r['writer_us']:>10.0f} {naive_cols}"
         )
+    if jobs:
+        print()
+        print(f"WorkerPool, no-op handler, {args.seconds:g} s per row (NORMAL)")
+        print()
+        header = ("concurrency", "load", "jobs/s", "writer µs/job", "intake/s")
+        print("{:>11} {:>14} {:>8} {:>14} {:>9}".format(*header))
+        for r in jobs:
+            if r["under_intake"]:
+                load, cpu, intake = "32 submitters", "", f"{r['intake_per_s']:>9,.0f}"
+            else:
+                load, cpu, intake = "idle", f"{r['writer_us']:.0f}", ""
+            print(f"{r['concurrency']:>11} {load:>14} {r['jobs_per_s']:>8,.0f} {cpu:>14} {intake}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,15 @@ delivery. Rotate by moving the old secret to *_PREVIOUS, setting the new one, th
 changing it on the platform, then dropping *_PREVIOUS.
 
 A platform's webhook route is served only when its secret is set; start-up refuses when
-no platform has one (prbot would receive nothing).
+no platform has one (prbot would receive nothing), and refuses a webhook secret shorter
+than MIN_WEBHOOK_SECRET characters: it is guessable, and masking it in the logs would mask
+every occurrence of those few characters (garbling the logs and showing the secret).
+
+Intake and workers may run as separate processes on one SQLite file: ``prbot serve`` with
+PRBOT_WORKERS=0 only takes webhooks (and serves the API, /metrics, /readyz), and another
+``prbot serve`` with PRBOT_WORKERS >= 1 and the same PRBOT_DATABASE_URL (on another PORT,
+its webhook routes unused) runs the jobs and the reconciler. SQLite's locks serialize the
+two writers.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from prbot.automation.errors import PrbotError
 from prbot.automation.schema import did_you_mean
 
 MiB = 1024 * 1024
+MIN_WEBHOOK_SECRET = 8
 
 
 class Secret:
@@ -88,7 +97,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("PRIVATE_KEY_PATH", "file holding the GitHub App private key (PEM)"),
     Var(
         "WEBHOOK_SECRET",
-        "GitHub webhook secret; several may be given, separated by whitespace",
+        f"GitHub webhook secret (at least {MIN_WEBHOOK_SECRET} characters); several may be "
+        "given, separated by whitespace",
         "",
         True,
     ),
@@ -104,7 +114,11 @@ VARIABLES: tuple[Var, ...] = (
     Var("GITLAB_URL", "GitLab base URL", "https://gitlab.com"),
     Var("GITLAB_TOKEN", "GitLab access token", "", True),
     Var(
-        "GITLAB_WEBHOOK_SECRET", "GitLab webhook secret token(s), separated by whitespace", "", True
+        "GITLAB_WEBHOOK_SECRET",
+        f"GitLab webhook secret token(s) (at least {MIN_WEBHOOK_SECRET} characters), separated "
+        "by whitespace",
+        "",
+        True,
     ),
     Var(
         "GITLAB_WEBHOOK_SECRET_PREVIOUS", "GitLab secret token(s) accepted while rotating", "", True
@@ -120,7 +134,14 @@ VARIABLES: tuple[Var, ...] = (
         "sqlite:$PRBOT_DATA_DIR/prbot.db",
     ),
     Var("PRBOT_AUTOMATIONS_DIR", "folder of the deployment's definitions", "./automations"),
-    Var("PRBOT_WORKERS", "jobs run at once", "4"),
+    Var(
+        "PRBOT_WORKERS",
+        "jobs run at once; 0: this process only takes webhooks and serves the API (no jobs, "
+        "no reconciler; /readyz checks the store only): run the jobs in another `prbot serve` "
+        "with PRBOT_WORKERS >= 1 (on another PORT) on the same PRBOT_DATABASE_URL, so intake "
+        "and workers do not share one process (and its GIL)",
+        "4",
+    ),
     Var("PRBOT_LEASE_SECONDS", "how long a worker holds a job before another may take it", "60"),
     Var("PRBOT_MAX_ATTEMPTS", "attempts before a job is dead-lettered", "8"),
     Var("PRBOT_RECONCILE_SECONDS", "interval of the reconciler's poll (0: off)", "300"),
@@ -332,6 +353,14 @@ def _webhook_secrets(r: _Reader, name: str) -> tuple[Secret, ...]:
     current, previous = r.secrets(name), r.secrets(f"{name}_PREVIOUS")
     if previous and not current:
         r.fail(f"{name}_PREVIOUS", f"is set but {name} is not")
+    for var, given in ((name, current), (f"{name}_PREVIOUS", previous)):
+        short = sum(len(s.reveal()) < MIN_WEBHOOK_SECRET for s in given)
+        if short:  # never echo the value, nor its length
+            r.fail(
+                var,
+                f"each secret must be at least {MIN_WEBHOOK_SECRET} characters long "
+                f"({short} is shorter)",
+            )
     unique: dict[str, Secret] = {}
     for s in (*current, *previous):
         unique.setdefault(s.reveal(), s)
@@ -430,7 +459,7 @@ def load_settings(
         data_dir=data_dir,
         database_url=database_url,
         automations_dir=automations_dir,
-        workers=r.number("PRBOT_WORKERS", "4", int, 1),
+        workers=r.number("PRBOT_WORKERS", "4", int, 0),
         lease_seconds=r.number("PRBOT_LEASE_SECONDS", "60", float, 1),
         max_attempts=r.number("PRBOT_MAX_ATTEMPTS", "8", int, 1),
         reconcile_seconds=r.number("PRBOT_RECONCILE_SECONDS", "300", float, 0),

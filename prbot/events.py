@@ -8,7 +8,8 @@ so they can be stored with their delivery and handed to jobs.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
+from functools import cache
 from typing import Any, ClassVar, Literal
 
 Platform = Literal["github", "gitlab"]
@@ -21,9 +22,21 @@ class Event:
     repo: str  # owner/name (GitLab: path_with_namespace); "" for installation events
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["kind"] = self.kind
-        return data
+        """The fields (then ``kind``) as a new dict. Worked out once per event and copied
+        after: the intake and the store both ask for it on the webhook hot path. Every
+        field is a str, int, bool, None or a tuple of str, so a shallow copy is a copy
+        (``dataclasses.asdict``'s deep copy is not needed)."""
+        data: dict[str, Any] | None = self.__dict__.get("_as_dict")
+        if data is None:
+            data = {name: getattr(self, name) for name in _field_names(type(self))}
+            data["kind"] = self.kind
+            object.__setattr__(self, "_as_dict", data)  # frozen: a cache, not a field
+        return dict(data)
+
+
+@cache
+def _field_names(cls: type[Event]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 def event_from_dict(data: dict[str, Any]) -> Event:
     cls = EVENT_TYPES[data["kind"]]
-    names = {f.name for f in fields(cls)}
+    names = _field_names(cls)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
     return cls(**values)

@@ -4,21 +4,31 @@ Redaction happens in a handler filter, so every record that reaches our handler 
 cleaned whichever logger emitted it (aiohttp, gidgethub, httpx, ours): configured secret
 values first, then anything that looks like a credential (Authorization values, GitHub
 and GitLab tokens, JWTs, PEM keys, URL passwords and token query parameters).
+
+The webhook intake logs a line per delivery, so the filter is on the hot path: it scans
+only strings (never ints or floats), skips the extra fields a caller names in
+``extra[SAFE]`` (values it made itself or validated, e.g. the platform, the outcome, a
+UUID delivery id), and runs the credential patterns only over text holding one of the
+substrings each pattern needs.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from prbot.config import Settings
 
 MASK = "***"
+# extra key: the names of the other extra fields the caller vouches hold no secret and no
+# credential (made by prbot itself, or validated: see prbot.web.intake). Never logged.
+SAFE = "_safe"
 
 # attributes every LogRecord has; anything else on a record came from ``extra=``
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -50,19 +60,43 @@ _CREDENTIAL_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
 )
 
 
+# Substrings without which no credential pattern above can match (the (?i) ones in the
+# lowered text); each pattern needs one of them. Checked first: most log text has none.
+_NEEDLES = ("-----BEGIN", "gh", "github_pat_", "gl", "eyJ", "://")
+_NEEDLES_ANY_CASE = ("authorization", "token", "x-api-key")
+
+
+def _may_hold_credential(text: str) -> bool:
+    if not text.isascii():
+        return True  # case folding beyond ASCII is the regex's business: scan
+    for needle in _NEEDLES:  # plain loops: any() over a generator costs more than the test
+        if needle in text:
+            return True
+    lowered = text.lower()
+    for needle in _NEEDLES_ANY_CASE:  # noqa: SIM110 (see above)
+        if needle in lowered:
+            return True
+    return False
+
+
 class Redactor:
     """Replaces configured secrets (longest first, in one pass) and credential-looking
     values in text."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         unique = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._secret_values = tuple(unique)
         self._secrets = re.compile("|".join(map(re.escape, unique))) if unique else None
 
     def __call__(self, text: str) -> str:
-        if self._secrets is not None:
-            text = self._secrets.sub(MASK, text)
-        for pattern, replacement in _CREDENTIAL_PATTERNS:
-            text = pattern.sub(replacement, text)
+        # plain substring checks are much cheaper than the regex: run it only on a hit
+        for secret in self._secret_values:
+            if secret in text:
+                text = self._secrets.sub(MASK, text)  # type: ignore[union-attr]
+                break
+        if _may_hold_credential(text):
+            for pattern, replacement in _CREDENTIAL_PATTERNS:
+                text = pattern.sub(replacement, text)
         return text
 
 
@@ -75,11 +109,17 @@ class RedactingFilter(logging.Filter):
         self.redact = Redactor(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # the message is redacted as rendered: a secret may span the format and an arg
         record.msg = self.redact(record.getMessage())
         record.args = None
-        for key, value in vars(record).items():
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, self.redact(value))
+        fields = record.__dict__
+        extra = fields.keys() - _STANDARD
+        if extra:
+            safe = fields.get(SAFE)
+            for key in extra - safe if isinstance(safe, frozenset | set) else extra:
+                value = fields[key]
+                if isinstance(value, str):
+                    fields[key] = self.redact(value)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -93,9 +133,19 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
 
 
+@functools.lru_cache(maxsize=4)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def _time(record: logging.LogRecord) -> str:
-    stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
+    """ISO 8601 UTC with milliseconds (2024-05-01T12:00:00.123Z); the seconds part is
+    formatted once per second, not once per line."""
+    return f"{_second(int(record.created))}.{int(record.msecs):03d}Z"
+
+
+# json.dumps(line, default=str, ensure_ascii=False), without building an encoder per line
+_encode_line = json.JSONEncoder(default=str, ensure_ascii=False).encode
 
 
 class JsonFormatter(logging.Formatter):
@@ -114,7 +164,7 @@ class JsonFormatter(logging.Formatter):
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             line["exc"] = record.exc_text
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return _encode_line(line)
 
 
 class TextFormatter(logging.Formatter):
@@ -147,6 +197,9 @@ def setup_logging(settings: Settings, stream: TextIO | None = None) -> logging.H
     handler._prbot = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(settings.log_level_number)
+    # our lines show no process or thread: skip collecting them for every record (the
+    # logging HOWTO's "Optimization"; os.getpid() is a system call per record)
+    logging.logProcesses = logging.logThreads = logging.logMultiprocessing = False
     # one line per delivery comes from the intake; aiohttp's access log would double it
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     return handler

@@ -56,8 +56,17 @@ JOB_STATES = ("queued", "running", "done", "dead")
 SUCCESS_OUTCOMES = frozenset({"done", "success", "ok"})
 
 
+# labelled children of DELIVERIES, looked up once: ``labels()`` validates and locks on
+# every call, and this runs once per webhook delivery. Bounded like the labels themselves.
+_DELIVERY_CHILDREN: dict[tuple[str, str, str], Counter] = {}
+
+
 def delivery(platform: str, event: str, outcome: str) -> None:
-    DELIVERIES.labels(platform, event, outcome).inc()
+    key = (platform, event, outcome)
+    child = _DELIVERY_CHILDREN.get(key)
+    if child is None:
+        child = _DELIVERY_CHILDREN[key] = DELIVERIES.labels(platform, event, outcome)
+    child.inc()
 
 
 def observe_job(kind: str, seconds: float, outcome: str) -> None:

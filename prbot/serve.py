@@ -2,6 +2,8 @@
 
 Start-up: open the store, load the deployment's definitions, start the workers and the
 reconciler, then open the listener, so /readyz is true from the first request.
+PRBOT_WORKERS=0 starts neither: the process only takes webhooks and serves the API, and
+another ``prbot serve`` on the same store runs the jobs (see ``prbot.config``).
 Shutdown on SIGTERM/SIGINT, in the order that loses nothing: stop accepting and let
 in-flight requests finish (a delivery is stored before it is answered), stop the
 reconciler, drain the workers (unfinished jobs keep their lease and are retaken after
@@ -76,25 +78,32 @@ async def serve(
     )
     definitions.reload()  # logs its counts and every broken definition (skipped)
 
-    pool = WorkerPool(
-        store,
-        build_handlers(settings, store, definitions),
-        concurrency=settings.workers,
-        lease_seconds=settings.lease_seconds,
-        max_attempts=settings.max_attempts,
-        secrets=settings.secret_values(),
-    )
-    reconciler = Reconciler(store, settings)
+    pool: WorkerPool | None = None
+    reconciler: Reconciler | None = None
+    if settings.workers > 0:
+        pool = WorkerPool(
+            store,
+            build_handlers(settings, store, definitions),
+            concurrency=settings.workers,
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+            secrets=settings.secret_values(),
+        )
+        reconciler = Reconciler(store, settings)
+    else:
+        log.info("intake only (PRBOT_WORKERS=0): jobs run in another process")
     app = create_app(
         settings,
         store,
-        ready=lambda: pool.running,
+        # no pool: /readyz checks the store only
+        ready=None if pool is None else (lambda: pool.running),
         definitions=lambda: definitions.deployment,
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=REQUEST_GRACE_SECONDS)
     try:
-        await pool.start()
-        await reconciler.start()
+        if pool is not None and reconciler is not None:
+            await pool.start()
+            await reconciler.start()
         await runner.setup()
         site = web.TCPSite(runner, host or settings.host, settings.port if port is None else port)
         await site.start()
@@ -106,6 +115,7 @@ async def serve(
                     "github": settings.serves_github,
                     "gitlab": settings.serves_gitlab,
                     "api": settings.api_token is not None,
+                    "workers": settings.workers,
                     "store": settings.database_url_display(),
                 },
             )
@@ -122,8 +132,10 @@ async def serve(
             loop.remove_signal_handler(sig)
         if runner.server is not None:
             await runner.cleanup()  # closes the listener, waits for in-flight requests
-        await reconciler.stop()
-        await pool.drain(DRAIN_SECONDS)
+        if reconciler is not None:
+            await reconciler.stop()
+        if pool is not None:
+            await pool.drain(DRAIN_SECONDS)
         await close_providers()
         await store.close()
         log.info("stopped")

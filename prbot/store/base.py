@@ -34,7 +34,9 @@ class Delivery:
 class NewJob:
     kind: str  # e.g. "event", "automation.run"
     payload: dict[str, Any]
-    dedupe_key: str | None = None  # a second job with the same key is not enqueued
+    # a second job with the same key is not enqueued. None (intake's jobs: the delivery is
+    # deduplicated already) costs nothing: only keyed jobs are in the unique index
+    dedupe_key: str | None = None
     run_at: float = 0.0  # not before this time
     max_attempts: int = 8
 

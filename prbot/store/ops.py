@@ -1,9 +1,11 @@
 """The SQL of every write, as plain functions over a connection.
 
-They run on the writer thread inside a transaction and a savepoint (``writer.py``), so
-each is atomic on its own and needs no BEGIN/COMMIT. Arguments arrive already encoded
-(JSON text, tuples): encoding happens in the caller, so a value that cannot be encoded
-fails there, before it is queued, and the writer thread holds the write lock only for SQL.
+They run on the writer thread inside a transaction (``writer.py``): atomic with their
+batch, and rolled back alone if they raise; none needs BEGIN/COMMIT. One may run twice (a
+batch is replayed when one of its ops raises), so each touches nothing but the connection.
+Arguments arrive already encoded (JSON text, tuples): encoding happens in the caller, so a
+value that cannot be encoded fails there, before it is queued, and the writer thread
+holds the write lock only for SQL (and hands back rows, not decoded values).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from prbot.store import rows
-from prbot.store.base import Job
 
 # UPDATE ... RETURNING arrived in SQLite 3.35 (2021); older builds take the fallback,
 # which is just as atomic because it runs inside the writer's transaction.
 HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+
+Row = tuple[Any, ...]
 
 
 class JobRow(NamedTuple):
@@ -29,13 +33,19 @@ class JobRow(NamedTuple):
     created_at: float
 
 
+class EventRow(NamedTuple):
+    kind: str
+    data: str  # JSON
+    job: int | None  # index in the delivery's jobs of a job whose payload is ``data``
+
+
 # -- intake
 
 
 def record_delivery(
     conn: sqlite3.Connection,
     delivery: tuple[str, str, str, float, bytes],
-    events: Sequence[tuple[str, str]],
+    events: Sequence[EventRow],
     jobs: Sequence[JobRow],
 ) -> bool:
     cur = conn.execute(
@@ -46,16 +56,52 @@ def record_delivery(
     if cur.rowcount == 0:
         return False  # seen before: the UNIQUE constraint is the dedupe
     delivery_pk = cur.lastrowid
+    ids = [_insert_job(conn, job, delivery_pk) for job in jobs]
     if events:
+        rows = []
+        for position, event in enumerate(events):
+            job_id = None if event.job is None else ids[event.job]
+            # stored once: as the payload of the job inserted here for it; an event whose
+            # job was deduplicated away (an older job holds its key) keeps its own data
+            data = event.data if job_id is None else None
+            rows.append((delivery_pk, position, event.kind, job_id, data))
         conn.executemany(
-            "INSERT INTO events (delivery, kind, data) VALUES (?, ?, ?)",
-            [(delivery_pk, kind, data) for kind, data in events],
+            "INSERT INTO events (delivery, position, kind, job, data) VALUES (?, ?, ?, ?, ?)",
+            rows,
         )
-    insert_jobs(conn, jobs, delivery=delivery_pk)
     return True
 
 
 # -- the queue
+
+_INSERT_JOB = (
+    "INSERT INTO jobs (kind, payload, max_attempts, next_run_at, dedupe_key, delivery, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# the conflict target names the partial index's WHERE, as SQLite requires
+_INSERT_KEYED_JOB = (
+    f"{_INSERT_JOB} ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING"
+)
+
+
+def _job_params(job: JobRow, delivery: int | None) -> tuple[Any, ...]:
+    return (
+        job.kind,
+        job.payload,
+        job.max_attempts,
+        job.next_run_at,
+        job.dedupe_key,
+        delivery,
+        job.created_at,
+        job.created_at,
+    )
+
+
+def _insert_job(conn: sqlite3.Connection, job: JobRow, delivery: int | None) -> int | None:
+    """The new job's id; None if a job with its dedupe_key exists already."""
+    sql = _INSERT_JOB if job.dedupe_key is None else _INSERT_KEYED_JOB
+    cur = conn.execute(sql, _job_params(job, delivery))
+    return cur.lastrowid if cur.rowcount == 1 else None
 
 
 def insert_jobs(
@@ -63,28 +109,13 @@ def insert_jobs(
 ) -> list[int]:
     ids = []
     for job in jobs:
-        cur = conn.execute(
-            "INSERT INTO jobs (kind, payload, max_attempts, next_run_at, dedupe_key, delivery, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (dedupe_key) DO NOTHING",
-            (
-                job.kind,
-                job.payload,
-                job.max_attempts,
-                job.next_run_at,
-                job.dedupe_key,
-                delivery,
-                job.created_at,
-                job.created_at,
-            ),
-        )
-        if cur.rowcount == 1:
-            ids.append(cur.lastrowid)
-        else:  # a job with this dedupe_key exists: hand back its id
+        job_id = _insert_job(conn, job, delivery)
+        if job_id is None:  # a job with this dedupe_key exists: hand back its id
             found = conn.execute(
                 "SELECT id FROM jobs WHERE dedupe_key = ?", (job.dedupe_key,)
             ).fetchone()
-            ids.append(found[0])
+            job_id = found[0]
+        ids.append(job_id)
     return ids
 
 
@@ -92,14 +123,17 @@ def insert_jobs(
 # index in order and stops at :limit, so a claim costs the same with a backlog of 100k
 # jobs (a single WHERE ... OR ... sorted every due job: 30 ms at 100k, inside the
 # writer's transaction, stalling intake). Expired leases are few (crashed workers').
+# INDEXED BY: without statistics the planner may prefer another index on state, or a
+# scan; a pick must never do that, and a missing index should fail loudly instead.
 _PICK = (
     "SELECT id FROM ("
     " SELECT id, next_run_at FROM ("
-    "  SELECT id, next_run_at FROM jobs WHERE state = 'queued' AND next_run_at <= :now"
-    "  ORDER BY next_run_at, id LIMIT :limit)"
+    "  SELECT id, next_run_at FROM jobs INDEXED BY jobs_due"
+    "  WHERE state = 'queued' AND next_run_at <= :now ORDER BY next_run_at, id LIMIT :limit)"
     " UNION ALL"
     " SELECT id, next_run_at FROM ("
-    "  SELECT id, next_run_at FROM jobs WHERE state = 'running' AND lease_expires_at < :now"
+    "  SELECT id, next_run_at FROM jobs INDEXED BY jobs_lease"
+    "  WHERE state = 'running' AND lease_expires_at < :now"
     "  AND attempts < max_attempts ORDER BY next_run_at, id LIMIT :limit)"
     ") ORDER BY next_run_at, id LIMIT :limit"
 )
@@ -111,11 +145,13 @@ _LEASE = (
 
 def claim(
     conn: sqlite3.Connection, worker: str, *, limit: int, lease: float, now: float
-) -> list[Job]:
+) -> list[Row]:
+    """The leased jobs' rows (``rows.JOB_COLUMNS``), in due order. Rows, not ``Job``s:
+    decoding payloads is the caller's work, off the one writer thread everything shares."""
     # A job whose lease ran out with no attempts left killed (or hung) every worker
     # that took it: a poison job. Bury it instead of handing it out forever.
     conn.execute(
-        "UPDATE jobs SET state = 'dead', "
+        "UPDATE jobs INDEXED BY jobs_lease SET state = 'dead', "
         "last_error = 'lease of ' || coalesce(lease_owner, '?') || ' expired on attempt ' "
         "|| attempts || ' of ' || max_attempts, "
         "lease_owner = NULL, lease_expires_at = NULL, updated_at = :now "
@@ -138,8 +174,8 @@ def claim(
         found = conn.execute(
             f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", ids
         ).fetchall()
-    # RETURNING order is unspecified: hand jobs out in due order
-    return sorted((rows.job(r) for r in found), key=lambda j: (j.next_run_at, j.id))
+    # RETURNING order is unspecified: hand jobs out in due order (next_run_at, id)
+    return sorted(found, key=lambda r: (r[6], r[0]))
 
 
 def extend_lease(

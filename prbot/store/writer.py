@@ -6,8 +6,11 @@ thread owning the write connection: callers queue a small function over the conn
 and await a future; the thread takes everything queued (up to ``max_batch``), runs it in
 ONE transaction, commits once, then resolves all the futures. Under load, many webhooks
 share one commit; with one caller at a time it degrades to a commit per write, never
-worse. Each op runs inside a SAVEPOINT, so an op that raises is rolled back alone and
-the rest of the batch still commits.
+worse. An op that raises fails alone: the rest of the batch still commits. Savepoints
+do that, but cost two statements per op, and ops almost never raise; so a batch first
+runs without them, and only if an op raises is it rolled back and replayed with a
+SAVEPOINT per op. An op may therefore run twice: it must touch nothing but the
+connection (every op in ``ops.py`` is a plain function of its arguments and the data).
 
 A future resolves only after COMMIT returned: an acknowledged write survives a crash of
 the process (and, with ``synchronous=FULL``, of the machine).
@@ -79,6 +82,7 @@ class GroupCommitWriter:
         self._done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self.commits = 0  # transactions committed: for /metrics and the group-commit test
         self.ops = 0  # ops in committed transactions (including ones that failed alone)
+        self.replays = 0  # batches rolled back and replayed op by op because one op failed
 
     # -- lifecycle
 
@@ -187,25 +191,26 @@ class GroupCommitWriter:
                 return
 
     def _run_batch(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
-        outcomes: list[tuple[_Item, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             self._settle([(item, None, exc) for item in items])
             return
         try:
-            for item in items:
-                outcomes.append(self._run_op(conn, item))
+            outcomes = self._run_plain(conn, items)
+            if outcomes is None:
+                # an op raised, and what it wrote before raising cannot be undone alone:
+                # roll the batch back and replay it with a savepoint per op
+                self.replays += 1
+                self._rollback(conn)
+                conn.execute("BEGIN IMMEDIATE")
+                outcomes = [self._run_op(conn, item) for item in items]
             conn.execute("COMMIT")
         except Exception as exc:
             # the transaction as a whole failed (commit error, or an op error that made
             # SQLite roll everything back): nothing of this batch is stored, so nobody
             # may be told it is
-            try:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # the connection is unusable; the next BEGIN will report it
+            self._rollback(conn)
             error = StoreError(f"write transaction failed: {exc}")
             error.__cause__ = exc
             self._settle([(item, None, error) for item in items])
@@ -215,6 +220,28 @@ class GroupCommitWriter:
         self._settle(outcomes)
         if self._on_commit is not None:
             self._on_commit()
+
+    @staticmethod
+    def _run_plain(
+        conn: sqlite3.Connection, items: list[_Item]
+    ) -> list[tuple[_Item, Any, BaseException | None]] | None:
+        """The happy path: every op straight into the transaction, no savepoints (two
+        statements per op saved). None if one raised: the batch must be replayed."""
+        outcomes = []
+        for item in items:
+            try:
+                outcomes.append((item, item.fn(conn), None))
+            except Exception:
+                return None
+        return outcomes
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the connection is unusable; the next BEGIN will report it
 
     @staticmethod
     def _run_op(conn: sqlite3.Connection, item: _Item) -> tuple[_Item, Any, BaseException | None]:

@@ -22,12 +22,13 @@ def create_app(
     settings: Settings,
     store: Store,
     *,
-    ready: Callable[[], bool],
+    ready: Callable[[], bool] | None,
     definitions: Definitions,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
-    """The web app. ``ready`` tells whether the worker pool runs (for /readyz);
-    ``definitions`` returns the current DefinitionSet (for the API)."""
+    """The web app. ``ready`` tells whether the worker pool runs (for /readyz; None: this
+    process runs no workers, /readyz checks the store only); ``definitions`` returns the
+    current DefinitionSet (for the API)."""
     # aiohttp refuses bodies over client_max_size while reading them (chunked ones too)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings

@@ -18,7 +18,7 @@ PING_TIMEOUT = 0.8
 
 
 class Health:
-    def __init__(self, store: Store, ready: Callable[[], bool]) -> None:
+    def __init__(self, store: Store, ready: Callable[[], bool] | None) -> None:
         self.store = store
         self.ready = ready
         self.queue_depth = metrics.QueueDepth(store.queue_depth)
@@ -42,13 +42,14 @@ class Health:
             store_ok = False
         if not store_ok:
             reasons.append("store: not answering")
-        try:
-            workers_ok = bool(self.ready())
-        except Exception as exc:
-            log.warning("readiness check failed: %s", exc)
-            workers_ok = False
-        if not workers_ok:
-            reasons.append("workers: not running")
+        if self.ready is not None:  # None: intake-only process, no workers to check
+            try:
+                workers_ok = bool(self.ready())
+            except Exception as exc:
+                log.warning("readiness check failed: %s", exc)
+                workers_ok = False
+            if not workers_ok:
+                reasons.append("workers: not running")
         if reasons:
             return web.json_response({"status": "unavailable", "reasons": reasons}, status=503)
         return web.json_response({"status": "ready"})

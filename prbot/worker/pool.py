@@ -105,6 +105,9 @@ class WorkerPool:
         self.secrets = tuple(s for s in secrets if s)
         self._loop_task: asyncio.Task[None] | None = None
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        # jobs whose handler runs: the slots. A job leaves it when its handler ends, before
+        # its outcome is written, so the write does not hold the slot (see _run)
+        self._busy: set[int] = set()
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -152,7 +155,10 @@ class WorkerPool:
 
     async def _claim_loop(self) -> None:
         while not self._stopping.is_set():
-            free = self.concurrency - len(self._inflight)
+            # cleared before the claim, not after: a slot freed while the claim waited for
+            # the writer must wake the next round, not wait out the poll interval
+            self._wake.clear()
+            free = self.concurrency - len(self._busy)
             claimed: list[Job] = []
             if free > 0:
                 try:
@@ -162,12 +168,12 @@ class WorkerPool:
                 except Exception:
                     log.exception("claiming jobs failed; trying again shortly")
             for job in claimed:
+                self._busy.add(job.id)
                 self._inflight[job.id] = asyncio.create_task(
                     self._run(job), name=f"job {job.id} {job.kind}"
                 )
             if claimed and len(claimed) == free:
                 continue  # there may be more waiting: claim again right away
-            self._wake.clear()
             # wake early when a slot frees up or on drain; else poll
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
@@ -182,7 +188,11 @@ class WorkerPool:
         renew = asyncio.create_task(self._renew(job, work))
         try:
             try:
-                await asyncio.shield(work)
+                try:
+                    await asyncio.shield(work)
+                finally:
+                    if work.done():
+                        self._release(job.id)
             except asyncio.CancelledError:
                 if not work.done():  # we were cancelled (drain timeout): stop the handler too
                     work.cancel()
@@ -208,8 +218,8 @@ class WorkerPool:
             with contextlib.suppress(asyncio.CancelledError):
                 await renew
             seconds = time.monotonic() - started
+            self._release(job.id)
             self._inflight.pop(job.id, None)
-            self._wake.set()
             log.info(
                 "job %s kind=%s attempt=%d/%d outcome=%s seconds=%.3f",
                 job.id,
@@ -227,6 +237,15 @@ class WorkerPool:
                 },
             )
             _observe(job.kind, seconds, outcome)
+
+    def _release(self, job_id: int) -> None:
+        """Free the job's slot. Called as soon as its handler ended: writing the outcome
+        waits for a writer batch (behind intake, ~20 ms under load), and a slot held
+        through it idled the pool; freed now, the claim for the next job goes to the
+        store together with this job's completion, in the same batch."""
+        if job_id in self._busy:
+            self._busy.discard(job_id)
+            self._wake.set()
 
     async def _call(self, handler: Handler | None, job: Job) -> None:
         if handler is None:

@@ -38,12 +38,13 @@ async def test_delivery_events_and_jobs_are_stored_together(
     assert stored is True
     assert count(db_path, "deliveries") == 1
     conn = sqlite3.connect(db_path)
-    kind, data = conn.execute("SELECT kind, data FROM events").fetchone()
+    kind, data = conn.execute("SELECT kind, data FROM event_data").fetchone()
     links = conn.execute("SELECT DISTINCT delivery FROM jobs").fetchall()
     conn.close()
     assert kind == "pull_request"
     assert event_from_dict(json.loads(data)) == event
     assert links == [(1,)]
+    assert await store.delivery_events("github", "d-1") == [event]
     jobs = sorted(await store.jobs(), key=lambda j: j.id)
     assert [(j.kind, j.state, j.next_run_at, j.created_at) for j in jobs] == [
         ("event", "queued", 100.0, 100.0),  # run_at 0 means "at receipt"
@@ -148,3 +149,61 @@ async def test_unencodable_values_fail_before_anything_is_queued(store: SqliteSt
         await store.record_delivery(delivery("d-1"), [], [NewJob("event", {}, max_attempts=0)])
     assert store.writes == 0
     assert await store.deliveries() == []
+
+
+def event_rows(path: Path) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(
+            "SELECT delivery, position, kind, job, data IS NOT NULL FROM events "
+            "ORDER BY delivery, position"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+async def test_an_event_that_became_a_job_is_stored_once(store: SqliteStore, db_path: Path) -> None:
+    # as the web edge does: one job per event, its payload the event's dict, no key
+    events = [merged(7), merged(8)]
+    jobs = [NewJob("event", e.to_dict()) for e in events]
+    assert await store.record_delivery(delivery("d-1"), events, jobs) is True
+    [first, second] = sorted(await store.jobs(), key=lambda j: j.id)
+    # the events point at their jobs and keep no JSON of their own
+    assert event_rows(db_path) == [
+        (1, 0, "pull_request", first.id, 0),
+        (1, 1, "pull_request", second.id, 0),
+    ]
+    assert [event_from_dict(j.payload) for j in (first, second)] == events
+    assert await store.delivery_events("github", "d-1") == events
+    assert first.dedupe_key is None
+
+
+async def test_an_event_without_its_own_job_keeps_its_data(
+    store: SqliteStore, db_path: Path
+) -> None:
+    event = merged()
+    keyed = NewJob("event", event.to_dict(), dedupe_key="merged:acme/infra#7")
+    assert await store.record_delivery(delivery("d-1"), [event], [keyed]) is True
+    # the same fact again: its job is deduplicated away, so the event cannot point at a
+    # job of this delivery and is stored with its data
+    assert await store.record_delivery(delivery("d-2"), [event], [keyed]) is True
+    # and an event no job was made from
+    assert await store.record_delivery(delivery("d-3"), [event], [job(other=1)]) is True
+    [(_, _, _, job_id, has_data), *rest] = event_rows(db_path)
+    assert job_id is not None and not has_data
+    assert [(r[3], r[4]) for r in rest] == [(None, 1), (None, 1)]
+    assert count(db_path, "jobs") == 2
+    for d in ("d-1", "d-2", "d-3"):
+        assert await store.delivery_events("github", d) == [event]
+    assert await store.delivery_events("github", "unknown") == []
+
+
+async def test_an_event_is_linked_only_to_a_job_with_the_very_same_data(
+    store: SqliteStore, db_path: Path
+) -> None:
+    event = merged()
+    lookalike = {**event.to_dict(), "number": 7.0}  # == the event's dict, not the same JSON
+    assert await store.record_delivery(delivery("d-1"), [event], [NewJob("e", lookalike)])
+    [(_, _, _, job_id, has_data)] = event_rows(db_path)
+    assert job_id is None and has_data
+    assert await store.delivery_events("github", "d-1") == [event]

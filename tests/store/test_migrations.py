@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from prbot.store import SchemaTooNewError
+from prbot.store.base import NewJob
 from prbot.store.migrations import LATEST, MIGRATIONS, migrate, schema_version, split_statements
 from prbot.store.sqlite import SqliteStore
+
+from .helpers import delivery, merged
 
 TABLES = {"deliveries", "events", "jobs", "runs", "promotions", "promotion_stages", "audit"}
 
@@ -37,13 +41,31 @@ async def test_fresh_database_gets_every_table_and_the_latest_version(db_path: P
     assert pragma(db_path, "journal_mode") == "wal"  # persistent, so visible to others
 
 
-async def test_jobs_have_the_due_index(db_path: Path) -> None:
+async def test_job_indexes_hold_only_the_jobs_their_queries_read(db_path: Path) -> None:
     async with SqliteStore(db_path):
         pass
     conn = sqlite3.connect(db_path)
-    cols = [r[2] for r in conn.execute("PRAGMA index_info(jobs_due)")]
+    indexes = {
+        name: (sql, [r[2] for r in conn.execute(f"PRAGMA index_info({name})")])
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'"
+        )
+    }
     conn.close()
-    assert cols == ["state", "next_run_at"]
+    # no autoindex: V1's "dedupe_key TEXT UNIQUE" indexed every job, unkeyed ones too
+    assert sorted(indexes) == [
+        "jobs_dead",
+        "jobs_dedupe",
+        "jobs_delivery",
+        "jobs_due",
+        "jobs_lease",
+    ]
+    assert indexes["jobs_due"][1] == ["next_run_at"]
+    assert "WHERE state = 'queued'" in indexes["jobs_due"][0]
+    assert indexes["jobs_lease"][1] == ["lease_expires_at"]
+    assert "WHERE state = 'running'" in indexes["jobs_lease"][0]
+    assert "UNIQUE" in indexes["jobs_dedupe"][0]
+    assert "WHERE dedupe_key IS NOT NULL" in indexes["jobs_dedupe"][0]
 
 
 async def test_reopening_is_a_no_op_and_keeps_data(db_path: Path) -> None:
@@ -101,3 +123,58 @@ def test_split_statements_respects_literals_and_triggers() -> None:
     assert len(parts) == 2
     assert parts[0].endswith("DEFAULT 'a;b');")
     assert parts[1].startswith("CREATE TRIGGER") and parts[1].endswith("END;")
+
+
+def v1_database(path: Path) -> None:
+    """A database as prbot with schema version 1 left it: two deliveries (one event that
+    became a job, one that did not), a keyed job, a running one and a dead one."""
+    event = json.dumps(merged().to_dict(), separators=(",", ":"))
+    other = json.dumps(merged(8).to_dict(), separators=(",", ":"))
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:1])
+    conn.executescript(
+        f"""
+        INSERT INTO deliveries VALUES (1, 'github', 'd-1', 'pull_request', 10, x'7b7d');
+        INSERT INTO deliveries VALUES (2, 'github', 'd-2', 'pull_request', 11, x'7b7d');
+        INSERT INTO events VALUES (1, 1, 'pull_request', '{event}');
+        INSERT INTO events VALUES (2, 2, 'pull_request', '{other}');
+        INSERT INTO events VALUES (3, 2, 'pull_request', '{event}');
+        INSERT INTO jobs (id, kind, payload, max_attempts, next_run_at, dedupe_key, delivery,
+                          created_at, updated_at)
+        VALUES (5, 'event', '{event}', 8, 10, 'github:d-1:0', 1, 10, 10),
+               (6, 't', '{{}}', 8, 20, 'k', NULL, 20, 20);
+        INSERT INTO jobs (id, kind, payload, state, attempts, max_attempts, next_run_at,
+                          lease_owner, lease_expires_at, last_error, created_at, updated_at)
+        VALUES (7, 't', '{{}}', 'running', 1, 8, 30, 'w', 90, NULL, 30, 30),
+               (8, 't', '{{}}', 'dead', 8, 8, 40, NULL, NULL, 'boom', 40, 40);
+        """
+    )
+    assert schema_version(conn) == 1
+    conn.close()
+
+
+async def test_a_version_1_database_is_upgraded_with_its_data(db_path: Path) -> None:
+    v1_database(db_path)
+    async with SqliteStore(db_path) as store:
+        assert pragma(db_path, "user_version") == LATEST
+        # jobs keep their ids and every field
+        assert [(j.id, j.state, j.dedupe_key) for j in await store.jobs()] == [
+            (8, "dead", None),
+            (7, "running", None),
+            (6, "queued", "k"),
+            (5, "queued", "github:d-1:0"),
+        ]
+        assert await store.queue_depth() == {"queued": 2, "running": 1, "done": 0, "dead": 1}
+        # events read back as they were stored; the one its job carries is now kept once
+        assert await store.delivery_events("github", "d-1") == [merged()]
+        assert await store.delivery_events("github", "d-2") == [merged(8), merged()]
+        conn = sqlite3.connect(db_path)
+        links = conn.execute("SELECT delivery, position, job, data IS NULL FROM events").fetchall()
+        conn.close()
+        assert sorted(links) == [(1, 0, 5, 1), (2, 0, None, 0), (2, 1, None, 0)]
+        # keys still deduplicate, leases still run out, dead jobs are still listed
+        assert await store.enqueue([NewJob("t", {}, dedupe_key="k")], now=50) == [6]
+        claimed = await store.claim("w2", limit=5, lease=10, now=95)
+        assert [(j.id, j.attempts) for j in claimed] == [(5, 1), (6, 1), (7, 2)]
+        assert [j.id for j in await store.jobs(state="dead")] == [8]
+        assert await store.record_delivery(delivery("d-3"), [merged()], []) is True

@@ -11,7 +11,7 @@ import pytest
 
 from prbot.store import ops
 from prbot.store.base import NewJob
-from prbot.store.sqlite import SqliteStore
+from prbot.store.sqlite import JOB_STATES, SqliteStore
 
 
 def jobs_at(*times: float) -> list[NewJob]:
@@ -239,3 +239,34 @@ def test_claim_walks_the_due_index_instead_of_sorting_the_backlog() -> None:
     queued = [line for line in plan if "jobs_due" in line]
     assert queued, plan
     assert any("jobs_lease" in line for line in plan), plan
+
+
+async def test_jobs_listing_by_each_state_newest_first(queue_store: SqliteStore) -> None:
+    # each state is read through its own partial index (done jobs by walking back)
+    store = queue_store
+    ids = await store.enqueue(jobs_at(*[0] * 8), now=0)
+    claimed = [j.id for j in await store.claim("w", limit=6, lease=30, now=1)]
+    for jid in claimed[:2]:
+        await store.complete(jid, "w", now=2)
+    for jid in claimed[2:4]:
+        await store.fail(jid, "w", error="x", retry_at=None, now=2)
+    by_state = {s: [j.id for j in await store.jobs(state=s)] for s in JOB_STATES}
+    assert by_state == {
+        "queued": ids[7:5:-1],
+        "running": claimed[5:3:-1],
+        "done": claimed[1::-1],
+        "dead": claimed[3:1:-1],
+    }
+    assert [j.id for j in await store.jobs(state="dead", limit=1)] == [claimed[3]]
+    assert await store.queue_depth() == {"queued": 2, "running": 2, "done": 2, "dead": 2}
+
+
+async def test_concurrent_completions_share_a_commit(store: SqliteStore) -> None:
+    # what a WorkerPool's jobs do when they finish together: each complete() is its own
+    # op, but they go through the one writer queue and commit together
+    await store.enqueue([NewJob("t", {"i": i}) for i in range(64)], now=0)
+    claimed = await store.claim("w", limit=64, lease=30, now=1)
+    before = store.commits
+    done = await asyncio.gather(*(store.complete(j.id, "w", now=2) for j in claimed))
+    assert done == [True] * 64
+    assert store.commits - before <= 4

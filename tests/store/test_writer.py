@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,12 @@ from prbot.store.sqlite import WAL_SIZE_LIMIT, SqliteStore
 from prbot.store.writer import GroupCommitWriter
 
 
-def make_writer(path: Path, **options) -> GroupCommitWriter:
+def make_writer(path: Path, statements: list[str] | None = None, **options) -> GroupCommitWriter:
     def connect() -> sqlite3.Connection:
-        return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if statements is not None:
+            conn.set_trace_callback(statements.append)
+        return conn
 
     def setup(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
@@ -28,6 +32,20 @@ def make_writer(path: Path, **options) -> GroupCommitWriter:
 
 def insert(x: int):
     return lambda c: c.execute("INSERT INTO t VALUES (?)", (x,)).lastrowid
+
+
+async def hold(writer: GroupCommitWriter) -> tuple[asyncio.Future, threading.Event]:
+    """Keep the writer busy in a batch of its own until the event is set, so that what is
+    submitted meanwhile makes up the next batch, whole."""
+    running, release = threading.Event(), threading.Event()
+
+    def gate(c: sqlite3.Connection) -> None:
+        running.set()
+        release.wait(10)
+
+    done = writer.submit(gate)
+    await asyncio.to_thread(running.wait, 10)
+    return done, release
 
 
 async def test_batches_are_bounded_by_count_and_bytes(tmp_path: Path) -> None:
@@ -46,25 +64,51 @@ async def test_batches_are_bounded_by_count_and_bytes(tmp_path: Path) -> None:
     assert len(commits) == writer.commits
 
 
-async def test_a_failing_op_is_rolled_back_alone(tmp_path: Path) -> None:
-    writer = make_writer(tmp_path / "w.db")
+async def test_a_clean_batch_runs_without_savepoints(tmp_path: Path) -> None:
+    statements: list[str] = []
+    writer = make_writer(tmp_path / "w.db", statements)
     await asyncio.wrap_future(writer.start())
+    gate, release = await hold(writer)
+    statements.clear()
+    futures = [writer.submit(insert(i)) for i in range(20)]
+    release.set()
+    await gate
+    assert await asyncio.gather(*futures) == list(range(1, 21))
+    await asyncio.wrap_future(writer.stop())
+    assert writer.replays == 0
+    assert not [s for s in statements if "SAVEPOINT" in s or "RELEASE" in s], statements
+    assert statements.count("COMMIT") == 2  # the gate's batch, then all 20 in one
+
+
+async def test_a_failing_op_is_rolled_back_alone(tmp_path: Path) -> None:
+    statements: list[str] = []
+    writer = make_writer(tmp_path / "w.db", statements)
+    await asyncio.wrap_future(writer.start())
+    gate, release = await hold(writer)
+    statements.clear()
 
     def half_then_fail(c: sqlite3.Connection) -> None:
         c.execute("INSERT INTO t VALUES (1000)")
         raise RuntimeError("changed my mind")
 
-    results = await asyncio.gather(
+    futures = [
         writer.submit(insert(1)),
         writer.submit(half_then_fail),
         writer.submit(insert(1)),  # UNIQUE violation
         writer.submit(insert(2)),
-        return_exceptions=True,
-    )
+    ]
+    release.set()
+    await gate
+    results = await asyncio.gather(*futures, return_exceptions=True)
     assert results[0] == 1 and results[3] == 2
     assert isinstance(results[1], RuntimeError)
     assert isinstance(results[2], sqlite3.IntegrityError)
     await asyncio.wrap_future(writer.stop())
+    # the batch ran plainly, was rolled back at the first failure, then replayed with a
+    # savepoint per op: the one transaction that committed is the replay
+    assert writer.replays == 1 and writer.commits == 2  # the gate's, the replay's
+    assert statements.count("ROLLBACK") == 1
+    assert statements.count("SAVEPOINT op") == 4 and statements.count("ROLLBACK TO op") == 2
     conn = sqlite3.connect(tmp_path / "w.db")
     assert [r[0] for r in conn.execute("SELECT x FROM t ORDER BY x")] == [1, 2]
     conn.close()

@@ -75,7 +75,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
     ("env", "variable"),
     [
         ({"PRBOT_WORKERS": "four"}, "PRBOT_WORKERS"),
-        ({"PRBOT_WORKERS": "0"}, "PRBOT_WORKERS"),
+        ({"PRBOT_WORKERS": "-1"}, "PRBOT_WORKERS"),
         ({"PORT": "70000"}, "PORT"),
         ({"PORT": "http"}, "PORT"),
         ({"PRBOT_LEASE_SECONDS": "soon"}, "PRBOT_LEASE_SECONDS"),
@@ -95,11 +95,23 @@ def test_values_are_parsed(tmp_path: Path) -> None:
         ({"PRBOT_DATABASE_URL": "mysql://db/prbot"}, "PRBOT_DATABASE_URL"),
         ({"PRBOT_AUTOMATIONS_DIR": "/nonexistent/automations"}, "PRBOT_AUTOMATIONS_DIR"),
         (
-            {"WEBHOOK_SECRET": "", "GITLAB_WEBHOOK_SECRET": "x", "WEBHOOK_SECRET_PREVIOUS": "old"},
+            {
+                "WEBHOOK_SECRET": "",
+                "GITLAB_WEBHOOK_SECRET": "gl-secret-1",
+                "WEBHOOK_SECRET_PREVIOUS": "old-secret",
+            },
             "WEBHOOK_SECRET_PREVIOUS",
         ),
         ({"WEBHOOK_SECRET": ""}, "WEBHOOK_SECRET"),
         ({"WEBHOOK_SECRET": "   "}, "WEBHOOK_SECRET"),
+        ({"WEBHOOK_SECRET": "x"}, "WEBHOOK_SECRET"),
+        ({"WEBHOOK_SECRET": "long-enough-secret 1234567"}, "WEBHOOK_SECRET"),
+        ({"WEBHOOK_SECRET_PREVIOUS": "old"}, "WEBHOOK_SECRET_PREVIOUS"),
+        ({"GITLAB_WEBHOOK_SECRET": "gl"}, "GITLAB_WEBHOOK_SECRET"),
+        (
+            {"GITLAB_WEBHOOK_SECRET": "gl-secret-1", "GITLAB_WEBHOOK_SECRET_PREVIOUS": "gl-old"},
+            "GITLAB_WEBHOOK_SECRET_PREVIOUS",
+        ),
     ],
 )
 def test_each_misconfiguration_names_its_variable(env: dict[str, str], variable: str) -> None:
@@ -141,13 +153,30 @@ def test_database_url_password_is_not_shown() -> None:
 def test_rotation_secrets() -> None:
     s = load_settings(
         {
-            "WEBHOOK_SECRET": "new  newer",
-            "WEBHOOK_SECRET_PREVIOUS": "old new",
-            "GITLAB_WEBHOOK_SECRET": "gl",
+            "WEBHOOK_SECRET": "new-secret  newer-secret",
+            "WEBHOOK_SECRET_PREVIOUS": "old-secret new-secret",
+            "GITLAB_WEBHOOK_SECRET": "gl-secret",
         }
     )
-    assert [x.reveal() for x in s.webhook_secrets] == ["new", "newer", "old"]
-    assert [x.reveal() for x in s.gitlab_webhook_secrets] == ["gl"]
+    assert [x.reveal() for x in s.webhook_secrets] == ["new-secret", "newer-secret", "old-secret"]
+    assert [x.reveal() for x in s.gitlab_webhook_secrets] == ["gl-secret"]
+
+
+def test_short_webhook_secret_is_refused_without_echoing_it() -> None:
+    # a 1-character secret made the log redaction mask every occurrence of that letter
+    [problem] = problems({"WEBHOOK_SECRET": "q long-enough-secret"})
+    assert problem == (
+        "WEBHOOK_SECRET: each secret must be at least 8 characters long (1 is shorter)"
+    )
+    s = load_settings({"WEBHOOK_SECRET": "12345678"})  # 8 is enough
+    assert s.webhook_secrets == (Secret("12345678"),)
+
+
+def test_workers_zero_means_intake_only() -> None:
+    assert load_settings({**BASE, "PRBOT_WORKERS": "0"}).workers == 0
+    table = " ".join(help_table().split())
+    assert "0: this process only takes webhooks" in table  # and says how to run the jobs
+    assert "another `prbot serve` with PRBOT_WORKERS >= 1 (on another PORT)" in table
 
 
 @pytest.mark.parametrize("form", ["pem", "escaped", "base64", "path"])
@@ -201,18 +230,18 @@ def test_config_file_toml_and_env_wins(tmp_path: Path) -> None:
     path = tmp_path / "prbot.toml"
     path.write_text(
         'WEBHOOK_SECRET = "from-file"\nPORT = 9000\nprbot_workers = 2\n'
-        'GITLAB_WEBHOOK_SECRET = ["one", "two"]\n'
+        'GITLAB_WEBHOOK_SECRET = ["gl-one-secret", "gl-two-secret"]\n'
     )
     s = load_settings({"PORT": "9100"}, config_file=str(path))
     assert (s.port, s.workers) == (9100, 2)
     assert s.webhook_secrets == (Secret("from-file"),)
-    assert [x.reveal() for x in s.gitlab_webhook_secrets] == ["one", "two"]
+    assert [x.reveal() for x in s.gitlab_webhook_secrets] == ["gl-one-secret", "gl-two-secret"]
     assert s.config_file == str(path)
 
 
 def test_config_file_yaml_via_prbot_config(tmp_path: Path) -> None:
     path = tmp_path / "prbot.yaml"
-    path.write_text("WEBHOOK_SECRET: y\nLOG_FORMAT: json\n")
+    path.write_text("WEBHOOK_SECRET: yaml-secret\nLOG_FORMAT: json\n")
     s = load_settings({"PRBOT_CONFIG": str(path)})
     assert s.log_format == "json"
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
+
+from aiohttp import web
 
 from prbot import metrics
+from prbot.automation.loader import DefinitionSet
 from prbot.store import open_store
 from prbot.store.base import NewJob, Store
+from prbot.web.app import create_app
 
 from .conftest import MakeClient, Ready, fixture_named, github_headers, make_settings, sign
 
@@ -29,6 +34,24 @@ async def test_readyz(make_client: MakeClient) -> None:
     assert (resp.status, await resp.json()) == (
         503,
         {"status": "unavailable", "reasons": ["workers: not running"]},
+    )
+
+
+async def test_readyz_without_workers_checks_the_store_only(
+    aiohttp_client: Any, store: Store, tmp_path: Path
+) -> None:
+    # PRBOT_WORKERS=0: an intake-only process is ready when its store answers
+    def app(s: Store) -> web.Application:
+        return create_app(make_settings(), s, ready=None, definitions=DefinitionSet)
+
+    client = await aiohttp_client(app(store))
+    resp = await client.get("/readyz")
+    assert (resp.status, await resp.json()) == (200, {"status": "ready"})
+    down = await aiohttp_client(app(open_store(f"sqlite:{tmp_path / 'down.db'}")))
+    resp = await down.get("/readyz")
+    assert (resp.status, await resp.json()) == (
+        503,
+        {"status": "unavailable", "reasons": ["store: not answering"]},
     )
 
 

@@ -202,6 +202,29 @@ async def test_malformed_json_is_400(body: bytes, make_client: MakeClient, store
     await nothing_stored(store)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action": "x", "big": 123456789012345678901234567890}',
+        b'{"n": NaN}',
+        '{"a": 1}'.encode("utf-16"),
+    ],
+)
+async def test_json_the_stdlib_reads_is_still_accepted(
+    body: bytes, make_client: MakeClient, store: Store
+) -> None:
+    # orjson refuses these; the stdlib json (and so gidgethub) read them: still stored
+    client = await make_client()
+    gh = await client.post(
+        "/webhooks/github", data=body, headers=github_headers("push", body, "d-x")
+    )
+    gl = await client.post(
+        "/webhooks/gitlab", data=body, headers=gitlab_headers("Push Hook", "k-x")
+    )
+    assert (gh.status, gl.status) == (200, 200)
+    assert len(await store.deliveries()) == 2
+
+
 async def test_missing_event_header_is_400(make_client: MakeClient, store: Store) -> None:
     client = await make_client()
     fx = fixture_named(PR_OPENED)
@@ -386,3 +409,76 @@ async def test_one_log_line_per_delivery(
     assert ok.latency_ms >= 0  # type: ignore[attr-defined]
     assert (refused.outcome, refused.status) == ("rejected_signature", 401)  # type: ignore[attr-defined]
     assert GH_SECRET not in caplog.text
+
+
+async def test_answers_are_the_same_bytes(make_client: MakeClient, store: Store) -> None:
+    """The prebuilt answers read exactly as json.dumps wrote them, with the same type."""
+    client = await make_client()
+    fx = fixture_named(PR_OPENED)
+    ping = fixture_named("github/ping")
+    answers = [
+        await client.post("/webhooks/github", data=fx.body, headers=headers_for(fx, "b-1")),
+        await client.post("/webhooks/github", data=fx.body, headers=headers_for(fx, "b-1")),
+        await client.post("/webhooks/github", data=ping.body, headers=headers_for(ping, "b-2")),
+    ]
+    assert [(r.status, await r.text()) for r in answers] == [
+        (202, json.dumps({"status": "accepted", "events": 1})),
+        (200, json.dumps({"status": "duplicate"})),
+        (200, json.dumps({"status": "ignored"})),
+    ]
+    assert {r.headers["Content-Type"] for r in answers} == {"application/json; charset=utf-8"}
+
+
+async def test_sha1_hmac_in_the_sha256_header_is_refused(
+    make_client: MakeClient, store: Store
+) -> None:
+    import hashlib
+    import hmac
+
+    client = await make_client()
+    fx = fixture_named(PR_OPENED)
+    headers = headers_for(fx, "d-sha1-in-256")
+    headers["X-Hub-Signature-256"] = (
+        "sha1=" + hmac.new(GH_SECRET.encode(), fx.body, hashlib.sha1).hexdigest()
+    )
+    resp = await client.post("/webhooks/github", data=fx.body, headers=headers)
+    assert resp.status == 401
+    await nothing_stored(store)
+
+
+@pytest.mark.parametrize(
+    ("delivery_id", "event", "safe"),
+    [
+        ("72d3162e-cc78-11e3-81ab-4c9367dc0958", "pull_request", {"delivery_id", "event"}),
+        ("not-a-uuid", "pull_request", {"event"}),
+        ("72d3162e-cc78-11e3-81ab-4c9367dc0958", "workflow_job", {"delivery_id"}),
+        ("ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ", set()),
+        ("sha256:ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "push", {"event"}),
+        ("sha256:" + "ab" * 32, "push", {"delivery_id", "event"}),
+    ],
+)
+async def test_log_line_marks_only_validated_fields_safe(
+    delivery_id: str,
+    event: str,
+    safe: set[str],
+    make_client: MakeClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from prbot.logs import SAFE, RedactingFilter
+
+    client = await make_client()
+    fx = fixture_named(PR_OPENED)
+    caplog.handler.addFilter(RedactingFilter())
+    with caplog.at_level(logging.INFO, logger="prbot.web.intake"):
+        resp = await client.post(
+            "/webhooks/github",
+            data=fx.body,
+            headers={**headers_for(fx, delivery_id), "X-GitHub-Event": event},
+        )
+    assert resp.status in (200, 202)
+    [record] = [r for r in caplog.records if r.name == "prbot.web.intake"]
+    assert getattr(record, SAFE) == {"platform", "outcome", *safe}
+    if "ghp_" in delivery_id:  # scanned, so masked
+        assert "ghp_" not in record.delivery_id  # type: ignore[attr-defined]
+    if "ghp_" in event:
+        assert record.event == "***"  # type: ignore[attr-defined]

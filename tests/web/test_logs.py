@@ -6,11 +6,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prbot.config import Secret
-from prbot.logs import JsonFormatter, RedactingFilter, Redactor, setup_logging
+from prbot.logs import SAFE, JsonFormatter, RedactingFilter, Redactor, setup_logging
 
 from .conftest import make_settings
 
@@ -141,3 +144,74 @@ def test_caplog_with_json_formatter_and_filter(caplog: pytest.LogCaptureFixture)
     record = json.loads(caplog.text.strip().splitlines()[-1])
     assert record["message"] == "verifying with ***"
     assert record["header"] == "Authorization: Bearer ***"
+
+
+# -- the cheap paths of the filter must redact exactly what a full scan does
+
+FRAGMENTS = [
+    "Authorization: Bearer abc.def.ghi",
+    "AUTHORIZATION=token 0123456789abcdef",
+    "Proxy-Authorization: Basic dXNlcjpwYXNz",
+    "private-token: sometoken123",
+    "X-GITLAB-TOKEN=sometoken123",
+    "x-api-key: k-123",
+    "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+    "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+    "glpat-ABCDEFGHIJKLMNOPQRST",
+    "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjEyM30.c2lnbmF0dXJlLXBhcnQ",
+    "?access_token=abcdef&page=2",
+    "&TOKEN=xyz",
+    "postgresql://prbot:dbpassword@db.internal/prbot",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n-----END RSA PRIVATE KEY-----",
+    "hook-secret-aaaa",
+    "api-token-dddd",
+    "to\u212aen=abc",  # KELVIN SIGN: the regex's case folding goes beyond ASCII
+    "authorızation: x",
+    "delivery accepted",
+    "pull_request",
+    " ",
+    ":",
+    "=",
+    "@",
+    "/",
+]
+
+
+def full_scan(text: str, secrets: list[str]) -> str:
+    """What the filter did before it had cheap paths: every pattern over every string."""
+    from prbot.logs import _CREDENTIAL_PATTERNS, MASK
+
+    unique = sorted(set(secrets), key=len, reverse=True)
+    text = re.compile("|".join(map(re.escape, unique))).sub(MASK, text)
+    for pattern, replacement in _CREDENTIAL_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=12), max_size=8))
+def test_redactor_matches_a_full_scan(parts: list[str]) -> None:
+    secrets = ["hook-secret-aaaa", "api-token-dddd", "gl-hook-bbbb"]
+    text = "".join(parts)
+    assert Redactor(secrets)(text) == full_scan(text, secrets)
+
+
+def test_safe_fields_are_not_scanned_others_are(restore_root: object) -> None:
+    stream = io.StringIO()
+    setup_logging(make_settings(log_format="json", **SECRETS), stream)
+    logging.getLogger("prbot.test").info(
+        "delivery %s",
+        "accepted",
+        extra={
+            "platform": "github",
+            "vouched": "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",  # the caller's word
+            "action": "token=api-token-dddd",
+            "events": 1,
+            SAFE: frozenset({"platform", "vouched"}),
+        },
+    )
+    [line] = lines(stream)
+    record = json.loads(line)
+    assert record["vouched"] == "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"  # skipped
+    assert record["action"] == "token=***" and record["events"] == 1
+    assert SAFE not in record and record["message"] == "delivery accepted"

@@ -4,6 +4,7 @@ events (key fields asserted), plus the mapping rules on edited copies of them.""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -314,6 +315,19 @@ def test_real_delivery(fx: Any) -> None:
     # what the job queue carries round-trips
     for event in got:
         assert event_from_dict(event.to_dict()) == event
+
+
+def test_to_dict_matches_asdict() -> None:
+    """The hand-written to_dict (worked out once per event: the intake and the store both
+    ask) gives what dataclasses.asdict did: same keys, same order, kind last; and each
+    caller gets its own dict."""
+    for events in EXPECTED.values():
+        for event in events:
+            before = {**dataclasses.asdict(event), "kind": event.kind}
+            first = event.to_dict()
+            assert first == before and list(first) == list(before)
+            first["repo"] = "changed"  # a caller's dict is its own
+            assert event.to_dict() == before and event.to_dict() is not event.to_dict()
 
 
 def edited(name: str, change: Any) -> dict[str, Any]:

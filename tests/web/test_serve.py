@@ -44,7 +44,7 @@ def test_help_lists_every_variable(capsys: pytest.CaptureFixture[str]) -> None:
 def test_misconfiguration_exits_2_naming_the_variable(
     clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    clean_env.setenv("WEBHOOK_SECRET", "x")
+    clean_env.setenv("WEBHOOK_SECRET", "serve-test-secret")
     clean_env.setenv("PRBOT_WORKERS", "many")
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
@@ -62,7 +62,7 @@ def test_config_file_option(
     clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     path = tmp_path / "prbot.toml"
-    path.write_text('WEBHOOK_SECRET = "x"\nPORT = "nope"\n')
+    path.write_text('WEBHOOK_SECRET = "serve-test-secret"\nPORT = "nope"\n')
     assert main(["serve", "--config", str(path)]) == 2
     assert "prbot: PORT: must be an integer" in capsys.readouterr().err
 
@@ -136,3 +136,78 @@ async def test_real_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert [d.delivery_id for d in await store.deliveries()] == ["serve-1"]
     finally:
         await store.close()
+
+
+async def _wait(check, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if found := await check():
+            return found
+        await asyncio.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@needs_webhooks
+async def test_intake_only_process_beside_a_worker_process(tmp_path: Path) -> None:
+    """PRBOT_WORKERS=0: the process takes webhooks and is ready without workers; its jobs
+    wait in the shared SQLite file until a `prbot serve` with workers runs them."""
+    from prbot.config import Secret, Settings
+    from prbot.serve import serve
+
+    common = {
+        "webhook_secrets": (Secret(GH_SECRET),),
+        "database_url": f"sqlite:{tmp_path / 'prbot.db'}",
+        "automations_dir": ROOT / "automations",
+        "reconcile_seconds": 0.0,
+    }
+    intake_port, worker_port = free_port(), free_port()
+    stop_intake, stop_worker = asyncio.Event(), asyncio.Event()
+    intake = asyncio.create_task(
+        serve(Settings(**common, workers=0), host="127.0.0.1", port=intake_port, stop=stop_intake)
+    )
+    worker: asyncio.Task[int] | None = None
+    store = open_store(str(common["database_url"]))
+    await store.open()
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def ready(port: int) -> dict[str, object] | None:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                        return await resp.json() if resp.status == 200 else None
+                except aiohttp.ClientConnectionError:
+                    return None
+
+            assert await _wait(lambda: ready(intake_port), "intake ready") == {"status": "ready"}
+            fx = fixture_named("github/pull_request.opened")
+            async with http.post(
+                f"http://127.0.0.1:{intake_port}/webhooks/github",
+                data=fx.body,
+                headers=github_headers(fx.event, fx.body, "split-1"),
+            ) as resp:
+                assert (resp.status, await resp.json()) == (
+                    202,
+                    {"status": "accepted", "events": 1},
+                )
+            await asyncio.sleep(0.7)  # longer than a pool's poll: nobody here runs jobs
+            assert [j.state for j in await store.jobs()] == ["queued"]
+
+            worker = asyncio.create_task(
+                serve(
+                    Settings(**common, workers=1),
+                    host="127.0.0.1",
+                    port=worker_port,
+                    stop=stop_worker,
+                )
+            )
+
+            async def done() -> bool:
+                return [j.state for j in await store.jobs()] == ["done"]
+
+            await _wait(done, "the worker process to run the job")
+    finally:
+        stop_intake.set()
+        stop_worker.set()
+        codes = await asyncio.gather(intake, *([worker] if worker else []))
+        await store.close()
+    assert codes == [0, 0]

@@ -97,7 +97,7 @@ def test_database_url_resolves_like_settings(tmp_path: Path) -> None:
 
     from prbot.config import load_settings
 
-    env = {"PRBOT_DATA_DIR": "/srv/p", "WEBHOOK_SECRET": "s"}
+    env = {"PRBOT_DATA_DIR": "/srv/p", "WEBHOOK_SECRET": "jobs-cli-secret"}
     assert load_settings(env).database_url == database_url(env)
 
 

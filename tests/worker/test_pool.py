@@ -294,3 +294,67 @@ async def test_a_lost_lease_abandons_the_job(store, pools) -> None:
     await wait_for(lambda: pool.in_flight == 0, what="job abandoned")
     job = await state_of(store, job_id)
     assert job.state == "running" and job.last_error is None
+
+
+class SlowToRecord:
+    """A store whose complete() waits for ``release``: a writer busy with intake."""
+
+    def __init__(self, inner: Store):
+        self._inner = inner
+        self.release = asyncio.Event()
+        self.pending: list[int] = []
+        self.claims: list[tuple[int, int]] = []  # (limit, jobs returned)
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    async def claim(self, worker: str, *, limit: int, lease: float, now: float) -> list[Job]:
+        jobs = await self._inner.claim(worker, limit=limit, lease=lease, now=now)
+        self.claims.append((limit, len(jobs)))
+        return jobs
+
+    async def complete(self, job_id: int, worker: str, *, now: float) -> bool:
+        self.pending.append(job_id)
+        await self.release.wait()
+        return await self._inner.complete(job_id, worker, now=now)
+
+
+async def test_a_slot_is_free_while_the_outcome_is_written(store, pools) -> None:
+    """The next job starts while the last one's completion waits for the writer (which
+    then takes both in one batch); drain still waits for the completion."""
+    ran: list[int] = []
+
+    async def echo(job: Job) -> None:
+        ran.append(job.id)
+
+    first = await enqueue(store, now=0, dedupe_key="a")
+    second = await enqueue(store, now=0, dedupe_key="b")
+    slow = SlowToRecord(store)
+    pool = pools(slow, {"echo": echo}, concurrency=1)
+    await pool.start()
+    await wait_for(lambda: len(slow.pending) == 2, what="both handlers ran")
+    assert ran == [first, second] and pool.in_flight == 2
+    assert (await state_of(store, first)).state == "running"  # not recorded yet
+    draining = asyncio.create_task(pool.drain(timeout=5))
+    await asyncio.sleep(0.05)
+    assert not draining.done()
+    slow.release.set()
+    await draining
+    for job_id in (first, second):
+        assert (await state_of(store, job_id)).state == "done"
+
+
+async def test_claims_fill_every_free_slot_in_one_write(store, pools) -> None:
+    async def echo(job: Job) -> None:
+        await asyncio.sleep(0.05)
+
+    await store.enqueue([NewJob("echo", {"i": i}) for i in range(8)], now=0)
+    counting = SlowToRecord(store)
+    counting.release.set()
+    pool = pools(counting, {"echo": echo}, concurrency=4)
+    await pool.start()
+    await wait_for(
+        lambda: sum(n for _, n in counting.claims) == 8 and not pool.in_flight, what="all ran"
+    )
+    assert counting.claims[0] == (4, 4)
+    assert sum(1 for _, n in counting.claims if n) <= 4  # not a write per job
