@@ -16,35 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 from typing import Any
 
 from prbot.automation.changeset import ChangeSet, FileChange
+from prbot.scm.change_id import TRAILER, carries, change_id, with_trailer
 from prbot.scm.github.cache import CommitInfo, ObjectCache
 from prbot.scm.github.errors import GitHubConflict
 from prbot.scm.github.repo_api import RepoApi
 from prbot.scm.github.trees import branch_head
 from prbot.scm.port import CommitResult
 
-TRAILER = "Prbot-Change-Id"
-
-
-def change_id(changes: ChangeSet) -> str:
-    """A hash of what the ChangeSet does (order-independent: sorted by path)."""
-    h = hashlib.sha256()
-    for c in sorted(changes, key=lambda c: c.path):
-        content = c.content or b""
-        h.update(f"{c.operation}\0{c.path}\0{c.mode}\0{len(content)}\0".encode())
-        h.update(content)
-    return h.hexdigest()
-
-
-def with_trailer(message: str, cid: str) -> str:
-    return f"{message.rstrip()}\n\n{TRAILER}: {cid}\n"
-
-
-def carries(message: str, cid: str) -> bool:
-    return f"{TRAILER}: {cid}" in (line.strip() for line in message.splitlines())
+__all__ = ["TRAILER", "carries", "change_id", "commit_changes", "read_commit", "with_trailer"]
 
 
 async def read_commit(api: RepoApi, sha: str, cache: ObjectCache) -> CommitInfo:

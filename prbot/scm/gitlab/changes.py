@@ -8,41 +8,13 @@ comparison, the commit message carries a trailer with a digest of the change.
 from __future__ import annotations
 
 import base64
-import hashlib
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from prbot.automation.changeset import EXECUTABLE, SYMLINK, ChangeSet
+from prbot.scm.change_id import TRAILER, change_id, trailer_of, with_trailer
 
-TRAILER = "Prbot-Change-Id"
-_TRAILER_RE = re.compile(rf"^{TRAILER}: ([0-9a-f]{{64}})\s*$", re.MULTILINE)
-
-
-def change_id(changes: ChangeSet) -> str:
-    """sha256 over every change's path, operation, mode and content, in path order
-    (each field length-prefixed, so no two different change sets collide by framing)."""
-    h = hashlib.sha256()
-    for change in sorted(changes, key=lambda c: c.path):
-        content = change.content if change.operation != "delete" else b""
-        for field in (
-            change.operation.encode(),
-            change.path.encode("utf-8", "surrogateescape"),
-            change.mode.encode(),
-            content or b"",
-        ):
-            h.update(b"%d:" % len(field))
-            h.update(field)
-    return h.hexdigest()
-
-
-def with_trailer(message: str, cid: str) -> str:
-    return f"{message.rstrip()}\n\n{TRAILER}: {cid}\n"
-
-
-def trailer_of(message: str) -> str | None:
-    found = _TRAILER_RE.findall(message or "")
-    return found[-1] if found else None
+__all__ = ["TRAILER", "actions", "change_id", "trailer_of", "with_trailer"]
 
 
 def actions(
