@@ -14,19 +14,26 @@ while 32 submitters store deliveries as above ("under intake"); jobs completed p
     .venv/bin/python bench/store.py [--calls 6000] [--submitters 1,8,32]
                                     [--synchronous normal,full] [--payload FILE]
                                     [--job-keys none|per-event] [--no-naive]
-                                    [--concurrency 4,16] [--seconds 3] [--json]
+                                    [--prefill N] [--concurrency 4,16] [--seconds 3]
+                                    [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import random
+import shutil
 import sqlite3
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,7 +50,11 @@ EVENT = PullRequestEvent(platform="github", repo="acme/infra", action="merged", 
 
 
 def deliveries(n: int, payload: bytes, prefix: str) -> list[Delivery]:
-    return [Delivery("github", f"{prefix}-{i}", "pull_request", 1.0, payload) for i in range(n)]
+    # GUIDs, as X-GitHub-Delivery: their index entries land at random places, as in
+    # production (sequential ids would all append to the same page)
+    rng = random.Random(prefix)
+    ids = (uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(n))
+    return [Delivery("github", str(i), "pull_request", 1.0, payload) for i in ids]
 
 
 def intake_job(d: Delivery, keys: bool) -> NewJob:
@@ -70,6 +81,36 @@ def writer_cpu(store: SqliteStore) -> float:
     thread = store._writer._thread
     assert thread is not None and thread.ident is not None
     return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+async def prefill(path: Path, n: int, keys: bool) -> None:
+    """A database that has been running a while: ``n`` old deliveries (small bodies), their
+    events and their jobs, done. Index inserts cost more in big B-trees than in new ones."""
+    async with SqliteStore(path) as store:
+        for start in range(0, n, 1000):
+            old = deliveries(min(1000, n - start), b"{}", f"old-{start}")
+            await asyncio.gather(
+                *(store.record_delivery(d, [EVENT], [intake_job(d, keys)]) for d in old)
+            )
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE jobs SET state = 'done', updated_at = 1")
+    conn.close()
+
+
+@contextlib.contextmanager
+def database(template: Path | None, path: Path) -> Iterator[Path]:
+    """The file for one row: a copy of ``template`` (or nothing yet), on a quiet disk, and
+    deleted after the row. Left dirty, earlier rows' files would be written back during
+    later rows and slow down their fsyncs (synchronous=FULL)."""
+    if template is not None:
+        shutil.copyfile(template, path)
+    os.sync()
+    try:
+        yield path
+    finally:
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            name.unlink(missing_ok=True)
 
 
 async def group_commit(path: Path, sync: str, submitters: int, items: list[Delivery], keys: bool):
@@ -161,16 +202,14 @@ async def pool_jobs(
         stop = asyncio.Event()
         stored = 0
 
-        async def submitter(n: int) -> None:
+        async def submitter() -> None:
             nonlocal stored
-            i = 0
             while not stop.is_set():
-                d = Delivery("github", f"load-{n}-{i}", "pull_request", 1.0, payload)
+                d = Delivery("github", str(uuid.uuid4()), "pull_request", 1.0, payload)
                 await store.record_delivery(d, [EVENT], [intake_job(d, False)])
                 stored += 1
-                i += 1
 
-        load = [asyncio.create_task(submitter(n)) for n in range(32 if under_intake else 0)]
+        load = [asyncio.create_task(submitter()) for _ in range(32 if under_intake else 0)]
         done_before = (await store.queue_depth())["done"]
         cpu = writer_cpu(store)
         start = time.perf_counter()
@@ -199,6 +238,7 @@ def main() -> None:
     parser.add_argument("--synchronous", default="normal,full")
     parser.add_argument("--payload", type=Path, help="a webhook body to store (default 30 KB)")
     parser.add_argument("--job-keys", choices=("none", "per-event"), default="none")
+    parser.add_argument("--prefill", type=int, default=0, help="old deliveries in each db")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive comparison")
     parser.add_argument("--concurrency", default="4,16", help="WorkerPool sizes ('' skips)")
     parser.add_argument("--seconds", type=float, default=3.0, help="per WorkerPool row")
@@ -215,12 +255,14 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     jobs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        template = Path(tmp, "template.db") if args.prefill else None
+        if template is not None:
+            asyncio.run(prefill(template, args.prefill, keys))
         for sync in modes:
             for n in levels:
                 items = deliveries(args.calls, payload, f"{sync}-{n}")
-                g_sec, g_commits, g_cpu = asyncio.run(
-                    group_commit(Path(tmp, f"g-{sync}-{n}.db"), sync, n, items, keys)
-                )
+                with database(template, Path(tmp, "group.db")) as path:
+                    g_sec, g_commits, g_cpu = asyncio.run(group_commit(path, sync, n, items, keys))
                 row = {
                     "synchronous": sync,
                     "submitters": n,
@@ -230,20 +272,21 @@ def main() -> None:
                     "writer_us": g_cpu / args.calls * 1e6,
                 }
                 if not args.no_naive:
-                    n_sec, _ = asyncio.run(naive(Path(tmp, f"n-{sync}-{n}.db"), sync, n, items))
+                    with database(template, Path(tmp, "naive.db")) as path:
+                        n_sec, _ = asyncio.run(naive(path, sync, n, items))
                     row |= {"naive_per_s": args.calls / n_sec, "ratio": n_sec / g_sec}
                 rows.append(row)
         for size in sizes:
             for loaded in (False, True):
-                path = Path(tmp, f"jobs-{size}-{loaded}.db")
-                result = asyncio.run(pool_jobs(path, size, args.seconds, payload, loaded))
+                with database(None, Path(tmp, "jobs.db")) as path:
+                    result = asyncio.run(pool_jobs(path, size, args.seconds, payload, loaded))
                 jobs.append({"concurrency": size, "under_intake": loaded, **result})
     if args.json:
         print(json.dumps({"record_delivery": rows, "worker_pool": jobs}, indent=2))
         return
     print(
         f"record_delivery: {args.calls} calls, {len(payload):,} B payload, 1 event + 1 job "
-        f"each, job keys: {args.job_keys}"
+        f"each, job keys: {args.job_keys}, {args.prefill:,} old deliveries in the database"
     )
     print()
     header = ("sync", "submitters", "group commit/s", "commits", "writer µs", "naive/s", "ratio")
