@@ -193,15 +193,27 @@ def _machine_busy() -> float:
     return (sum(fields[:8]) - idle) / TICK
 
 
-def _process_cpu(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
+def _stat_fields(pid: int | str) -> list[str] | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()  # fields from the state on (index 0)
+
+
+def _process_cpu(pid: int | None) -> float:
+    """CPU seconds of the server process and its children (more web processes)."""
+    if pid is None:
         return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(entry.name)
+        if fields is None or (int(entry.name) != pid and fields[1] != str(pid)):
+            continue  # fields[1]: the parent's pid
+        total += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return total
 
 
 def cpu_snap(pid: int | None) -> CpuSnap:
@@ -380,21 +392,24 @@ def prbot_available() -> str | None:
     return None
 
 
-def prbot_server(data_dir: Path, workers: str | None, log_level: str | None) -> Server:
+def prbot_server(
+    data_dir: Path, workers: str | None, log_level: str | None, web_processes: int
+) -> Server:
     port = free_port()
     extra = {
         "WEBHOOK_SECRET": SECRET,
         "PRBOT_DATA_DIR": str(data_dir),
         "HOST": "127.0.0.1",
         "PORT": str(port),
+        "PRBOT_WEB_PROCESSES": str(web_processes),
     }
     if workers is not None:
         extra["PRBOT_WORKERS"] = workers
     if log_level is not None:
         extra["LOG_LEVEL"] = log_level
-    unset_workers = "unset (default 4; prbot needs >= 1, so event jobs run beside intake)"
+    unset_workers = "unset (default 4: event jobs run beside intake, in the first process)"
     note = (
-        f"PRBOT_WORKERS={workers or unset_workers}, "
+        f"PRBOT_WEB_PROCESSES={web_processes}, PRBOT_WORKERS={workers or unset_workers}, "
         f"LOG_LEVEL={log_level or 'unset (default info)'}, log to a file"
     )
     return Server(
@@ -621,8 +636,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--prbot-workers",
         default="default",
-        help="PRBOT_WORKERS for prbot serve ('default': unset, prbot's default of 4; "
-        "prbot accepts 1 or more, so intake cannot be measured without workers)",
+        help="PRBOT_WORKERS for prbot serve ('default': unset, prbot's default of 4, so "
+        "event jobs run beside intake; 0: intake only)",
+    )
+    parser.add_argument(
+        "--prbot-web-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="PRBOT_WEB_PROCESSES for prbot serve (default: the cores there are)",
     )
     parser.add_argument(
         "--prbot-log-level",
@@ -675,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
                     data_dir.mkdir()
                     workers = None if args.prbot_workers == "default" else args.prbot_workers
                     level = None if args.prbot_log_level == "default" else args.prbot_log_level
-                    server = prbot_server(data_dir, workers, level)
+                    server = prbot_server(data_dir, workers, level, args.prbot_web_processes)
                 elif name == "aiohttp-verify-only":
                     server = verify_only_server()
                 else:
@@ -804,7 +825,7 @@ def report(
             f"prbot/aiohttp-verify-only {fmt_ratio(rc['prbot/aiohttp-verify-only'])}"
         )
     print(
-        "cpu columns: cores used during the measured run by the server process, by wrk, "
+        "cpu columns: cores used in the measured run by the server (all its processes), by wrk, "
         f"and by everything else on this {os.cpu_count()}-core machine"
     )
     busy = [r for r in rows if r.other_cores > 0.2]

@@ -234,7 +234,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from prbot.serve import run
 
     setup_logging(settings)
-    return run(settings, host=args.host, port=args.port)
+    return run(settings, host=args.host, port=args.port, web_child_of=args.web_child_of)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -294,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--config", metavar="FILE", help="config file, YAML or TOML (default: $PRBOT_CONFIG)"
     )
+    # internal: how a parent `prbot serve` starts its other web processes
+    s.add_argument("--web-child-of", type=int, metavar="FD", help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_serve)
 
     from prbot.forge.cli import add_parser as add_forge_parser

@@ -142,6 +142,14 @@ VARIABLES: tuple[Var, ...] = (
         "and workers do not share one process (and its GIL)",
         "4",
     ),
+    Var(
+        "PRBOT_WEB_PROCESSES",
+        "processes serving HTTP on PORT together (SO_REUSEPORT; the kernel spreads "
+        "connections over them); the first also runs the workers and the reconciler. "
+        "Python runs one core per process: set it to the cores there are for webhook intake "
+        "beyond one core's worth",
+        "1",
+    ),
     Var("PRBOT_LEASE_SECONDS", "how long a worker holds a job before another may take it", "60"),
     Var("PRBOT_MAX_ATTEMPTS", "attempts before a job is dead-lettered", "8"),
     Var("PRBOT_RECONCILE_SECONDS", "interval of the reconciler's poll (0: off)", "300"),
@@ -181,6 +189,7 @@ class Settings:
     database_url: str = "sqlite:.prbot-data/prbot.db"
     automations_dir: Path = Path("automations")
     workers: int = 4
+    web_processes: int = 1
     lease_seconds: float = 60.0
     max_attempts: int = 8
     reconcile_seconds: float = 300.0
@@ -460,6 +469,7 @@ def load_settings(
         database_url=database_url,
         automations_dir=automations_dir,
         workers=r.number("PRBOT_WORKERS", "4", int, 0),
+        web_processes=r.number("PRBOT_WEB_PROCESSES", "1", int, 1),
         lease_seconds=r.number("PRBOT_LEASE_SECONDS", "60", float, 1),
         max_attempts=r.number("PRBOT_MAX_ATTEMPTS", "8", int, 1),
         reconcile_seconds=r.number("PRBOT_RECONCILE_SECONDS", "300", float, 0),

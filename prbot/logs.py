@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -148,7 +149,15 @@ def _time(record: logging.LogRecord) -> str:
 _encode_line = json.JSONEncoder(default=str, ensure_ascii=False).encode
 
 
-class JsonFormatter(logging.Formatter):
+class _Formatter(logging.Formatter):
+    def __init__(self, pid: int | None = None) -> None:
+        super().__init__()
+        # with several web processes, which one logged (the record's own process id is
+        # not collected: see setup_logging)
+        self.pid = pid
+
+
+class JsonFormatter(_Formatter):
     """One JSON object per line: time, level, logger, message, then the extra fields."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -158,6 +167,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.pid is not None:
+            line["pid"] = self.pid
         for key, value in extra_fields(record).items():
             line.setdefault(key, value)
         if record.exc_info and not record.exc_text:
@@ -167,11 +178,12 @@ class JsonFormatter(logging.Formatter):
         return _encode_line(line)
 
 
-class TextFormatter(logging.Formatter):
+class TextFormatter(_Formatter):
     """``time LEVEL logger: message key=value ...`` on one line (tracebacks indented)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        parts = [_time(record), record.levelname, f"{record.name}:", record.getMessage()]
+        name = record.name if self.pid is None else f"{record.name}[{self.pid}]"
+        parts = [_time(record), record.levelname, f"{name}:", record.getMessage()]
         parts += [f"{k}={v}" for k, v in extra_fields(record).items()]
         text = " ".join(parts)
         if record.exc_info and not record.exc_text:
@@ -184,7 +196,9 @@ class TextFormatter(logging.Formatter):
 def make_handler(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactingFilter(settings.secret_values()))
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    pid = os.getpid() if settings.web_processes > 1 else None
+    formatter = JsonFormatter if settings.log_format == "json" else TextFormatter
+    handler.setFormatter(formatter(pid))
     return handler
 
 

@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 log = logging.getLogger(__name__)
@@ -28,7 +37,14 @@ DELIVERIES = Counter(
     ["platform", "event", "outcome"],
     registry=REGISTRY,
 )
-QUEUE_DEPTH = Gauge("prbot_queue_jobs", "Jobs in the queue by state", ["state"], registry=REGISTRY)
+# gauges: with several web processes, the value last set by any of them
+QUEUE_DEPTH = Gauge(
+    "prbot_queue_jobs",
+    "Jobs in the queue by state",
+    ["state"],
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
 JOB_SECONDS = Histogram(
     "prbot_job_duration_seconds",
     "Time a job attempt took, by job kind and outcome",
@@ -50,6 +66,7 @@ RATE_LIMIT = Gauge(
     "Requests left in the current rate-limit window, as last reported by the platform",
     ["platform"],
     registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 
 JOB_STATES = ("queued", "running", "done", "dead")
@@ -119,6 +136,23 @@ class QueueDepth:
                 QUEUE_DEPTH.labels(state).set(depth.get(state, 0))
 
 
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def use_multiprocess(directory: str) -> None:
+    """Keep every metric value in ``directory`` (prometheus-client's multiprocess mode), so
+    that any of several web processes answers /metrics for all of them. Called before any
+    value is recorded; processes started afterwards inherit it through the environment.
+    (Every prbot metric has labels, so its values are created on first use, after this.)"""
+    os.environ[MULTIPROCESS_ENV] = directory
+    values.ValueClass = values.MultiProcessValue()
+
+
 def exposition() -> tuple[bytes, str]:
-    """The registry in Prometheus text format, and its content type."""
+    """The metrics in Prometheus text format (of all web processes, in multiprocess mode),
+    and their content type."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

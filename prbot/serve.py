@@ -4,28 +4,37 @@ Start-up: open the store, load the deployment's definitions, start the workers a
 reconciler, then open the listener, so /readyz is true from the first request.
 PRBOT_WORKERS=0 starts neither: the process only takes webhooks and serves the API, and
 another ``prbot serve`` on the same store runs the jobs (see ``prbot.config``).
+PRBOT_WEB_PROCESSES > 1 starts more processes serving the same port once the listener is
+up (see ``prbot.web_processes``); they run no workers.
 Shutdown on SIGTERM/SIGINT, in the order that loses nothing: stop accepting and let
-in-flight requests finish (a delivery is stored before it is answered), stop the
-reconciler, drain the workers (unfinished jobs keep their lease and are retaken after
-it runs out), close the SCM clients, close the store. Exit 0.
+in-flight requests finish (a delivery is stored before it is answered), stop the other
+web processes (each does the same), stop the reconciler, drain the workers (unfinished
+jobs keep their lease and are retaken after it runs out), close the SCM clients, close
+the store. Exit 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import os
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 from aiohttp import web
 
+from prbot import metrics
 from prbot.config import Settings
 from prbot.definitions_cache import DefinitionsCache
 from prbot.scm.factory import close_providers, scm_for
 from prbot.store import StoreError, open_store
 from prbot.store.url import parse_sqlite
 from prbot.web.app import create_app
+from prbot.web_processes import WebChildren, watch_parent
 from prbot.worker.handlers import build_handlers
 from prbot.worker.pool import WorkerPool
 from prbot.worker.reconciler import Reconciler
@@ -55,9 +64,21 @@ async def serve(
     host: str | None = None,
     port: int | None = None,
     stop: asyncio.Event | None = None,
+    web_child_of: int | None = None,
 ) -> int:
-    """Run until ``stop`` is set (or SIGTERM/SIGINT arrives); return the exit status."""
+    """Run until ``stop`` is set (or SIGTERM/SIGINT arrives); return the exit status.
+    ``web_child_of``: this is another web process of a parent ``prbot serve``, which
+    holds the other end of this pipe."""
     stop = stop or asyncio.Event()
+    if web_child_of is not None:
+        settings = dataclasses.replace(settings, workers=0, web_processes=1)
+        watch_parent(web_child_of, stop.set)
+    several = web_child_of is not None or settings.web_processes > 1
+    metrics_dir: str | None = None
+    if settings.web_processes > 1:
+        # before any metric is recorded (children inherit it through the environment)
+        metrics_dir = tempfile.mkdtemp(prefix="prbot-metrics-")
+        metrics.use_multiprocess(metrics_dir)
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -71,6 +92,8 @@ async def serve(
         await store.open()
     except (StoreError, OSError) as exc:
         log.error("cannot open the store %s: %s", settings.database_url_display(), exc)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return EXIT_FAILED
 
     definitions = DefinitionsCache(
@@ -90,7 +113,7 @@ async def serve(
             secrets=settings.secret_values(),
         )
         reconciler = Reconciler(store, settings)
-    else:
+    elif web_child_of is None:
         log.info("intake only (PRBOT_WORKERS=0): jobs run in another process")
     app = create_app(
         settings,
@@ -100,12 +123,18 @@ async def serve(
         definitions=lambda: definitions.deployment,
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=REQUEST_GRACE_SECONDS)
+    children: WebChildren | None = None
     try:
         if pool is not None and reconciler is not None:
             await pool.start()
             await reconciler.start()
         await runner.setup()
-        site = web.TCPSite(runner, host or settings.host, settings.port if port is None else port)
+        site = web.TCPSite(
+            runner,
+            host or settings.host,
+            settings.port if port is None else port,
+            reuse_port=several,
+        )
         await site.start()
         for address in runner.addresses:
             log.info(
@@ -117,8 +146,18 @@ async def serve(
                     "api": settings.api_token is not None,
                     "workers": settings.workers,
                     "store": settings.database_url_display(),
+                    "pid": os.getpid(),
                 },
             )
+        if settings.web_processes > 1:
+            bound_host, bound_port = runner.addresses[0][:2]
+            children = WebChildren(
+                settings.web_processes - 1,
+                host=bound_host,
+                port=bound_port,
+                config_file=settings.config_file or None,
+            )
+            await children.start()
         await stop.wait()
         log.info("stopping: no new requests; draining")
     except OSError as exc:  # the port is taken, or the address is not ours
@@ -132,15 +171,25 @@ async def serve(
             loop.remove_signal_handler(sig)
         if runner.server is not None:
             await runner.cleanup()  # closes the listener, waits for in-flight requests
+        if children is not None:
+            await children.stop(REQUEST_GRACE_SECONDS + 2)
         if reconciler is not None:
             await reconciler.stop()
         if pool is not None:
             await pool.drain(DRAIN_SECONDS)
         await close_providers()
         await store.close()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         log.info("stopped")
     return return_code
 
 
-def run(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:
-    return asyncio.run(serve(settings, host=host, port=port))
+def run(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    web_child_of: int | None = None,
+) -> int:
+    return asyncio.run(serve(settings, host=host, port=port, web_child_of=web_child_of))

@@ -7,6 +7,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, get_args
 
+import orjson
+
 from prbot.store.base import AuditEntry, Delivery, Job, Run, RunStatus
 
 JOB_COLUMNS = (
@@ -23,7 +25,17 @@ DELIVERY_COLUMNS = "platform, delivery_id, event, received_at, payload"
 RUN_STATUSES: frozenset[str] = frozenset(get_args(RunStatus))
 
 # compact and stable; ensure_ascii off because SQLite TEXT is UTF-8 anyway
-dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_stdlib_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text. orjson writes the same text as the stdlib for prbot's values
+    (str keys, str/int/float/bool/None, lists, dicts) several times faster, on the intake's
+    hot path; the stdlib takes what orjson refuses (ints beyond 64 bits, non-str keys)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _stdlib_dumps(value)
 
 
 def _time(value: float | None) -> float | None:

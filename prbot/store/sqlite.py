@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -32,6 +33,8 @@ from prbot.store import migrations, ops, rows
 from prbot.store.base import AuditEntry, Delivery, Job, JobState, NewJob, Run, StoreError
 from prbot.store.checkpointer import Checkpointer
 from prbot.store.writer import GroupCommitWriter, StoreClosedError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Synchronous = Literal["NORMAL", "FULL"]
@@ -47,6 +50,9 @@ _STATE_WHERE = {
 # ~16 MB of 4 KB pages: the WAL's bound under load (SQLite's default is 1000 pages)
 WAL_AUTOCHECKPOINT_PAGES = 4000
 WAL_SIZE_LIMIT = 64 << 20
+# past this, the writer itself checkpoints the whole WAL and truncates it (see _after_commit)
+WAL_RESET_BYTES = 24 << 20
+WAL_RESET_WAIT_MS = 200
 
 # ON CONFLICT ... DO NOTHING (the dedupe) needs 3.24 (2018)
 MIN_SQLITE = (3, 24, 0)
@@ -74,6 +80,8 @@ class SqliteStore:
         self._busy_ms = int(busy_timeout * 1000)
         self._readers_max = readers
         self._max_batch = max_batch
+        self._wal_path = f"{self.path}-wal"
+        self.wal_resets = 0  # TRUNCATE checkpoints the writer had to run (see _after_commit)
         self._checkpointer, self._writer = self._make_writers()
         self._opened = False
         self._readers: ThreadPoolExecutor | None = None
@@ -345,9 +353,39 @@ class SqliteStore:
             self._setup_writer,
             max_batch=self._max_batch,
             name=f"store:{self.path}",
-            on_commit=checkpointer.poke,
+            on_commit=self._after_commit,
+            lock_path=f"{self.path}-writelock",
         )
         return checkpointer, writer
+
+    def _after_commit(self, conn: sqlite3.Connection) -> None:
+        """After each write transaction, on the writer thread: wake the checkpointer, and
+        bound the WAL. The background checkpoint is PASSIVE, and so is the writer's
+        autocheckpoint: while one runs the other gives up, and under constant writes
+        neither may finish, so the WAL never restarts and grows by every batch. Past
+        WAL_RESET_BYTES the writer runs a TRUNCATE checkpoint, which waits for readers,
+        copies everything and empties the file: the WAL stays under that plus one batch
+        (max_batch_bytes). Rare: normally the checkpointer keeps the WAL far below."""
+        self._checkpointer.poke()
+        try:
+            wal_bytes = os.stat(self._wal_path).st_size
+        except FileNotFoundError:
+            return
+        if wal_bytes > WAL_RESET_BYTES:
+            # a reader holding an old snapshot would make it wait: briefly, as every write
+            # waits meanwhile; if it cannot finish, the next commit tries again
+            conn.execute(f"PRAGMA busy_timeout = {WAL_RESET_WAIT_MS}")
+            try:
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            self.wal_resets += 1
+            if busy:
+                log.warning(
+                    "the WAL of %s is %d MB and a reader kept it from being reset",
+                    self.path.name,
+                    wal_bytes >> 20,
+                )
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: the writer issues BEGIN/COMMIT itself (group commit);

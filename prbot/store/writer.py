@@ -12,6 +12,12 @@ runs without them, and only if an op raises is it rolled back and replayed with 
 SAVEPOINT per op. An op may therefore run twice: it must touch nothing but the
 connection (every op in ``ops.py`` is a plain function of its arguments and the data).
 
+Several processes may write the same file (web processes, ``prbot jobs``). SQLite's own
+lock makes a second writer poll with sleeps of up to 100 ms (busy_timeout), which wastes
+most of the time two busy writers have; so with ``lock_path`` each transaction first takes
+an exclusive ``flock`` on a file beside the database: a waiting writer blocks in the
+kernel and runs the moment the other commits, and its batch has grown meanwhile.
+
 A future resolves only after COMMIT returned: an acknowledged write survives a crash of
 the process (and, with ``synchronous=FULL``, of the machine).
 """
@@ -21,13 +27,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import fcntl
+import logging
+import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from prbot.store.base import StoreError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WriteOp = Callable[[sqlite3.Connection], T]
@@ -66,7 +77,8 @@ class GroupCommitWriter:
         max_batch: int = 256,
         max_batch_bytes: int = 16 << 20,
         name: str = "prbot-store-writer",
-        on_commit: Callable[[], None] | None = None,
+        on_commit: Callable[[sqlite3.Connection], None] | None = None,
+        lock_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self._connect = connect
         self._setup = setup
@@ -74,6 +86,8 @@ class GroupCommitWriter:
         self._max_batch_bytes = max_batch_bytes
         self._name = name
         self._on_commit = on_commit
+        self._lock_path = lock_path
+        self._lock_fd: int | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # guards "is it open?" together with the put, so nothing is queued behind _STOP
         self._lock = threading.Lock()
@@ -137,9 +151,13 @@ class GroupCommitWriter:
     def _main(self, ready: concurrent.futures.Future[None]) -> None:
         conn: sqlite3.Connection | None = None
         try:
+            if self._lock_path is not None:
+                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             conn = self._connect()
-            self._setup(conn)
+            with self._locked():
+                self._setup(conn)
         except BaseException as exc:
+            self._close_lock()
             with self._lock:
                 self._open = False
             if conn is not None:
@@ -157,7 +175,25 @@ class GroupCommitWriter:
                 self._open = False
             self._fail_queued()
             conn.close()
+            self._close_lock()
             self._done.set_result(None)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The cross-process write lock, for one transaction (a no-op without lock_path)."""
+        if self._lock_fd is None:
+            yield
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # the GIL is released while waiting
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _close_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _fail_queued(self) -> None:
         leftovers = []
@@ -191,6 +227,10 @@ class GroupCommitWriter:
                 return
 
     def _run_batch(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
+        with self._locked():
+            self._run_batch_locked(conn, items)
+
+    def _run_batch_locked(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -219,7 +259,11 @@ class GroupCommitWriter:
         self.ops += len(items)
         self._settle(outcomes)
         if self._on_commit is not None:
-            self._on_commit()
+            # still under the cross-process lock: no other writer runs meanwhile
+            try:
+                self._on_commit(conn)
+            except Exception:
+                log.exception("after-commit hook failed")
 
     @staticmethod
     def _run_plain(

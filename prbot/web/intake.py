@@ -182,10 +182,12 @@ class Intake:
             NewJob(
                 kind="event",
                 payload=e.to_dict(),
-                dedupe_key=f"{platform}:{delivery_id}:{i}",
+                # no job dedupe key: the delivery's own UNIQUE (platform, id) already
+                # keeps a redelivery from adding jobs, and a keyed insert costs an index
+                dedupe_key=None,
                 max_attempts=self.max_attempts,
             )
-            for i, e in enumerate(events)
+            for e in events
         ]
         delivery = Delivery(platform, delivery_id, event_name, self.clock(), body)
         try:

@@ -7,6 +7,7 @@ import asyncio
 import random
 from collections import Counter
 
+from prbot.events import event_from_dict
 from prbot.store.base import Store
 
 from .conftest import MakeClient, github_fixtures, gitlab_fixtures, needs_webhooks
@@ -47,14 +48,16 @@ async def test_concurrent_shuffled_deliveries_with_redeliveries(
     assert answers["duplicate"] == SENT_TWICE
     assert answers["accepted"] + answers["ignored"] == DELIVERIES
 
-    expected_keys = {
-        f"{fx.platform}:{d}:{i}"
-        for fx, d in planned
-        for i in range(len(EXPECTED[f"{fx.platform}/{fx.name}"]))
-    }
+    expected = {(fx.platform, d): EXPECTED[f"{fx.platform}/{fx.name}"] for fx, d in planned}
     deliveries = await store.deliveries(limit=10_000)
     jobs = await store.jobs(limit=10_000)
     assert sorted(d.delivery_id for d in deliveries) == sorted(d for _, d in planned)
-    assert len(jobs) == len(expected_keys)
-    assert {j.dedupe_key for j in jobs} == expected_keys
-    assert (await store.queue_depth())["queued"] == len(expected_keys)
+    # each delivery's events exactly once, and one queued job per event: none for a
+    # redelivery
+    for (platform, delivery_id), events in expected.items():
+        assert await store.delivery_events(platform, delivery_id) == events
+    every_event = [e for events in expected.values() for e in events]
+    assert len(jobs) == len(every_event)
+    job_events = [event_from_dict(j.payload) for j in jobs]
+    assert sorted(map(repr, job_events)) == sorted(map(repr, every_event))
+    assert (await store.queue_depth())["queued"] == len(every_event)

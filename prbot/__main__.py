@@ -1,0 +1,7 @@
+"""``python -m prbot``: the same as the ``prbot`` command."""
+
+import sys
+
+from prbot.cli import main
+
+sys.exit(main())
