@@ -21,7 +21,8 @@ The hot path is kept lean (it bounds deliveries per second): the GitHub signatur
 checked with gidgethub's ``validate_event`` on the raw body, the body is parsed once with
 orjson, the event name and delivery id come straight from the headers, each event is
 turned into a dict once, answers are prebuilt bytes, and the one log line per delivery
-marks the fields the redaction filter need not scan.
+goes through ``prbot.logs.info_line`` (no LogRecord) and marks the fields redaction need
+not scan.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from gidgethub.sansio import validate_event
 from prbot import metrics
 from prbot.config import Settings
 from prbot.events import Event
-from prbot.logs import SAFE
+from prbot.logs import SAFE, info_line
 from prbot.store.base import Delivery, NewJob, Store
 from prbot.web.normalize import GITHUB, GITLAB, github_events, gitlab_events
 
@@ -71,6 +72,8 @@ def _safe_fields(event_name: str, delivery_id: str) -> frozenset[str]:
         return _SAFE_WITH_BOTH if known_id else _SAFE_WITH_EVENT
     return _SAFE_WITH_ID if known_id else _SAFE_ALWAYS
 
+
+_MESSAGES = {o: f"delivery {o}" for o in ("accepted", "duplicate", "ignored", "unavailable")}
 
 # the answers of a stored delivery, as json.dumps wrote them, encoded once
 _DUPLICATE = b'{"status": "duplicate"}'
@@ -206,10 +209,10 @@ class Intake:
             else:
                 outcome, status, answer = "ignored", 200, _IGNORED
         metrics.delivery(platform, event_name, outcome)
-        log.info(
-            "delivery %s",
-            outcome,
-            extra={
+        info_line(
+            log,
+            _MESSAGES[outcome],
+            {
                 "platform": platform,
                 "delivery_id": delivery_id,
                 "event": event_name,
@@ -218,8 +221,8 @@ class Intake:
                 "events": len(events),
                 "status": status,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                SAFE: _safe_fields(event_name, delivery_id),
             },
+            _safe_fields(event_name, delivery_id),
         )
         return _answer(status, answer)
 

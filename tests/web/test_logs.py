@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prbot.config import Secret
-from prbot.logs import SAFE, JsonFormatter, RedactingFilter, Redactor, setup_logging
+from prbot.logs import SAFE, JsonFormatter, RedactingFilter, Redactor, info_line, setup_logging
 
 from .conftest import make_settings
 
@@ -215,3 +215,68 @@ def test_safe_fields_are_not_scanned_others_are(restore_root: object) -> None:
     assert record["vouched"] == "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"  # skipped
     assert record["action"] == "token=***" and record["events"] == 1
     assert SAFE not in record and record["message"] == "delivery accepted"
+
+
+def only_prbot_handler(root: logging.Logger) -> None:
+    # pytest's own log capture sits on the root logger: with it there, info_line takes
+    # the plain path (tested below); these tests want the fast one
+    root.handlers[:] = [h for h in root.handlers if getattr(h, "_prbot", False)]
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_info_line_writes_what_logger_info_would(
+    restore_root: logging.Logger, log_format: str
+) -> None:
+    stream = io.StringIO()
+    setup_logging(make_settings(log_format=log_format, **SECRETS), stream)
+    only_prbot_handler(restore_root)
+    log = logging.getLogger("prbot.web.intake")
+    fields = {
+        "platform": "github",
+        "delivery_id": "d-hook-secret-aaaa",  # a sender's value: scanned
+        "event": "pull_request",
+        "events": 2,
+        "latency_ms": 1.25,
+    }
+    safe = frozenset({"platform", "event"})
+    info_line(log, "delivery accepted", fields, safe)
+    log.info("delivery %s", "accepted", extra={**fields, SAFE: safe})
+    fast, slow = lines(stream)
+    # the same line but for the time (a millisecond may pass between the two)
+    drop_time = (
+        (lambda x: {**json.loads(x), "time": ""})
+        if log_format == "json"
+        else (lambda x: x.split(" ", 1)[1])
+    )
+    assert drop_time(fast) == drop_time(slow)
+    assert "hook-secret-aaaa" not in fast and "d-***" in fast
+
+
+def test_info_line_respects_the_level(restore_root: logging.Logger) -> None:
+    stream = io.StringIO()
+    setup_logging(make_settings(log_level="warn"), stream)
+    only_prbot_handler(restore_root)
+    info_line(logging.getLogger("prbot.web.intake"), "delivery accepted", {"a": 1}, frozenset())
+    assert lines(stream) == []
+
+
+def test_info_line_goes_through_logging_when_another_handler_listens(
+    restore_root: logging.Logger,
+) -> None:
+    stream = io.StringIO()
+    setup_logging(make_settings(log_format="json", **SECRETS), stream)
+    only_prbot_handler(restore_root)
+    seen: list[logging.LogRecord] = []
+    other = logging.Handler()
+    other.emit = seen.append  # type: ignore[method-assign]
+    restore_root.addHandler(other)
+    info_line(
+        logging.getLogger("prbot.web.intake"),
+        "delivery accepted",
+        {"delivery_id": "api-token-dddd"},
+        frozenset(),
+    )
+    [record] = seen  # the other handler got a real record with the fields
+    assert record.getMessage() == "delivery accepted"
+    [line] = lines(stream)  # and ours wrote the line, redacted as ever
+    assert json.loads(line)["delivery_id"] == "***"
