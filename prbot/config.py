@@ -45,6 +45,7 @@ from prbot.automation.schema import did_you_mean
 
 MiB = 1024 * 1024
 MIN_WEBHOOK_SECRET = 8
+MIN_RETENTION_DAYS = 3.0
 
 
 class Secret:
@@ -153,6 +154,14 @@ VARIABLES: tuple[Var, ...] = (
     Var("PRBOT_LEASE_SECONDS", "how long a worker holds a job before another may take it", "60"),
     Var("PRBOT_MAX_ATTEMPTS", "attempts before a job is dead-lettered", "8"),
     Var("PRBOT_RECONCILE_SECONDS", "interval of the reconciler's poll (0: off)", "300"),
+    Var(
+        "PRBOT_RETENTION_DAYS",
+        "deliveries (their bodies and events) and done jobs older than this are deleted by "
+        "the reconciler's passes; dead jobs, runs and the audit log are kept. At least "
+        f"{MIN_RETENTION_DAYS:g}: GitHub redelivers up to 3 days later, and a delivery "
+        "already deleted would be acted on again. 0: keep everything",
+        "30",
+    ),
     Var("PRBOT_MAX_BODY_BYTES", "largest request body accepted", str(25 * MiB)),
     Var("PRBOT_API_TOKEN", "bearer token of the internal API (/api; off when unset)", "", True),
     Var("PRBOT_CONFIG", "config file (YAML or TOML) with the same names as keys"),
@@ -193,6 +202,7 @@ class Settings:
     lease_seconds: float = 60.0
     max_attempts: int = 8
     reconcile_seconds: float = 300.0
+    retention_days: float = 30.0
     max_body_bytes: int = 25 * MiB
     api_token: Secret | None = None
     config_file: str = ""
@@ -473,6 +483,7 @@ def load_settings(
         lease_seconds=r.number("PRBOT_LEASE_SECONDS", "60", float, 1),
         max_attempts=r.number("PRBOT_MAX_ATTEMPTS", "8", int, 1),
         reconcile_seconds=r.number("PRBOT_RECONCILE_SECONDS", "300", float, 0),
+        retention_days=_retention_days(r),
         max_body_bytes=r.number("PRBOT_MAX_BODY_BYTES", str(25 * MiB), int, 1024),
         api_token=Secret(t) if (t := r.get("PRBOT_API_TOKEN")) else None,
         config_file=config_file or "",
@@ -481,6 +492,17 @@ def load_settings(
     if r.problems:
         raise ConfigError(r.problems)
     return settings
+
+
+def _retention_days(r: _Reader) -> float:
+    days = r.number("PRBOT_RETENTION_DAYS", "30", float, 0)
+    if 0 < days < MIN_RETENTION_DAYS:
+        r.fail(
+            "PRBOT_RETENTION_DAYS",
+            f"must be 0 (keep everything) or at least {MIN_RETENTION_DAYS:g} (GitHub "
+            f"redelivers up to 3 days later), got {r.get('PRBOT_RETENTION_DAYS')}",
+        )
+    return days
 
 
 def help_table() -> str:

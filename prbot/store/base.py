@@ -86,6 +86,14 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What one ``Store.prune`` removed."""
+
+    deliveries: int = 0
+    jobs: int = 0
+
+
 class StoreError(Exception):
     """The store failed (database error, closed store, unknown schema). Backends raise
     this (chained to the driver's error) so callers need not know which backend runs."""
@@ -164,3 +172,12 @@ class Store(Protocol):
     async def audit_log(self, *, repo: str | None = None, limit: int = 100) -> list[AuditEntry]: ...
 
     async def deliveries(self, *, limit: int = 100) -> list[Delivery]: ...
+
+    # -- retention
+
+    async def prune(self, *, before: float, chunk: int = 500) -> Pruned:
+        """Delete deliveries received before ``before`` (bodies and events), then done jobs
+        last touched before it that no remaining event points at; oldest first, in short
+        transactions of up to ``chunk`` rows so intake keeps flowing. Dead jobs, runs,
+        promotions and the audit log are kept."""
+        ...

@@ -264,3 +264,39 @@ def audit(conn: sqlite3.Connection, values: tuple[float, str, str, str, str]) ->
     conn.execute(
         "INSERT INTO audit (at, actor, action, repo, detail) VALUES (?, ?, ?, ?, ?)", values
     )
+
+
+# -- retention
+
+
+def prune_deliveries(conn: sqlite3.Connection, *, before: float, limit: int) -> int:
+    """Deletes deliveries received before ``before`` among the ``limit`` oldest (their
+    events go with them: ON DELETE CASCADE; their jobs keep running, delivery SET NULL).
+    Ids grow with time, so only the oldest rows are read: never a scan of the bodies."""
+    return conn.execute(
+        "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries ORDER BY id LIMIT ?) "
+        "AND received_at < ?",
+        (limit, before),
+    ).rowcount
+
+
+def prune_jobs(
+    conn: sqlite3.Connection, *, before: float, after_id: int, limit: int
+) -> tuple[int, int | None]:
+    """Deletes done jobs updated before ``before`` among the ``limit`` jobs after
+    ``after_id``, unless an event still points at one (its delivery is kept). Returns
+    (deleted, the id to go on after), None once past the jobs created before ``before``
+    (walking on by id: queued and dead jobs at the front must not stall it)."""
+    found = conn.execute(
+        "SELECT id, created_at FROM jobs WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+    ).fetchall()
+    if not found:
+        return 0, None
+    last_id = found[-1][0]
+    deleted = conn.execute(
+        "DELETE FROM jobs WHERE id > ? AND id <= ? AND state = 'done' AND updated_at < ? "
+        "AND NOT EXISTS (SELECT 1 FROM events WHERE events.job = jobs.id)",
+        (after_id, last_id, before),
+    ).rowcount
+    done = len(found) < limit or found[-1][1] >= before
+    return deleted, None if done else last_id

@@ -18,6 +18,7 @@ among all the writes of a batch, so it costs far less here than one commit per w
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -30,7 +31,16 @@ from typing import Any, Literal, TypeVar
 
 from prbot.events import Event, event_from_dict
 from prbot.store import migrations, ops, rows
-from prbot.store.base import AuditEntry, Delivery, Job, JobState, NewJob, Run, StoreError
+from prbot.store.base import (
+    AuditEntry,
+    Delivery,
+    Job,
+    JobState,
+    NewJob,
+    Pruned,
+    Run,
+    StoreError,
+)
 from prbot.store.checkpointer import Checkpointer
 from prbot.store.writer import GroupCommitWriter, StoreClosedError
 
@@ -306,6 +316,21 @@ class SqliteStore:
         sql = f"SELECT {rows.DELIVERY_COLUMNS} FROM deliveries ORDER BY id DESC LIMIT ?"
         found = await self._read(lambda c: c.execute(sql, (limit,)).fetchall())
         return [rows.delivery(r) for r in found]
+
+    async def prune(self, *, before: float, chunk: int = 500) -> Pruned:
+        deliveries = jobs = 0
+        while True:  # one short transaction per chunk: intake batches go in between
+            gone = await self._write(lambda c: ops.prune_deliveries(c, before=before, limit=chunk))
+            deliveries += gone
+            if gone < chunk:
+                break
+        after: int | None = 0
+        while after is not None:
+            gone, after = await self._write(
+                functools.partial(ops.prune_jobs, before=before, after_id=after, limit=chunk)
+            )
+            jobs += gone
+        return Pruned(deliveries, jobs)
 
     async def delivery_events(self, platform: str, delivery_id: str) -> list[Event]:
         """The events stored with a delivery, in order (their data may live in a job)."""

@@ -9,7 +9,9 @@ mistake; each pass therefore:
   that cannot succeed is never retried forever;
 - asks the forge about runs whose PR is open and marks them merged or closed. To stay far
   inside GitHub's 5,000 requests an hour, each run is asked about at most once per
-  interval, oldest first, and at most ``max_pr_checks`` per pass.
+  interval, oldest first, and at most ``max_pr_checks`` per pass;
+- deletes deliveries and done jobs older than PRBOT_RETENTION_DAYS (``Store.prune``):
+  every verified body is kept until then, up to 25 MB each.
 
 Re-enqueued jobs carry the dedupe key ``run:{id}:reconcile:{bucket}`` (bucket: the
 interval the pass falls in), so reconcilers in several processes enqueue one job.
@@ -22,12 +24,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prbot.config import Settings
 from prbot.scm.factory import scm_for as default_scm_for
 from prbot.scm.port import Scm
-from prbot.store.base import Job, NewJob, Run, Store
+from prbot.store.base import Job, NewJob, Pruned, Run, Store
 from prbot.worker.errors import PermanentError, describe
 
 log = logging.getLogger("prbot.reconciler")
@@ -35,6 +37,7 @@ log = logging.getLogger("prbot.reconciler")
 ScmFor = Callable[[str], Scm]
 RUN_KIND = "automation.run"
 MAX_SCANNED = 5000
+DAY = 86400.0
 
 
 @dataclass
@@ -45,6 +48,7 @@ class ReconcileReport:
     closed: list[int]
     checked: int = 0
     errors: int = 0
+    pruned: Pruned = field(default_factory=Pruned)
 
 
 class Reconciler:
@@ -103,6 +107,15 @@ class Reconciler:
         now = self.clock()
         await self._runs_in_flight(now, report)
         await self._open_prs(now, report)
+        if self.settings.retention_days > 0:
+            report.pruned = await self.store.prune(before=now - self.settings.retention_days * DAY)
+            if report.pruned.deliveries or report.pruned.jobs:
+                log.info(
+                    "retention: deleted %d deliveries and %d done jobs older than %g days",
+                    report.pruned.deliveries,
+                    report.pruned.jobs,
+                    self.settings.retention_days,
+                )
         if report.requeued or report.failed or report.merged or report.closed:
             log.info(
                 "reconciled: %d requeued, %d failed, %d merged, %d closed (%d PRs checked)",

@@ -273,3 +273,15 @@ def test_help_table_lists_every_variable() -> None:
 def test_settings_constructible_for_tests() -> None:
     s = Settings(webhook_secrets=(Secret("x"),))
     assert s.secret_values() == ["x"]
+
+
+def test_retention_and_web_processes() -> None:
+    s = load_settings(BASE)
+    assert (s.retention_days, s.web_processes) == (30.0, 1)
+    s = load_settings({**BASE, "PRBOT_RETENTION_DAYS": "0", "PRBOT_WEB_PROCESSES": "3"})
+    assert (s.retention_days, s.web_processes) == (0.0, 3)
+    # shorter than GitHub's redelivery window: a redelivery could act twice
+    [problem] = problems({**BASE, "PRBOT_RETENTION_DAYS": "1"})
+    assert problem.startswith("PRBOT_RETENTION_DAYS: must be 0 (keep everything) or at least 3")
+    [problem] = problems({**BASE, "PRBOT_WEB_PROCESSES": "0"})
+    assert problem.startswith("PRBOT_WEB_PROCESSES: must be at least 1")
