@@ -193,7 +193,18 @@ SELECT e.delivery, e.position, e.kind, coalesce(e.data, j.payload) AS data, e.jo
 FROM events e LEFT JOIN jobs j ON j.id = e.job;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+# Webhook bodies move out of the database into append-only files (``bodies.py``): a row
+# names its body's file, offset and length, and keeps an empty payload. Rows written
+# before keep their payload inline.
+V3 = """
+ALTER TABLE deliveries ADD COLUMN body_file TEXT;
+ALTER TABLE deliveries ADD COLUMN body_offset INTEGER;
+ALTER TABLE deliveries ADD COLUMN body_length INTEGER;
+-- retention's question "does a delivery still name this file?"
+CREATE INDEX deliveries_body_file ON deliveries (body_file) WHERE body_file IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 
 LATEST = len(MIGRATIONS)
 

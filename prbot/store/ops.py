@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from prbot.store import rows
+from prbot.store.bodies import BodyFiles
 
 # UPDATE ... RETURNING arrived in SQLite 3.35 (2021); older builds take the fallback,
 # which is just as atomic because it runs inside the writer's transaction.
@@ -44,17 +45,24 @@ class EventRow(NamedTuple):
 
 def record_delivery(
     conn: sqlite3.Connection,
-    delivery: tuple[str, str, str, float, bytes],
+    delivery: tuple[str, str, str, float],
+    body: bytes,
+    bodies: BodyFiles,
     events: Sequence[EventRow],
     jobs: Sequence[JobRow],
 ) -> bool:
+    # the body's place is reserved, and staged only if the row goes in: a redelivery
+    # writes nothing (bodies.py: staged bodies are written just before COMMIT)
+    body_file, body_offset = bodies.reserve()
     cur = conn.execute(
-        "INSERT INTO deliveries (platform, delivery_id, event, received_at, payload) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, delivery_id) DO NOTHING",
-        delivery,
+        "INSERT INTO deliveries (platform, delivery_id, event, received_at, payload, "
+        "body_file, body_offset, body_length) VALUES (?, ?, ?, ?, x'', ?, ?, ?) "
+        "ON CONFLICT (platform, delivery_id) DO NOTHING",
+        (*delivery, body_file, body_offset, len(body)),
     )
     if cur.rowcount == 0:
         return False  # seen before: the UNIQUE constraint is the dedupe
+    bodies.stage(body)
     delivery_pk = cur.lastrowid
     ids = [_insert_job(conn, job, delivery_pk) for job in jobs]
     if events:

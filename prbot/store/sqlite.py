@@ -18,6 +18,7 @@ among all the writes of a batch, so it costs far less here than one commit per w
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import logging
@@ -41,6 +42,7 @@ from prbot.store.base import (
     Run,
     StoreError,
 )
+from prbot.store.bodies import BodyFiles
 from prbot.store.checkpointer import Checkpointer
 from prbot.store.writer import GroupCommitWriter, StoreClosedError
 
@@ -91,6 +93,7 @@ class SqliteStore:
         self._readers_max = readers
         self._max_batch = max_batch
         self._wal_path = f"{self.path}-wal"
+        self._bodies = BodyFiles(Path(f"{self.path}-bodies"), fsync=synchronous == "FULL")
         self.wal_resets = 0  # TRUNCATE checkpoints the writer had to run (see _after_commit)
         self._checkpointer, self._writer = self._make_writers()
         self._opened = False
@@ -134,6 +137,7 @@ class SqliteStore:
     async def close(self) -> None:
         self._opened = False
         await asyncio.wrap_future(self._writer.stop())
+        self._bodies.close()
         await asyncio.to_thread(self._checkpointer.stop)
         if self._readers is not None:
             self._readers.shutdown(wait=True)
@@ -163,18 +167,13 @@ class SqliteStore:
     async def record_delivery(
         self, delivery: Delivery, events: Sequence[Event], jobs: Sequence[NewJob]
     ) -> bool:
-        row = (
-            delivery.platform,
-            delivery.delivery_id,
-            delivery.event,
-            delivery.received_at,
-            delivery.payload,
-        )
+        row = (delivery.platform, delivery.delivery_id, delivery.event, delivery.received_at)
         job_rows = [_job_row(j, now=delivery.received_at) for j in jobs]
         event_rows = _event_rows(events, jobs, job_rows)
+        body, bodies = delivery.payload, self._bodies
         return await self._write(
-            lambda c: ops.record_delivery(c, row, event_rows, job_rows),
-            size=len(delivery.payload),
+            lambda c: ops.record_delivery(c, row, body, bodies, event_rows, job_rows),
+            size=len(body),
         )
 
     # -- the queue
@@ -313,9 +312,22 @@ class SqliteStore:
         return [rows.audit(r) for r in found]
 
     async def deliveries(self, *, limit: int = 100) -> list[Delivery]:
-        sql = f"SELECT {rows.DELIVERY_COLUMNS} FROM deliveries ORDER BY id DESC LIMIT ?"
-        found = await self._read(lambda c: c.execute(sql, (limit,)).fetchall())
-        return [rows.delivery(r) for r in found]
+        sql = (
+            f"SELECT {rows.DELIVERY_COLUMNS}, body_file, body_offset, body_length "
+            "FROM deliveries ORDER BY id DESC LIMIT ?"
+        )
+
+        def read(c: sqlite3.Connection) -> list[Delivery]:
+            return [self._delivery(r) for r in c.execute(sql, (limit,)).fetchall()]
+
+        return await self._read(read)
+
+    def _delivery(self, row: Sequence[Any]) -> Delivery:
+        found = rows.delivery(row)
+        body_file, offset, length = row[5:8]
+        if body_file is None:  # stored before bodies moved to files (migrations.V3)
+            return found
+        return dataclasses.replace(found, payload=self._bodies.read(body_file, offset, length))
 
     async def prune(self, *, before: float, chunk: int = 500) -> Pruned:
         deliveries = jobs = 0
@@ -330,7 +342,19 @@ class SqliteStore:
                 functools.partial(ops.prune_jobs, before=before, after_id=after, limit=chunk)
             )
             jobs += gone
+        await self._read(functools.partial(self._remove_body_files, before=before))
         return Pruned(deliveries, jobs)
+
+    def _remove_body_files(self, conn: sqlite3.Connection, *, before: float) -> None:
+        """Delete body files written to last before ``before`` that no delivery names any
+        more (the rows are gone: pruned just now). Files only grow, so such a file never
+        gets a new row; a file another process still appends to was written to lately."""
+        for name in self._bodies.files_older_than(before):
+            named = conn.execute(
+                "SELECT 1 FROM deliveries WHERE body_file = ? LIMIT 1", (name,)
+            ).fetchone()
+            if named is None:
+                self._bodies.remove(name)
 
     async def delivery_events(self, platform: str, delivery_id: str) -> list[Event]:
         """The events stored with a delivery, in order (their data may live in a job)."""
@@ -380,6 +404,8 @@ class SqliteStore:
             name=f"store:{self.path}",
             on_commit=self._after_commit,
             lock_path=f"{self.path}-writelock",
+            before_commit=self._bodies.flush,
+            on_rollback=self._bodies.discard,
         )
         return checkpointer, writer
 
@@ -442,6 +468,7 @@ class SqliteStore:
         # and -shm files the database file's permissions, so create it ourselves first.
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         os.close(fd)
+        self._bodies.prepare()
 
 
 def _event_rows(

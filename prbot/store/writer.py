@@ -79,6 +79,8 @@ class GroupCommitWriter:
         name: str = "prbot-store-writer",
         on_commit: Callable[[sqlite3.Connection], None] | None = None,
         lock_path: str | os.PathLike[str] | None = None,
+        before_commit: Callable[[], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
     ) -> None:
         self._connect = connect
         self._setup = setup
@@ -87,6 +89,10 @@ class GroupCommitWriter:
         self._name = name
         self._on_commit = on_commit
         self._lock_path = lock_path
+        # what ops staged beside the connection (bodies.py): written just before COMMIT,
+        # forgotten on ROLLBACK
+        self._before_commit = before_commit
+        self._on_rollback = on_rollback
         self._lock_fd: int | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # guards "is it open?" together with the put, so nothing is queued behind _STOP
@@ -245,6 +251,8 @@ class GroupCommitWriter:
                 self._rollback(conn)
                 conn.execute("BEGIN IMMEDIATE")
                 outcomes = [self._run_op(conn, item) for item in items]
+            if self._before_commit is not None:
+                self._before_commit()
             conn.execute("COMMIT")
         except Exception as exc:
             # the transaction as a whole failed (commit error, or an op error that made
@@ -279,8 +287,9 @@ class GroupCommitWriter:
                 return None
         return outcomes
 
-    @staticmethod
-    def _rollback(conn: sqlite3.Connection) -> None:
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        if self._on_rollback is not None:
+            self._on_rollback()
         try:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from prbot.store import StoreClosedError, StoreError
-from prbot.store.base import Delivery
+from prbot.store.base import NewJob
 from prbot.store.sqlite import WAL_RESET_BYTES, WAL_SIZE_LIMIT, SqliteStore
 from prbot.store.writer import GroupCommitWriter
 
@@ -143,24 +143,21 @@ async def test_a_cancelled_caller_does_not_break_the_batch(tmp_path: Path) -> No
     conn.close()
 
 
+def big_job() -> NewJob:
+    # 200 KB through the WAL (webhook bodies no longer go there: bodies.py)
+    return NewJob(kind="big", payload={"blob": "y" * 200_000})
+
+
 async def test_the_wal_stays_bounded_and_is_checkpointed_in_the_background(
     db_path: Path,
 ) -> None:
-    big = b"y" * 200_000
     sizes = []
     async with SqliteStore(db_path) as store:
-        for round_ in range(6):  # 6 x 50 x 200 KB = 60 MB through the WAL
-            await asyncio.gather(
-                *(
-                    store.record_delivery(
-                        Delivery("github", f"{round_}-{i}", "push", 1.0, big), [], []
-                    )
-                    for i in range(50)
-                )
-            )
+        for _ in range(6):  # 6 x 50 x 200 KB = 60 MB through the WAL
+            await asyncio.gather(*(store.enqueue([big_job()], now=1.0) for _ in range(50)))
             sizes.append(os.path.getsize(f"{db_path}-wal"))
         assert store._checkpointer.checkpoints > 0
-        assert len(await store.deliveries(limit=1000)) == 300
+        assert (await store.queue_depth())["queued"] == 300
     # the writer's reset point (24 MB) plus at most one batch (16 MB budget), however
     # busy the machine is (before the writer reset it, the WAL could grow without bound
     # while a PASSIVE checkpoint never finished)
@@ -171,21 +168,13 @@ async def test_the_writer_resets_a_wal_no_checkpoint_could_finish(db_path: Path)
     # the failure the reset exists for, made deterministic: no background checkpoint
     # ever completes and the writer's own autocheckpoint is off, so only the writer's
     # reset can keep the WAL from growing with every batch
-    big = b"z" * 200_000
     sizes = []
     async with SqliteStore(db_path) as store:
         store._checkpointer._checkpoint = lambda conn: None  # type: ignore[method-assign]
         await store._write(lambda c: c.execute("PRAGMA wal_autocheckpoint = 0"))
-        for round_ in range(6):  # 60 MB through the WAL
-            await asyncio.gather(
-                *(
-                    store.record_delivery(
-                        Delivery("github", f"{round_}-{i}", "push", 1.0, big), [], []
-                    )
-                    for i in range(50)
-                )
-            )
+        for _ in range(6):  # 60 MB through the WAL
+            await asyncio.gather(*(store.enqueue([big_job()], now=1.0) for _ in range(50)))
             sizes.append(os.path.getsize(f"{db_path}-wal"))
         assert store.wal_resets >= 1
-        assert len(await store.deliveries(limit=1000)) == 300
+        assert (await store.queue_depth())["queued"] == 300
     assert max(sizes) <= WAL_RESET_BYTES + (16 << 20), sizes
