@@ -20,8 +20,9 @@ every occurrence of those few characters (garbling the logs and showing the secr
 Intake and workers may run as separate processes on one SQLite file: ``prbot serve`` with
 PRBOT_WORKERS=0 only takes webhooks (and serves the API, /metrics, /readyz), and another
 ``prbot serve`` with PRBOT_WORKERS >= 1 and the same PRBOT_DATABASE_URL (on another PORT,
-its webhook routes unused) runs the jobs and the reconciler. SQLite's locks serialize the
-two writers.
+its webhook routes unused) runs the jobs and the reconciler. The store's writer lock
+serializes the two writers. PRBOT_WEB_PROCESSES > 1 does the same within one deployment:
+more processes on the same port (see ``prbot.web_processes``).
 """
 
 from __future__ import annotations

@@ -71,9 +71,10 @@ MIN_SQLITE = (3, 24, 0)
 
 
 class SqliteStore:
-    """``Store`` on one SQLite file. Several processes may open the same file (web and
-    workers): SQLite's locks serialize their writers, ``busy_timeout`` makes them wait
-    their turn instead of failing."""
+    """``Store`` on one SQLite file. Several processes may open the same file (web
+    processes, workers, ``prbot jobs``): the writer's file lock (``writer.py``) gives
+    their transactions turns, ``busy_timeout`` covers any other writer. Webhook bodies go
+    to files beside it (``bodies.py``)."""
 
     def __init__(
         self,
