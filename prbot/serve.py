@@ -123,6 +123,7 @@ async def serve(
         # no pool: /readyz checks the store only
         ready=None if pool is None else (lambda: pool.running),
         definitions=lambda: definitions.deployment,
+        repo_lookup=definitions.lookup,
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=REQUEST_GRACE_SECONDS)
     children: WebChildren | None = None

@@ -148,6 +148,44 @@ async def test_api_run_opens_pr_and_forge_webhooks_flow_back(tmp_path: Path) -> 
                 await forge.merge_pull_request(REPO, prs[0].number, actor="alice")
                 await wait_for(lambda: run_status("merged"), what="the run to be marked merged")
 
+                # the repository's own automation (.prbot/scale.yaml on its default branch)
+                # is requested the same way, and runs into a PR of its own
+                auth = {"Authorization": f"Bearer {API_TOKEN}"}
+                scale = await http.post(
+                    "/api/runs",
+                    headers=auth,
+                    json={
+                        "automation": "scale",
+                        "repo": REPO,
+                        "platform": "github",
+                        "inputs": {"service": "myapp", "env": "dev", "replicas": 3},
+                        "requested_by": "bob",
+                    },
+                )
+                assert scale.status_code == 201, scale.text
+                run_id = scale.json()["run"]["id"]
+                await wait_for(lambda: run_status("pr_open"), what="the scale PR to open")
+                [scale_pr] = [
+                    p for p in forge.pull_requests(REPO, state="open") if p.head != prs[0].head
+                ]
+                _sha, content = await forge.read_file(
+                    REPO, scale_pr.head, "bootstrap/services/myapp-dev.yaml"
+                )
+                assert "replicaCount: 3" in content.decode()
+                # a name neither the deployment nor the repository defines: 422, naming both
+                missing = await http.post(
+                    "/api/runs",
+                    headers=auth,
+                    json={
+                        "automation": "scale-up",
+                        "repo": REPO,
+                        "platform": "github",
+                        "requested_by": "bob",
+                    },
+                )
+                assert missing.status_code == 422
+                assert ".prbot/" in missing.json()["errors"]["automation"]
+
                 metrics = (await http.get("/metrics")).text
                 accepted = [
                     line

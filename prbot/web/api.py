@@ -4,6 +4,10 @@ POST /api/runs       request an automation run: validated now, run by a worker l
 GET  /api/runs/{id}  one run
 GET  /api/jobs       jobs, newest first (?state=queued|running|done|dead&limit=N)
 
+An automation is looked up in the deployment's folder first, then in the repository's
+own ``.prbot/`` on its default branch (read through the SCM, cached by commit: see
+``prbot.definitions_cache``), as the worker will find it.
+
 The routes exist only when PRBOT_API_TOKEN is set. Invalid requests get 422 with one
 message per field: ``{"status": "invalid", "errors": {"inputs.tag": "is required"}}``.
 
@@ -30,7 +34,9 @@ from prbot.automation.config import validate_inputs
 from prbot.automation.errors import InputError
 from prbot.automation.schema import did_you_mean
 from prbot.config import Settings
+from prbot.scm.port import NotFound, ScmError
 from prbot.store.base import AuditEntry, NewJob, Run, Store, StoreError
+from prbot.worker.errors import PermanentError
 
 log = logging.getLogger("prbot.web.api")
 
@@ -46,6 +52,8 @@ PASSWORD_REFUSED = (
 )
 
 Definitions = Callable[[], Any]  # returns a DefinitionSet-like object (.automations)
+# (platform, repo, name) -> the repository's automation, or raises (DefinitionsCache.lookup)
+RepoLookup = Callable[[str, str, str], Awaitable[Any]]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -56,11 +64,13 @@ class Api:
         store: Store,
         definitions: Definitions,
         *,
+        repo_lookup: RepoLookup | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
         self.definitions = definitions
+        self.repo_lookup = repo_lookup
         self.clock = clock
         self.token = settings.api_token.reveal().encode() if settings.api_token else b""
 
@@ -132,10 +142,6 @@ class Api:
         automation = automations.get(name) if isinstance(name, str) else None
         if not isinstance(name, str) or not name:
             errors["automation"] = "is required"
-        elif automation is None:
-            errors["automation"] = (
-                f"no automation named {name!r}{did_you_mean(name, list(automations))}"
-            )
 
         platform = body.get("platform")
         if platform not in _REPO:
@@ -144,12 +150,32 @@ class Api:
             errors["platform"] = problem
 
         repo = body.get("repo") or (automation.repository if automation else None) or ""
+        repo_ok = False
         if not isinstance(repo, str) or not repo:
             errors["repo"] = "is required"
         elif platform in _REPO and not _REPO[platform].fullmatch(repo):
             errors["repo"] = f"must be a repository path like owner/name, got {repo!r}"
         elif automation is not None and automation.repository and automation.repository != repo:
             errors["repo"] = f"automation {name!r} targets {automation.repository!r}"
+        else:
+            repo_ok = True
+
+        if isinstance(name, str) and name and automation is None:
+            if self.repo_lookup is not None and repo_ok and "platform" not in errors:
+                try:
+                    automation = await self.repo_lookup(platform, repo, name)
+                except (PermanentError, NotFound) as exc:
+                    errors["automation"] = str(exc)
+                except ScmError as exc:  # the platform is down or rate-limits us: retry later
+                    log.warning("cannot read %s/.prbot/: %s", repo, exc)
+                    return web.json_response(
+                        {"status": "unavailable", "reason": f"cannot read {repo}/.prbot/"},
+                        status=503,
+                    )
+            else:
+                errors["automation"] = (
+                    f"no automation named {name!r}{did_you_mean(name, list(automations))}"
+                )
 
         requested_by = body.get("requested_by")
         if not isinstance(requested_by, str) or not requested_by.strip():

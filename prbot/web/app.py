@@ -10,7 +10,7 @@ from aiohttp import web
 
 from prbot.config import Settings
 from prbot.store.base import Store
-from prbot.web.api import Api, Definitions
+from prbot.web.api import Api, Definitions, RepoLookup
 from prbot.web.health import Health
 from prbot.web.intake import Intake
 
@@ -24,16 +24,18 @@ def create_app(
     *,
     ready: Callable[[], bool] | None,
     definitions: Definitions,
+    repo_lookup: RepoLookup | None = None,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
     """The web app. ``ready`` tells whether the worker pool runs (for /readyz; None: this
     process runs no workers, /readyz checks the store only); ``definitions`` returns the
-    current DefinitionSet (for the API)."""
+    current DefinitionSet (for the API); ``repo_lookup`` finds a repository's own
+    automation (``DefinitionsCache.lookup``; None: the deployment's only)."""
     # aiohttp refuses bodies over client_max_size while reading them (chunked ones too)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[STORE] = store
     Intake(settings, store, clock=clock).add_routes(app)
     Health(store, ready).add_routes(app)
-    Api(settings, store, definitions, clock=clock).add_routes(app)
+    Api(settings, store, definitions, repo_lookup=repo_lookup, clock=clock).add_routes(app)
     return app

@@ -168,12 +168,14 @@ def make_client(aiohttp_client: Any, store: Store) -> MakeClient:
         ready: Callable[[], bool] | None = None,
         definitions: Callable[[], Any] | None = None,
         app_store: Store | None = None,
+        repo_lookup: Any = None,
     ) -> TestClient:
         app = create_app(
             settings or make_settings(),
             app_store or store,
             ready=ready or Ready(True),
             definitions=definitions or DefinitionSet,
+            repo_lookup=repo_lookup,
         )
         return await aiohttp_client(app)
 

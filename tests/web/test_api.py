@@ -11,6 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from prbot.automation.changeset import DirRepoView
 from prbot.automation.loader import DefinitionSet, load_view
+from prbot.definitions_cache import UnknownAutomation
+from prbot.scm.port import ScmUnavailable
 from prbot.store.base import Store
 
 from .conftest import API_TOKEN, MakeClient, make_settings
@@ -241,3 +243,42 @@ async def test_store_down_is_503(
     resp = await client.post("/api/runs", json=request(), headers=AUTH)
     assert (resp.status, await resp.json()) == (503, {"status": "unavailable"})
     assert (await client.get("/api/jobs", headers=AUTH)).status == 503
+
+
+async def test_a_repository_automation_is_looked_up_through_the_scm(
+    make_client: MakeClient, definitions: DefinitionSet, store: Store
+) -> None:
+    # the worker's lookup (DefinitionsCache.lookup, tested with the forge in
+    # tests/test_e2e_serve.py); here its answers: found, not found, platform down
+    asked: list[tuple[str, str, str]] = []
+    state = {"answer": definitions.automations["image-bump"]}
+
+    async def lookup(platform: str, repo: str, name: str) -> Any:
+        asked.append((platform, repo, name))
+        answer = state["answer"]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    client = await make_client(definitions=lambda: definitions, repo_lookup=lookup)
+    body = request(automation="repo-bump")
+    ok = await client.post("/api/runs", json=body, headers=AUTH)
+    assert ok.status == 201, await ok.text()
+    assert asked == [("github", "acme/gitops", "repo-bump")]
+    # a deployment automation never costs an SCM read
+    await client.post("/api/runs", json=request(), headers=AUTH)
+    assert len(asked) == 1
+
+    state["answer"] = UnknownAutomation("no automation named 'repo-bump' in a or b/.prbot/")
+    missing = await client.post("/api/runs", json=body, headers=AUTH)
+    assert missing.status == 422
+    assert (await missing.json())["errors"]["automation"].endswith("b/.prbot/")
+
+    state["answer"] = ScmUnavailable("github answered 502")
+    down = await client.post("/api/runs", json=body, headers=AUTH)
+    assert down.status == 503
+    assert (await down.json()) == {
+        "status": "unavailable",
+        "reason": "cannot read acme/gitops/.prbot/",
+    }
+    assert len(await store.runs()) == 2  # nothing stored for the refused ones
