@@ -165,7 +165,15 @@ class Store(Protocol):
 
     async def run(self, run_id: int) -> Run | None: ...
 
-    async def runs(self, *, status: Sequence[str] | None = None, limit: int = 100) -> list[Run]: ...
+    async def runs(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        head: str | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
+        """Runs, newest first; only those in ``status`` and on branch ``head`` if given."""
+        ...
 
     async def audit(self, entry: AuditEntry) -> None: ...
 

@@ -52,6 +52,7 @@ class BodyFiles:
         self._end = 0  # where the next body goes: written bytes plus staged ones
         self._written = 0
         self._staged: list[bytes] = []
+        self._count = 0
 
     # -- the writer thread's side
 
@@ -101,8 +102,11 @@ class BodyFiles:
 
     def _open_new(self) -> None:
         self.close()
-        self._name = f"{int(time.time() * 1000):013d}-{os.getpid()}-{secrets.token_hex(3)}"
-        self._name += SUFFIX
+        # sorts in creation order (time, then this store's count); the random part keeps
+        # two stores of one process apart
+        self._count += 1
+        stamp = f"{int(time.time() * 1000):013d}-{os.getpid()}-{self._count:06d}"
+        self._name = f"{stamp}-{secrets.token_hex(3)}{SUFFIX}"
         self._fd = os.open(
             self.folder / self._name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
         )

@@ -204,7 +204,13 @@ ALTER TABLE deliveries ADD COLUMN body_length INTEGER;
 CREATE INDEX deliveries_body_file ON deliveries (body_file) WHERE body_file IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+# A pull request event finds its runs by head branch (``Store.runs(head=...)``) instead of
+# reading every open run: constant work per event however many runs are open.
+V4 = """
+CREATE INDEX runs_head ON runs (head, status);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 
 LATEST = len(MIGRATIONS)
 

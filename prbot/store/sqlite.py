@@ -286,13 +286,25 @@ class SqliteStore:
         found = await self._read(lambda c: c.execute(sql, (run_id,)).fetchone())
         return rows.run(found) if found else None
 
-    async def runs(self, *, status: Sequence[str] | None = None, limit: int = 100) -> list[Run]:
+    async def runs(
+        self,
+        *,
+        status: Sequence[str] | None = None,
+        head: str | None = None,
+        limit: int = 100,
+    ) -> list[Run]:
         sql = f"SELECT {rows.RUN_COLUMNS} FROM runs"
+        where: list[str] = []
         params: list[Any] = []
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
-            sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
             params.extend(statuses)
+        if head is not None:
+            where.append("head = ?")  # migrations.V4's index
+            params.append(head)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
         params.append(limit)
         found = await self._read(lambda c: c.execute(sql, params).fetchall())

@@ -229,7 +229,7 @@ async def matching_runs(
     and the same PR number (a head branch can have had older PRs). A run not yet past its
     first PR (no number) must match by being open, never by head alone: a queued run
     shares its head with whatever earlier run used the same inputs."""
-    found = await store.runs(status=list(statuses), limit=MAX_RUNS_SCANNED)
+    found = await store.runs(status=list(statuses), head=event.head, limit=MAX_RUNS_SCANNED)
     return [
         r
         for r in found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,33 @@ async def test_full_synchronous_mode(db_path: Path) -> None:
         assert await store.record_delivery(delivery("d"), [], []) is True
     with pytest.raises(ValueError):
         SqliteStore(db_path, synchronous="OFF")  # type: ignore[arg-type]
+
+
+async def test_a_pr_event_finds_its_run_by_head_among_many_open_ones(
+    store: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prbot.events import PullRequestEvent
+    from prbot.worker import handlers
+
+    # the run the event is about is the oldest of many open ones: a scan of the newest
+    # open runs (bounded, as every scan must be) would never reach it
+    monkeypatch.setattr(handlers, "MAX_RUNS_SCANNED", 10)
+    target = await store.create_run(
+        a_run(status="pr_open", head="prbot/bump/a", pr_number=7, repo="Acme/GitOps")
+    )
+    for i in range(30):
+        await store.create_run(a_run(status="pr_open", head=f"prbot/other/{i}", pr_number=100 + i))
+    event = PullRequestEvent(
+        platform="github", repo="acme/gitops", action="merged", number=7, head="prbot/bump/a"
+    )
+    found = await handlers.matching_runs(store, event, ("pr_open",))
+    assert [r.id for r in found] == [target]
+    # and the lookup is an index search, not a walk over the runs
+    conn = sqlite3.connect(db_path)
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE status IN ('pr_open', 'queued', 'running') "
+        "AND head = ? ORDER BY id DESC LIMIT 10",
+        ("x",),
+    ).fetchall()
+    conn.close()
+    assert any("runs_head" in str(step) for step in plan), plan

@@ -95,21 +95,29 @@ async def test_automation_run_opens_a_pr_and_a_rerun_changes_nothing(harness, st
     assert all(e.actor == "alice" and e.detail["run_id"] == run_id for e in entries)
 
 
+async def failed_run(store: Store, run_id: int) -> Run:
+    # the pool marks the job dead, then its dead-letter hook fails the run: wait for both
+    async def failed() -> Run | None:
+        run = await store.run(run_id)
+        return run if run is not None and run.status == "failed" else None
+
+    return await wait_for(failed, what=f"run {run_id} failed")  # type: ignore[return-value]
+
+
 async def test_invalid_inputs_fail_the_run_at_once(harness, store) -> None:
     run_id = await harness.run(inputs={"service": "podinfo"})
     [job] = await store.jobs(state="dead")
     assert job.attempts == 1
     assert job.last_error.startswith("InputError: input tag: ")
-    run = await store.run(run_id)
-    assert run is not None and run.status == "failed" and run.error == job.last_error
+    run = await failed_run(store, run_id)
+    assert run.error == job.last_error
 
 
 async def test_unknown_automation_fails_the_run(harness, store) -> None:
     run_id = await harness.run("nope")
     [job] = await store.jobs(state="dead")
     assert "no automation named 'nope'" in job.last_error
-    run = await store.run(run_id)
-    assert run is not None and run.status == "failed"
+    await failed_run(store, run_id)
 
 
 async def test_scm_not_configured_is_a_clear_permanent_failure(
