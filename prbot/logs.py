@@ -22,7 +22,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from prbot.config import Settings
 
@@ -150,6 +150,17 @@ def _time(created: float) -> str:
 _encode_line = json.JSONEncoder(default=str, ensure_ascii=False).encode
 
 
+class Line(NamedTuple):
+    """One log line's parts, as the formatters render them."""
+
+    created: float
+    level: str
+    name: str
+    message: str
+    fields: dict[str, Any]
+    exc: str | None = None
+
+
 class _Formatter(logging.Formatter):
     """Renders a line from plain values (``render``), for a record (``format``) and for
     ``info_line``'s fast path alike, so both give the same line."""
@@ -160,76 +171,53 @@ class _Formatter(logging.Formatter):
         # not collected: see setup_logging)
         self.pid = pid
 
-    def render(
-        self,
-        created: float,
-        level: str,
-        name: str,
-        message: str,
-        fields: dict[str, Any],
-        exc: str | None = None,
-    ) -> str:
+    def render(self, line: Line) -> str:
         raise NotImplementedError
 
     def format(self, record: logging.LogRecord) -> str:
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         return self.render(
-            record.created,
-            record.levelname,
-            record.name,
-            record.getMessage(),
-            extra_fields(record),
-            record.exc_text or None,
+            Line(
+                record.created,
+                record.levelname,
+                record.name,
+                record.getMessage(),
+                extra_fields(record),
+                record.exc_text or None,
+            )
         )
 
 
 class JsonFormatter(_Formatter):
     """One JSON object per line: time, level, logger, message, then the extra fields."""
 
-    def render(
-        self,
-        created: float,
-        level: str,
-        name: str,
-        message: str,
-        fields: dict[str, Any],
-        exc: str | None = None,
-    ) -> str:
-        line: dict[str, Any] = {
-            "time": _time(created),
-            "level": level.lower(),
-            "logger": name,
-            "message": message,
+    def render(self, line: Line) -> str:
+        out: dict[str, Any] = {
+            "time": _time(line.created),
+            "level": line.level.lower(),
+            "logger": line.name,
+            "message": line.message,
         }
         if self.pid is not None:
-            line["pid"] = self.pid
-        for key, value in fields.items():
-            line.setdefault(key, value)
-        if exc:
-            line["exc"] = exc
-        return _encode_line(line)
+            out["pid"] = self.pid
+        for key, value in line.fields.items():
+            out.setdefault(key, value)
+        if line.exc:
+            out["exc"] = line.exc
+        return _encode_line(out)
 
 
 class TextFormatter(_Formatter):
     """``time LEVEL logger: message key=value ...`` on one line (tracebacks indented)."""
 
-    def render(
-        self,
-        created: float,
-        level: str,
-        name: str,
-        message: str,
-        fields: dict[str, Any],
-        exc: str | None = None,
-    ) -> str:
-        if self.pid is not None:
-            name = f"{name}[{self.pid}]"
-        parts = [_time(created), level, f"{name}:", message]
-        parts += [f"{k}={v}" for k, v in fields.items()]
+    def render(self, line: Line) -> str:
+        name = line.name if self.pid is None else f"{line.name}[{self.pid}]"
+        parts = [_time(line.created), line.level, f"{name}:", line.message]
+        parts += [f"{k}={v}" for k, v in line.fields.items()]
         text = " ".join(parts)
-        if exc:
-            text += "\n  " + exc.replace("\n", "\n  ")
+        if line.exc:
+            text += "\n  " + line.exc.replace("\n", "\n  ")
         return text
 
 
@@ -251,7 +239,7 @@ class PrbotHandler(logging.StreamHandler):  # type: ignore[type-arg]
         clean = {
             k: redact(v) if k not in safe and isinstance(v, str) else v for k, v in fields.items()
         }
-        text = self.line_formatter.render(time.time(), "INFO", name, redact(message), clean)
+        text = self.line_formatter.render(Line(time.time(), "INFO", name, redact(message), clean))
         with self.lock:  # type: ignore[union-attr]
             try:
                 self.stream.write(text + self.terminator)

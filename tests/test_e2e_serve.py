@@ -97,16 +97,15 @@ async def test_api_run_opens_pr_and_forge_webhooks_flow_back(tmp_path: Path) -> 
                         return False
 
                 await wait_for(ready, what="prbot serve to be ready")
-                answer = await http.post(
-                    "/api/runs",
-                    headers={"Authorization": f"Bearer {API_TOKEN}"},
-                    json={
-                        "automation": "image-bump",
-                        "repo": REPO,
-                        "platform": "github",
-                        "inputs": {"service": "myapp", "env": "dev", "tag": "6.7.1"},
-                        "requested_by": "alice",
-                    },
+                auth = {"Authorization": f"Bearer {API_TOKEN}"}
+
+                async def ask(automation: str, inputs: dict, requested_by: str):
+                    body = {"automation": automation, "repo": REPO, "platform": "github"}
+                    body |= {"inputs": inputs, "requested_by": requested_by}
+                    return await http.post("/api/runs", headers=auth, json=body)
+
+                answer = await ask(
+                    "image-bump", {"service": "myapp", "env": "dev", "tag": "6.7.1"}, "alice"
                 )
                 assert answer.status_code == 201, answer.text
                 run_id = answer.json()["run"]["id"]
@@ -150,18 +149,7 @@ async def test_api_run_opens_pr_and_forge_webhooks_flow_back(tmp_path: Path) -> 
 
                 # the repository's own automation (.prbot/scale.yaml on its default branch)
                 # is requested the same way, and runs into a PR of its own
-                auth = {"Authorization": f"Bearer {API_TOKEN}"}
-                scale = await http.post(
-                    "/api/runs",
-                    headers=auth,
-                    json={
-                        "automation": "scale",
-                        "repo": REPO,
-                        "platform": "github",
-                        "inputs": {"service": "myapp", "env": "dev", "replicas": 3},
-                        "requested_by": "bob",
-                    },
-                )
+                scale = await ask("scale", {"service": "myapp", "env": "dev", "replicas": 3}, "bob")
                 assert scale.status_code == 201, scale.text
                 run_id = scale.json()["run"]["id"]
                 await wait_for(lambda: run_status("pr_open"), what="the scale PR to open")
@@ -173,16 +161,7 @@ async def test_api_run_opens_pr_and_forge_webhooks_flow_back(tmp_path: Path) -> 
                 )
                 assert "replicaCount: 3" in content.decode()
                 # a name neither the deployment nor the repository defines: 422, naming both
-                missing = await http.post(
-                    "/api/runs",
-                    headers=auth,
-                    json={
-                        "automation": "scale-up",
-                        "repo": REPO,
-                        "platform": "github",
-                        "requested_by": "bob",
-                    },
-                )
+                missing = await ask("scale-up", {}, "bob")
                 assert missing.status_code == 422
                 assert ".prbot/" in missing.json()["errors"]["automation"]
 
