@@ -198,7 +198,8 @@ def run(
     # The event loop thread rarely blocks under load, so a store thread coming back from
     # SQLite (which runs without the GIL) waits for the GIL until the loop is forced to
     # let go: 5 ms by default, several times per write batch, and every request in the
-    # batch waits with it. 1 ms: bench/webhooks.py, two web processes, about 15% more
-    # deliveries per second and p99 51 -> 29 ms at 32 connections.
+    # batch waits with it. 1 ms (bench/webhooks.py, two web processes, 32 connections):
+    # with bodies in SQLite, about 15% more deliveries per second and p99 51 -> 29 ms;
+    # with bodies in files (bodies.py: shorter transactions), about 3% more.
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     return asyncio.run(serve(settings, host=host, port=port, web_child_of=web_child_of))
