@@ -4,8 +4,10 @@ Drives three servers, one at a time, on 127.0.0.1 with wrk (``--latency``), at 8
 connections, each run after a short warm-up, with the same signed body:
 
 - ``prbot``: ``prbot serve`` with a fresh data dir (SQLite), WEBHOOK_SECRET set, no SCM
-  credentials: verify, dedupe, store durably, then answer. After the runs the SQLite file
-  is opened read-only to check that every delivery wrk saw answered 2xx is stored.
+  credentials, PRBOT_WEB_PROCESSES = the cores there are, PRBOT_WORKERS=0 (intake only;
+  ``--prbot-workers default`` runs the jobs beside it): verify, dedupe, store durably,
+  then answer. After the runs the SQLite file is opened read-only to check that every
+  delivery wrk saw answered 2xx is stored.
 - ``aiohttp-verify-only``: ``bench/webhooks/verify_only.py``, one aiohttp handler that
   verifies the signature with gidgethub and answers 200; nothing stored (a ceiling for
   an aiohttp + gidgethub intake).
@@ -593,6 +595,10 @@ def measure(
             )
             prefixes[prefix] = (warm.ok, warm.sent)
         prefix = f"{run_id}-{server.name}-c{conns}"
+        # every server starts its measured run with no dirty pages left to write back:
+        # the kernel's writeback of an earlier run's data (bodies, WAL) would land in
+        # this one (seen here: 20-30% slower runs while a gigabyte was being written)
+        os.sync()
         log(f"{server.name}: {args.duration:g} s at {conns} connections")
         pid = server.proc.pid if server.proc is not None else None
         before = cpu_snap(pid)
@@ -635,9 +641,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
     parser.add_argument(
         "--prbot-workers",
-        default="default",
-        help="PRBOT_WORKERS for prbot serve ('default': unset, prbot's default of 4, so "
-        "event jobs run beside intake; 0: intake only)",
+        default="0",
+        help="PRBOT_WORKERS for prbot serve (0, the default: intake only, as Probot's no-op "
+        "app does no work either; the jobs stay queued, durably. 'default': prbot's "
+        "default of 4, so event jobs run beside intake on the same cores)",
     )
     parser.add_argument(
         "--prbot-web-processes",
