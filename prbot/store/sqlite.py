@@ -140,6 +140,16 @@ class SqliteStore:
         await asyncio.wrap_future(self._writer.stop())
         self._bodies.close()
         await asyncio.to_thread(self._checkpointer.stop)
+        if self._writer.commits:
+            log.info(
+                "store closed: %d writes in %d transactions (%.1f a transaction), "
+                "%d WAL checkpoints, %d WAL resets",
+                self._writer.ops,
+                self._writer.commits,
+                self._writer.ops / self._writer.commits,
+                self._checkpointer.checkpoints,
+                self.wal_resets,
+            )
         if self._readers is not None:
             self._readers.shutdown(wait=True)
             self._readers = None

@@ -214,29 +214,33 @@ class GroupCommitWriter:
 
     def _loop(self, conn: sqlite3.Connection) -> None:
         while True:
-            batch = [self._queue.get()]
-            size = getattr(batch[0], "size", 0)
-            # group commit: whatever queued up while the last transaction committed
-            # goes into this one
-            while len(batch) < self._max_batch and size < self._max_batch_bytes:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                batch.append(item)
-                size += getattr(item, "size", 0)
-            items = [item for item in batch if item is not _STOP]
-            if items:
+            first = self._queue.get()
+            if first is _STOP:
+                return  # _STOP is the last thing ever queued (see stop())
+            # the cross-process lock first, then the batch: what queued up while another
+            # process held the lock (or while the last transaction committed) goes into
+            # this transaction (group commit), at no extra wait
+            with self._locked():
+                batch = self._take(first)
+                items = [item for item in batch if item is not _STOP]
                 self._run_batch(conn, items)
             if len(items) != len(batch):
-                # _STOP is the last thing ever queued (see stop()), so the queue is empty
                 return
 
-    def _run_batch(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
-        with self._locked():
-            self._run_batch_locked(conn, items)
+    def _take(self, first: Any) -> list[Any]:
+        """``first`` and whatever else is queued, up to the batch's bounds."""
+        batch = [first]
+        size = getattr(first, "size", 0)
+        while len(batch) < self._max_batch and size < self._max_batch_bytes:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            batch.append(item)
+            size += getattr(item, "size", 0)
+        return batch
 
-    def _run_batch_locked(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
+    def _run_batch(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
