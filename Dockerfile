@@ -9,6 +9,7 @@ COPY prbot ./prbot
 COPY automations ./automations
 RUN pip install --no-cache-dir . && rm -rf /root/.cache
 
+RUN mkdir /data && chown prbot /data
 USER prbot
 # the SQLite database, its WAL, writer lock and webhook bodies (back up together)
 ENV PRBOT_DATA_DIR=/data \
