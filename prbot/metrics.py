@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
@@ -137,6 +140,31 @@ class QueueDepth:
 
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+MULTIPROCESS_PREFIX = "prbot-metrics-"
+
+
+def make_multiprocess_dir() -> str:
+    """A fresh folder for multiprocess metrics, in the temp dir, named by this process;
+    first removing those of earlier parents that are gone (killed before they could
+    remove their own)."""
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{MULTIPROCESS_PREFIX}*"):
+        pid = old.name[len(MULTIPROCESS_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{MULTIPROCESS_PREFIX}{os.getpid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def use_multiprocess(directory: str) -> None:

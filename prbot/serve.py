@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 from aiohttp import web
@@ -79,7 +78,7 @@ async def serve(
     metrics_dir: str | None = None
     if settings.web_processes > 1:
         # before any metric is recorded (children inherit it through the environment)
-        metrics_dir = tempfile.mkdtemp(prefix="prbot-metrics-")
+        metrics_dir = metrics.make_multiprocess_dir()
         metrics.use_multiprocess(metrics_dir)
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

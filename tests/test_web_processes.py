@@ -8,16 +8,19 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from prbot import metrics
 from prbot.store.base import Delivery
 from prbot.store.sqlite import SqliteStore
 from tests.test_e2e_serve import free_port
@@ -180,6 +183,15 @@ async def test_a_child_that_dies_is_restarted_and_children_follow_a_killed_paren
         while alive(replacement) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not alive(replacement)
+        # its metrics folder outlived it; the next parent's start removes it
+        parent = serve.proc.pid
+        stale = list(Path(tempfile.gettempdir()).glob(f"prbot-metrics-{parent}-*"))
+        assert stale
+        fresh = metrics.make_multiprocess_dir()
+        try:
+            assert not any(d.exists() for d in stale)
+        finally:
+            shutil.rmtree(fresh)
     finally:
         if serve.proc.poll() is None:
             serve.kill()
