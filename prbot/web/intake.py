@@ -18,25 +18,23 @@ Dedupe key: X-GitHub-Delivery (kept on redelivery); GitLab's Idempotency-Key (ke
 retries), else X-Gitlab-Event-UUID; else a hash of the body.
 
 The hot path is kept lean (it bounds deliveries per second): the GitHub signature is
-checked with gidgethub's ``validate_event`` on the raw body, the body is parsed once with
-orjson, the event name and delivery id come straight from the headers, each event is
-turned into a dict once, answers are prebuilt bytes, and the one log line per delivery
-goes through ``prbot.logs.info_line`` (no LogRecord) and marks the fields redaction need
-not scan.
+checked with gidgethub's ``validate_event`` on the raw body, the body is parsed once
+(``payload.py``: a lazy document, only what normalizing reads becomes Python), the event
+name and delivery id come straight from the headers, each event is turned into a dict
+once, answers are prebuilt bytes, and the one log line per delivery goes through
+``prbot.logs.info_line`` (no LogRecord) and marks the fields redaction need not scan.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
 from aiohttp import web
 from gidgethub import ValidationFailure
 from gidgethub.sansio import validate_event
@@ -47,6 +45,7 @@ from prbot.events import Event
 from prbot.logs import SAFE, info_line
 from prbot.store.base import Delivery, NewJob, Store
 from prbot.web.normalize import GITHUB, GITLAB, github_events, gitlab_events
+from prbot.web.payload import MALFORMED, OBJECT, parse
 
 log = logging.getLogger("prbot.web.intake")
 
@@ -91,24 +90,6 @@ def _answer(status: int, body: bytes) -> web.Response:
 
 def _reply(status: int, body: dict[str, Any]) -> web.Response:
     return web.json_response(body, status=status)
-
-
-_MALFORMED: Any = object()  # what _parse_json answers for a body that is not JSON
-
-
-def _parse_json(body: bytes) -> Any:
-    """The body parsed, once, with orjson; or _MALFORMED."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    # orjson refuses a few bodies the stdlib json (so gidgethub) read: integers beyond 64
-    # bits, NaN and Infinity, UTF-16/32. Rare and off the hot path: read them as before
-    # rather than refuse a signed delivery (a refused hook may be disabled for good)
-    try:
-        return json.loads(body)
-    except ValueError:  # not JSON, or not text
-        return _MALFORMED
 
 
 def _content_hash(body: bytes) -> str:
@@ -275,10 +256,10 @@ class Intake:
         if request.content_type != JSON_TYPE:
             return self._bad_request("github", request, started, delivery_id)
         # gidgethub read an empty body as no data: refused below as not a JSON object
-        payload = _parse_json(body) if body else None
-        if payload is _MALFORMED:
+        payload = parse(body) if body else None
+        if payload is MALFORMED:
             return self._bad_request("github", request, started, delivery_id)
-        if not isinstance(payload, dict):
+        if not isinstance(payload, OBJECT):
             return self._refuse(
                 "github",
                 "bad_request",
@@ -300,15 +281,9 @@ class Intake:
         delivery_id = delivery_id or _content_hash(body)
         events = self._normalize(github_events, "github", event_name, payload, delivery_id)
         action = payload.get("action")
-        return await self._record(
-            "github",
-            delivery_id,
-            event_name,
-            action if isinstance(action, str) else "",
-            body,
-            events,
-            started,
-        )
+        action = action if isinstance(action, str) else ""
+        del payload  # the parser's document must not outlive this step (payload.py)
+        return await self._record("github", delivery_id, event_name, action, body, events, started)
 
     def _github_signature_ok(self, body: bytes, signature: str) -> bool:
         """gidgethub's check of X-Hub-Signature-256 over the raw body, with each configured
@@ -364,10 +339,10 @@ class Intake:
             )
         if request.content_type != JSON_TYPE:
             return self._bad_request("gitlab", request, started, delivery_id)
-        payload = _parse_json(body)
-        if payload is _MALFORMED:
+        payload = parse(body)
+        if payload is MALFORMED:
             return self._bad_request("gitlab", request, started, delivery_id)
-        if not isinstance(payload, dict):
+        if not isinstance(payload, OBJECT):
             return self._refuse(
                 "gitlab",
                 "bad_request",
@@ -389,13 +364,7 @@ class Intake:
         delivery_id = delivery_id or _content_hash(body)
         events = self._normalize(gitlab_events, "gitlab", event_name, payload, delivery_id)
         action = payload.get("object_attributes", {})
-        action = action.get("action") if isinstance(action, dict) else None
-        return await self._record(
-            "gitlab",
-            delivery_id,
-            event_name,
-            action if isinstance(action, str) else "",
-            body,
-            events,
-            started,
-        )
+        action = action.get("action") if isinstance(action, OBJECT) else None
+        action = action if isinstance(action, str) else ""
+        del payload  # the parser's document must not outlive this step (payload.py)
+        return await self._record("gitlab", delivery_id, event_name, action, body, events, started)

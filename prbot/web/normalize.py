@@ -35,8 +35,10 @@ from prbot.events import (
     PullRequestEvent,
     PushToDefault,
 )
+from prbot.web.payload import ARRAY, OBJECT
 
-Payload = dict[str, Any]
+# a parsed body: a dict, or a pysimdjson document read the same way (payload.py)
+Payload = Any
 ZERO_SHA = "0" * 40
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 GITHUB_PUSH_COMMITS_LISTED = 2048  # GitHub stops listing commits in a push payload here
@@ -44,7 +46,7 @@ GITHUB_PUSH_COMMITS_LISTED = 2048  # GitHub stops listing commits in a push payl
 
 def _dig(obj: Any, *path: str) -> Any:
     for key in path:
-        if not isinstance(obj, dict):
+        if not isinstance(obj, OBJECT):
             return None
         obj = obj.get(key)
     return obj
@@ -60,13 +62,13 @@ def _int(obj: Any, *path: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _list(obj: Any, *path: str) -> list[Any]:
+def _list(obj: Any, *path: str) -> Any:
     value = _dig(obj, *path)
-    return value if isinstance(value, list) else []
+    return value if isinstance(value, ARRAY) else []
 
 
 def _names(items: Iterable[Any], key: str) -> tuple[str, ...]:
-    return tuple(i[key] for i in items if isinstance(i, dict) and isinstance(i.get(key), str))
+    return tuple(i[key] for i in items if isinstance(i, OBJECT) and isinstance(i.get(key), str))
 
 
 def _changed_paths(commits: list[Any]) -> tuple[str, ...]:
@@ -276,7 +278,7 @@ GITHUB: dict[str, Callable[[Payload], list[Event]]] = {
 def github_events(event_name: str, payload: Payload) -> list[Event]:
     """The internal events of a GitHub delivery (X-GitHub-Event ``event_name``)."""
     handler = GITHUB.get(event_name)
-    return handler(payload) if handler is not None and isinstance(payload, dict) else []
+    return handler(payload) if handler is not None and isinstance(payload, OBJECT) else []
 
 
 # -- GitLab
@@ -422,7 +424,7 @@ GITLAB_KINDS = {
 
 def gitlab_events(event_name: str, payload: Payload) -> list[Event]:
     """The internal events of a GitLab delivery (X-Gitlab-Event ``event_name``)."""
-    if not isinstance(payload, dict):
+    if not isinstance(payload, OBJECT):
         return []
     if event_name == "System Hook":
         event_name = GITLAB_KINDS.get(_str(payload, "object_kind"), "")

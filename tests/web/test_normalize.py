@@ -18,6 +18,7 @@ from prbot.events import (
     event_from_dict,
 )
 from prbot.web.normalize import github_events, gitlab_events
+from prbot.web.payload import MALFORMED, parse
 
 from .conftest import fixture_named, github_fixtures, gitlab_fixtures, needs_webhooks
 
@@ -315,6 +316,26 @@ def test_real_delivery(fx: Any) -> None:
     # what the job queue carries round-trips
     for event in got:
         assert event_from_dict(event.to_dict()) == event
+
+
+@pytest.mark.parametrize("fx", ALL, ids=lambda f: f"{f.platform}/{f.name}")
+def test_a_lazy_document_reads_as_the_dict_does(fx: Any) -> None:
+    # the intake hands normalizing a pysimdjson document (payload.py), tests a dict
+    document = parse(fx.body)
+    assert not isinstance(document, dict)
+    assert events_of(fx.platform, fx.event, document) == EXPECTED[f"{fx.platform}/{fx.name}"]
+
+
+def test_the_parser_survives_a_document_kept_too_long(caplog: pytest.LogCaptureFixture) -> None:
+    kept = parse(b'{"a": {"b": 1}}')["a"]  # a caller holding on to part of a document
+    again = parse(b'{"c": 2}')  # simdjson would refuse to reuse its parser: a new one
+    assert (kept["b"], again["c"]) == (1, 2)
+    assert "outlived its request" in caplog.text
+    assert parse(b"not json") is MALFORMED
+    # beyond 64 bits simdjson gives up; the stdlib reads it, as gidgethub would
+    assert parse(b'{"big": 123456789012345678901234567890}') == {
+        "big": 123456789012345678901234567890
+    }
 
 
 def test_to_dict_matches_asdict() -> None:
