@@ -14,6 +14,7 @@ substrings each pattern needs.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -223,7 +224,11 @@ class TextFormatter(_Formatter):
 
 class PrbotHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """prbot's handler: redaction (a filter) and one of the formatters above, plus
-    ``write_line`` for ``info_line``."""
+    ``write_line`` for ``info_line``.
+
+    On an event loop, ``write_line`` lines are written once per turn of the loop, together
+    (one system call for a turn's deliveries, not one each); any other record first
+    writes what waits, so lines keep their order. ``flush()`` (also at exit) writes them."""
 
     def __init__(self, stream: TextIO, redacting: RedactingFilter, formatter: _Formatter):
         super().__init__(stream)
@@ -231,6 +236,7 @@ class PrbotHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.setFormatter(formatter)
         self.redacting = redacting
         self.line_formatter = formatter
+        self._waiting: list[str] = []
 
     def write_line(
         self, name: str, message: str, fields: dict[str, Any], safe: frozenset[str]
@@ -240,12 +246,37 @@ class PrbotHandler(logging.StreamHandler):  # type: ignore[type-arg]
             k: redact(v) if k not in safe and isinstance(v, str) else v for k, v in fields.items()
         }
         text = self.line_formatter.render(Line(time.time(), "INFO", name, redact(message), clean))
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
         with self.lock:  # type: ignore[union-attr]
-            try:
-                self.stream.write(text + self.terminator)
-                self.flush()
-            except Exception:
-                self.handleError(logging.makeLogRecord({"msg": message, "name": name}))
+            self._waiting.append(text)
+            if loop is None:
+                self._write_waiting()
+            elif len(self._waiting) == 1:
+                loop.call_soon(self.flush)
+
+    def _write_waiting(self) -> None:
+        if not self._waiting:
+            return
+        text = self.terminator.join(self._waiting) + self.terminator
+        self._waiting.clear()
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": "log lines lost", "name": "prbot"}))
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_waiting()
+        super().flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_waiting()  # earlier lines first
+        super().emit(record)
 
 
 _installed: PrbotHandler | None = None

@@ -3,6 +3,7 @@ secrets and credential-looking values, in messages, args, extras and tracebacks)
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -280,3 +281,20 @@ def test_info_line_goes_through_logging_when_another_handler_listens(
     assert record.getMessage() == "delivery accepted"
     [line] = lines(stream)  # and ours wrote the line, redacted as ever
     assert json.loads(line)["delivery_id"] == "***"
+
+
+async def test_on_a_loop_lines_are_written_once_a_turn_in_order(
+    restore_root: logging.Logger,
+) -> None:
+    stream = io.StringIO()
+    setup_logging(make_settings(log_format="json"), stream)
+    only_prbot_handler(restore_root)
+    log = logging.getLogger("prbot.web.intake")
+    info_line(log, "delivery accepted", {"n": 1}, frozenset())
+    info_line(log, "delivery accepted", {"n": 2}, frozenset())
+    assert lines(stream) == []  # waiting for the end of this turn of the loop
+    log.warning("something else")  # a plain record writes what waits first
+    info_line(log, "delivery accepted", {"n": 3}, frozenset())
+    await asyncio.sleep(0)
+    got = [json.loads(x) for x in lines(stream)]
+    assert [x.get("n", x["message"]) for x in got] == [1, 2, "something else", 3]
