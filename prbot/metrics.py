@@ -167,13 +167,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def use_multiprocess(directory: str) -> None:
-    """Keep every metric value in ``directory`` (prometheus-client's multiprocess mode), so
-    that any of several web processes answers /metrics for all of them. Called before any
-    value is recorded; processes started afterwards inherit it through the environment.
-    (Every prbot metric has labels, so its values are created on first use, after this.)"""
+def use_multiprocess() -> str:
+    """Keep every metric value in a fresh folder (prometheus-client's multiprocess mode),
+    so that any of several web processes answers /metrics for all of them; returns the
+    folder, for the caller to remove at exit. Called before any value is recorded;
+    processes started afterwards inherit it through the environment. (Every prbot metric
+    has labels, so its values are created on first use, after this.)"""
+    directory = make_multiprocess_dir()
     os.environ[MULTIPROCESS_ENV] = directory
     values.ValueClass = values.MultiProcessValue()
+    return directory
 
 
 def exposition() -> tuple[bytes, str]:

@@ -78,8 +78,7 @@ async def serve(
     metrics_dir: str | None = None
     if settings.web_processes > 1:
         # before any metric is recorded (children inherit it through the environment)
-        metrics_dir = metrics.make_multiprocess_dir()
-        metrics.use_multiprocess(metrics_dir)
+        metrics_dir = metrics.use_multiprocess()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -112,11 +112,6 @@ class BodyFiles:
         )
         self._end = self._written = 0
 
-    @property
-    def current(self) -> str:
-        """The file this store appends to ("" before the first body)."""
-        return self._name
-
     # -- any thread
 
     def read(self, name: str, offset: int, length: int) -> bytes:

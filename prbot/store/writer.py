@@ -268,7 +268,7 @@ class GroupCommitWriter:
         batch = [first]
         size = getattr(first, "size", 0)
         while len(batch) < self._max_batch and size < self._max_batch_bytes:
-            if first is _STOP or batch[-1] is _STOP:
+            if batch[-1] is _STOP:  # nothing is ever queued after it
                 break
             try:
                 item = self._next(block=False)

@@ -229,13 +229,13 @@ async def matching_runs(
     and the same PR number (a head branch can have had older PRs). A run not yet past its
     first PR (no number) must match by being open, never by head alone: a queued run
     shares its head with whatever earlier run used the same inputs."""
+    # the store picks the head branch (an index search); the rest is checked here
     found = await store.runs(status=list(statuses), head=event.head, limit=MAX_RUNS_SCANNED)
     return [
         r
         for r in found
         if r.platform == event.platform
         and r.repo.lower() == event.repo.lower()
-        and r.head == event.head
         and (r.pr_number == event.number or (r.pr_number is None and r.status == "pr_open"))
     ]
 
