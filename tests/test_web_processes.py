@@ -160,6 +160,7 @@ async def test_two_processes_share_the_port_the_store_and_the_metrics(tmp_path: 
     finally:
         code = serve.stop()
     assert code == 0
+    assert SECRET not in serve.log_path.read_text()  # children inherit it, never log it
     assert sorted(delivery_rows(serve.db)) == sorted(ids)
     # every process stopped with the parent
     assert not any(alive(pid) for pid in pids)
