@@ -1,15 +1,39 @@
-"""Benchmark: API requests to open one PR with 1, 10 and 100 changed files, per platform.
+"""Benchmark: API requests to open one PR, per platform: a bare ChangeSet of 1, 10 and 100
+files, and the shipped automations as they are (labels; reviewers).
 
 Runs the local forge on 127.0.0.1 (real git, real HTTP) and counts, with the forge's own
-request recorder, what each provider sends to open a PR for a ChangeSet of N files (half
-creates, half updates, one delete; N=1 is one update), for a first run and a re-run of
-the same change, each from a fresh provider (a cold worker: no object caches). Token
-minting is excluded (personal-token mode). Reads (the snapshot and the file contents a
-render needs) and writes (commit + PR) are counted apart; ``requests`` is writes, what
-the bar is about, ``total`` adds the reads. The naive way, one contents-API request per
-file read and per file written, is computed beside it.
+request recorder, every HTTP request each provider sends (GitHub: REST and GraphQL;
+GitLab: v4), for a first run and a re-run of the same change, each from a fresh provider
+(a cold worker: no object caches). Each platform gets its own repositories, so a first
+run is a first run.
 
-    .venv/bin/python bench/api_calls.py [--sizes 1,10,100] [--json]
+1. Bare PRs: a ChangeSet of N files (half creates, half updates, one delete; N=1 is one
+   update), opened with no labels and no reviewers. ``reads`` = the snapshot and the
+   contents of the files to update; ``writes`` = committing the files and opening (or on
+   a re-run finding and updating) the PR, lookups included. The naive way, one
+   contents-API request per file read and per file written, is computed beside it.
+2. Shipped automations: each PrAutomation in ``automations/`` and
+   ``examples/gitops/.prbot/`` run as the worker runs it (``prbot.engine.run``) against a
+   copy of ``examples/gitops`` with sample inputs: ``reads`` = default branch, snapshot and
+   the files the render reads (templates come from the deployment's folder, not the
+   forge); ``writes`` as above. Three variants of each: ``bare`` (labels and reviewers
+   taken out), ``shipped`` (as defined: every shipped automation has labels, none has
+   reviewers), ``+reviewer`` (as defined plus one user reviewer, as in
+   docs/definitions.md); ``labels/reviewers`` counts the requests that only add labels or
+   request reviewers (GitHub: POST .../labels, POST .../requested_reviewers; GitLab: the
+   reviewer's user-id lookup; GitLab sends labels inside the MR request, at no extra cost).
+
+What no count includes: token minting (the bench uses a personal token; with a GitHub
+App, one POST /app/installations/{id}/access_tokens per installation per hour, shared by
+every PR), the definitions lookup of a repository's ``.prbot/`` (two reads per
+repository and default-branch commit, cached), webhooks and job bookkeeping, retries
+(the forge answers every request). Binary blobs: every file here is text; GitHub sends
+each created or updated file's content inside the one tree request (so the count does not
+grow with the files) while a binary file takes one more POST git/blobs each; GitLab sends
+every file in the one commit request, binary ones base64-encoded.
+
+    .venv/bin/python bench/api_calls.py [--sizes 1,10,100] [--platforms github,gitlab]
+        [--no-shipped] [--json]
 """
 
 from __future__ import annotations

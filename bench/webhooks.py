@@ -1,29 +1,48 @@
 """Benchmark: signed GitHub webhook deliveries per second, prbot vs Probot vs bare aiohttp.
 
-Drives three servers, one at a time, on 127.0.0.1 with wrk (``--latency``), at 8 and 32
-connections, each run after a short warm-up, with the same signed body:
+Drives each server, one at a time, on 127.0.0.1 with wrk (``--latency``), at 8 and 32
+connections, after one short warm-up, with the same signed body. N below is
+``--prbot-web-processes`` (default: the cores there are). Rows (``--servers`` picks them):
 
-- ``prbot``: ``prbot serve`` with a fresh data dir (SQLite), WEBHOOK_SECRET set, no SCM
-  credentials, PRBOT_WEB_PROCESSES = the cores there are, PRBOT_WORKERS=0 (intake only;
-  ``--prbot-workers default`` runs the jobs beside it): verify, dedupe, store durably,
-  then answer. After the runs the SQLite file is opened read-only to check that every
-  delivery wrk saw answered 2xx is stored.
-- ``aiohttp-verify-only``: ``bench/webhooks/verify_only.py``, one aiohttp handler that
-  verifies the signature with gidgethub and answers 200; nothing stored (a ceiling for
-  an aiohttp + gidgethub intake).
+- ``prbot``: ``prbot serve`` with N web processes, PRBOT_WORKERS=0 (intake only;
+  ``--prbot-workers default`` runs the jobs beside it), a fresh data dir (SQLite),
+  WEBHOOK_SECRET set, no SCM credentials: verify, dedupe, store, then answer. The
+  default durability, SQLite synchronous=NORMAL: an answered delivery survives a crash
+  of prbot, not a power loss (or an OS crash).
+- ``prbot-full``: the same with PRBOT_DATABASE_URL ``sqlite:///…/prbot.db?synchronous=full``:
+  each commit (the WAL, the body file and, when one is created, the bodies folder) is
+  fsync'ed before the answer, so an answered delivery survives a power loss too.
+- ``prbot-1``: as shipped, PRBOT_WEB_PROCESSES=1 (one process, one core), NORMAL.
+- ``probot-cluster``: the Probot app below in N processes: node's ``cluster`` module
+  (``bench/webhooks/probot_cluster.mjs``: a primary that forks N workers, each running
+  ``probot run ./app.js`` on the same port; the primary hands out connections round-robin).
+  The like-for-like row for ``prbot``.
 - ``probot``: npm ``probot@14`` with a no-op ``pull_request`` handler, run by Probot's own
-  server (``probot run``); installed on first use into ``bench/webhooks/.probot``.
+  server (``probot run``), one process; installed on first use into
+  ``bench/webhooks/.probot`` (npm). Probot stores nothing: there is no durability to name.
+- ``aiohttp-verify-only``: ``bench/webhooks/verify_only.py``, one process, one aiohttp
+  handler that verifies the signature with gidgethub and answers 200; nothing stored (a
+  ceiling for an aiohttp + gidgethub intake).
 
-Payload: ``fixtures/webhooks/github/pull_request.closed.merged.json`` from the shared
-folder beside the repository, event ``pull_request``, signed once with HMAC-SHA256. Every
-request carries a unique ``X-GitHub-Delivery`` (``bench/webhooks/wrk_signed.lua``: per-run
-prefix + thread + counter), so prbot's dedupe never short-circuits. Every process the bench
-starts it stops, also on Ctrl-C and errors. Whole run: about 80 s. Each row also shows
-the CPU (in cores) used by the server, by wrk and by other processes: the machine has two
-cores, so a busy neighbour makes every number low (the bench says so).
+After the runs each prbot row's SQLite file is opened read-only to check that every
+delivery wrk saw answered 2xx is stored.
+
+Payload: ``tests/fixtures/webhooks/github/pull_request.closed.merged.json`` in this
+repository, event ``pull_request``, signed once with HMAC-SHA256. Every request carries a
+unique ``X-GitHub-Delivery`` (``bench/webhooks/wrk_signed.lua``: per-run prefix + thread +
+counter), so prbot's dedupe never short-circuits. wrk is the Debian package ``wrk``
+(installed with apt-get when missing and the bench runs as root).
+
+Columns: deliveries/s, then per process (divided by the server's processes) and per core
+(divided by the CPU cores the server's processes actually used during the run). Each row
+also shows the CPU (in cores) used by the server, by wrk and by other processes: the
+machine has two cores, so a busy neighbour makes every number low (the bench says so).
+Every process the bench starts it stops, also on Ctrl-C and errors; everything listens on
+127.0.0.1 only. Whole default run: about 2.5 minutes (six servers, 22 s of wrk each).
 
     .venv/bin/python bench/webhooks.py [--duration 10] [--warmup 2] [--connections 8,32]
-        [--servers prbot,aiohttp-verify-only,probot] [--json]
+        [--servers prbot,prbot-full,prbot-1,probot-cluster,probot,aiohttp-verify-only]
+        [--prbot-web-processes N] [--prbot-workers 0|default] [--json]
 """
 
 from __future__ import annotations
@@ -53,10 +72,15 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "bench" / "webhooks"
 LUA = HERE / "wrk_signed.lua"
 PROBOT_DIR = HERE / ".probot"
-PAYLOAD = ROOT.parent / "shared/fixtures/webhooks/github/pull_request.closed.merged.json"
+PAYLOAD = ROOT / "tests/fixtures/webhooks/github/pull_request.closed.merged.json"
 EVENT = "pull_request"
 SECRET = "bench-webhook-secret-not-a-real-one"
-SERVERS = ("prbot", "aiohttp-verify-only", "probot")
+SERVERS = ("prbot", "prbot-full", "prbot-1", "probot-cluster", "probot", "aiohttp-verify-only")
+PRBOT_ROWS = ("prbot", "prbot-full", "prbot-1")
+# what an answered delivery survives, per row (Probot and the aiohttp baseline keep nothing)
+NORMAL = "NORMAL: crash"  # SQLite synchronous=NORMAL, prbot's default
+FULL = "FULL: power loss"  # ?synchronous=full
+NONE = "none (not kept)"
 BAR_CONNECTIONS = 32
 BAR_P99_MS = 50.0
 # Only what a server needs: no SCM credentials, tokens or proxies leak in from the shell.
@@ -245,6 +269,25 @@ def machine_load(seconds: float = 1.0) -> float:
     return (_machine_busy() - a) / seconds
 
 
+def filesystem_of(path: Path) -> str:
+    """The file system type the prbot data dirs are on (fsync costs depend on it)."""
+    best, kind = "", "unknown"
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return kind
+    target = str(path.resolve())
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mount = parts[1].replace("\\040", " ")
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best):
+            best, kind = mount, parts[2]
+    return kind
+
+
 # -- processes ------------------------------------------------------------------------
 
 
@@ -263,6 +306,10 @@ class Server:
     path: str
     cwd: Path | None = None
     note: str = ""
+    processes: int = 1  # processes serving the port (the CPU columns count them all)
+    durability: str = NONE
+    listeners: int = 1  # listening sockets on the port once every process serves
+    ready_line: str = ""  # a line the server logs once every process serves
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -351,15 +398,42 @@ def wait_ready(server: Server, body: bytes, signature: str, timeout: float = 60.
             last = str(exc)
         else:
             if 200 <= status < 300:
-                return
-            raise BenchError(
-                f"{server.name} answered {status} to a signed POST {server.url}:\n"
-                f"{server.log_tail()}"
-            )
+                if all_serving(server):
+                    return
+                last = "answering, but not every process serves yet"
+            else:
+                raise BenchError(
+                    f"{server.name} answered {status} to a signed POST {server.url}:\n"
+                    f"{server.log_tail()}"
+                )
         time.sleep(0.2)
     raise BenchError(
         f"{server.name} not ready after {timeout:.0f} s ({last}):\n{server.log_tail()}"
     )
+
+
+def listening_sockets(port: int) -> int:
+    """Listening TCP sockets on 127.0.0.1:``port`` (one per process with SO_REUSEPORT)."""
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return -1  # not Linux: cannot tell
+    want = f"0100007F:{port:04X}"
+    return sum(1 for line in lines if line.split()[1] == want and line.split()[3] == "0A")
+
+
+def all_serving(server: Server) -> bool:
+    """Every process of the server serves: otherwise the first runs would measure fewer
+    (with SO_REUSEPORT the kernel gives connections only to the sockets bound so far)."""
+    if server.listeners > 1:
+        found = listening_sockets(server.port)
+        if 0 <= found < server.listeners:
+            return False
+    if server.ready_line:
+        log_path = server.log_path
+        if log_path is None or server.ready_line not in log_path.read_text(errors="replace"):
+            return False
+    return True
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -395,7 +469,12 @@ def prbot_available() -> str | None:
 
 
 def prbot_server(
-    data_dir: Path, workers: str | None, log_level: str | None, web_processes: int
+    name: str,
+    data_dir: Path,
+    workers: str | None,
+    log_level: str | None,
+    web_processes: int,
+    synchronous: str,
 ) -> Server:
     port = free_port()
     extra = {
@@ -405,6 +484,12 @@ def prbot_server(
         "PORT": str(port),
         "PRBOT_WEB_PROCESSES": str(web_processes),
     }
+    if synchronous == "full":
+        # an absolute path after "sqlite://" makes the three slashes (prbot/store/url.py)
+        extra["PRBOT_DATABASE_URL"] = f"sqlite://{data_dir / 'prbot.db'}?synchronous=full"
+        store = "PRBOT_DATABASE_URL=sqlite:///<data dir>/prbot.db?synchronous=full"
+    else:
+        store = "PRBOT_DATABASE_URL unset (sqlite:$PRBOT_DATA_DIR/prbot.db, synchronous=NORMAL)"
     if workers is not None:
         extra["PRBOT_WORKERS"] = workers
     if log_level is not None:
@@ -412,16 +497,19 @@ def prbot_server(
     unset_workers = "unset (default 4: event jobs run beside intake, in the first process)"
     note = (
         f"PRBOT_WEB_PROCESSES={web_processes}, PRBOT_WORKERS={workers or unset_workers}, "
-        f"LOG_LEVEL={log_level or 'unset (default info)'}, log to a file"
+        f"LOG_LEVEL={log_level or 'unset (default info)'}, log to a file, {store}"
     )
     return Server(
-        "prbot",
+        name,
         [*prbot_command(), "serve"],
         base_env(**extra),
         port,
         "/webhooks/github",
         cwd=ROOT,
-        note=f"{note}, SQLite in a fresh data dir, no SCM credentials",
+        note=f"{note}, a fresh data dir, no SCM credentials",
+        processes=web_processes,
+        durability=FULL if synchronous == "full" else NORMAL,
+        listeners=web_processes,
     )
 
 
@@ -482,12 +570,11 @@ def throwaway_key(path: Path) -> None:
     path.chmod(0o600)
 
 
-def probot_server(workdir: Path) -> Server:
-    cli = ensure_probot()
+def probot_env(workdir: Path, port: int) -> dict[str, str]:
     key = workdir / "probot-app-key.pem"
-    throwaway_key(key)
-    port = free_port()
-    env = base_env(
+    if not key.exists():
+        throwaway_key(key)
+    return base_env(
         APP_ID="1",
         PRIVATE_KEY_PATH=str(key),
         WEBHOOK_SECRET=SECRET,
@@ -496,15 +583,46 @@ def probot_server(workdir: Path) -> Server:
         LOG_LEVEL="fatal",
         NODE_ENV="production",
     )
-    version = json.loads((PROBOT_DIR / "node_modules/probot/package.json").read_text())["version"]
+
+
+def probot_version() -> str:
+    return json.loads((PROBOT_DIR / "node_modules/probot/package.json").read_text())["version"]
+
+
+def probot_server(workdir: Path) -> Server:
+    cli = ensure_probot()
+    port = free_port()
     return Server(
         "probot",
         [str(cli), "run", "./app.js"],
-        env,
+        probot_env(workdir, port),
         port,
         "/api/github/webhooks",
         cwd=PROBOT_DIR,
-        note=f"probot {version}, no-op app.on('pull_request'), LOG_LEVEL=fatal",
+        note=f"probot {probot_version()}, no-op app.on('pull_request'), LOG_LEVEL=fatal",
+    )
+
+
+def probot_cluster_server(workdir: Path, processes: int) -> Server:
+    cli = ensure_probot()
+    node = shutil.which("node")
+    if not node:
+        raise BenchError("probot-cluster needs Node.js (apt-get install nodejs)")
+    port = free_port()
+    return Server(
+        "probot-cluster",
+        [node, str(HERE / "probot_cluster.mjs"), str(processes), str(cli), "run", "./app.js"],
+        probot_env(workdir, port),
+        port,
+        "/api/github/webhooks",
+        cwd=PROBOT_DIR,
+        note=(
+            f"probot {probot_version()}, the same app in {processes} node:cluster workers "
+            "(probot run ./app.js each) on one port, round-robin from the primary "
+            "(its CPU counted too)"
+        ),
+        processes=processes,  # the workers; the primary only hands out connections
+        ready_line=f"probot-cluster: {processes} workers listening",
     )
 
 
@@ -567,7 +685,18 @@ class Row:
     wrk_cores: float = 0.0
     other_cores: float = 0.0  # CPU used by everything else on the machine
     stored: int | None = None
+    processes: int = 1
+    durability: str = NONE
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def per_process(self) -> float:
+        return self.rps / self.processes
+
+    @property
+    def per_core(self) -> float | None:
+        """Deliveries/s per core the server actually used (None if it used next to none)."""
+        return self.rps / self.server_cores if self.server_cores >= 0.05 else None
 
 
 def measure(
@@ -580,20 +709,23 @@ def measure(
 ) -> tuple[list[Row], dict[str, tuple[int, int]]]:
     rows: list[Row] = []
     prefixes: dict[str, tuple[int, int]] = {}  # prefix -> (2xx answers, sent), for the store
+    if args.warmup > 0:
+        # one warm-up per server (JIT, caches, the database's first pages), at the most
+        # connections; every measured run opens its connections anew
+        conns = max(args.connections)
+        prefix = f"{run_id}-{server.name}-w{conns}"
+        log(f"{server.name}: warm-up {args.warmup:g} s at {conns} connections")
+        warm = run_wrk(
+            wrk,
+            server.url,
+            connections=conns,
+            seconds=args.warmup,
+            body=payload,
+            signature=signature,
+            prefix=prefix,
+        )
+        prefixes[prefix] = (warm.ok, warm.sent)
     for conns in args.connections:
-        if args.warmup > 0:
-            prefix = f"{run_id}-{server.name}-w{conns}"
-            log(f"{server.name}: warm-up {args.warmup:g} s at {conns} connections")
-            warm = run_wrk(
-                wrk,
-                server.url,
-                connections=conns,
-                seconds=args.warmup,
-                body=payload,
-                signature=signature,
-                prefix=prefix,
-            )
-            prefixes[prefix] = (warm.ok, warm.sent)
         prefix = f"{run_id}-{server.name}-c{conns}"
         # every server starts its measured run with no dirty pages left to write back:
         # the kernel's writeback of an earlier run's data (bodies, WAL) would land in
@@ -627,6 +759,8 @@ def measure(
                 res.requests,
                 res.sent,
                 **cpu,
+                processes=server.processes,
+                durability=server.durability,
                 extra={"prefix": prefix},
             )
         )
@@ -650,7 +784,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--prbot-web-processes",
         type=int,
         default=os.cpu_count() or 1,
-        help="PRBOT_WEB_PROCESSES for prbot serve (default: the cores there are)",
+        help="PRBOT_WEB_PROCESSES for the prbot and prbot-full rows, and the workers of the "
+        "probot-cluster row (default: the cores there are); prbot-1 is always 1",
     )
     parser.add_argument(
         "--prbot-log-level",
@@ -665,11 +800,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.servers) - set(SERVERS)
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
+    if not args.connections or min(args.connections) < 1 or args.prbot_web_processes < 1:
+        parser.error("--connections and --prbot-web-processes need values >= 1")
     return args
-
-
-def fmt_ratio(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}x"
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -681,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM to the bench unwinds like Ctrl-C, so every server is stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     if not PAYLOAD.exists():
-        raise BenchError(f"payload not found: {PAYLOAD} (the shared folder beside the repo)")
+        raise BenchError(f"payload not found: {PAYLOAD} (the repository's test fixtures)")
     body = PAYLOAD.read_bytes()
     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     wrk = ensure_wrk()
@@ -691,21 +824,31 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     notes: dict[str, str] = {}
     problems: list[str] = []
-    durability: dict[str, object] = {}
+    durability: dict[str, dict[str, object]] = {}
+    fs = filesystem_of(workdir)
     try:
         for name in args.servers:
             try:
-                if name == "prbot":
+                data_dir = workdir / f"{name}-data"
+                if name in PRBOT_ROWS:
                     why = prbot_available()
                     if why:
                         raise BenchError(f"`prbot serve` is not available: {why}")
-                    data_dir = workdir / "prbot-data"
                     data_dir.mkdir()
                     workers = None if args.prbot_workers == "default" else args.prbot_workers
                     level = None if args.prbot_log_level == "default" else args.prbot_log_level
-                    server = prbot_server(data_dir, workers, level, args.prbot_web_processes)
+                    server = prbot_server(
+                        name,
+                        data_dir,
+                        workers,
+                        level,
+                        1 if name == "prbot-1" else args.prbot_web_processes,
+                        "full" if name == "prbot-full" else "normal",
+                    )
                 elif name == "aiohttp-verify-only":
                     server = verify_only_server()
+                elif name == "probot-cluster":
+                    server = probot_cluster_server(workdir, args.prbot_web_processes)
                 else:
                     server = probot_server(workdir)
                 notes[name] = server.note
@@ -716,12 +859,12 @@ def main(argv: list[str] | None = None) -> int:
                 with running(server, workdir, body, signature):
                     got, prefixes = measure(server, wrk, args, PAYLOAD, signature, run_id)
                 rows += got
-                if name == "prbot":
+                if name in PRBOT_ROWS:
                     # Read after the server stopped (graceful shutdown flushes the writer).
                     stored, jobs = count_stored(data_dir, list(prefixes))
                     for row in got:
                         row.stored = stored[str(row.extra["prefix"])]
-                    durability = {
+                    durability[name] = {
                         "ok_answers": sum(ok for ok, _ in prefixes.values()),
                         "stored": sum(stored.values()),
                         "sent": sum(sent for _, sent in prefixes.values()),
@@ -730,6 +873,8 @@ def main(argv: list[str] | None = None) -> int:
                         ),
                         "jobs_by_state": jobs,
                     }
+                    if not args.keep:  # the next rows do not share its disk space
+                        shutil.rmtree(data_dir, ignore_errors=True)
             except BenchError as exc:
                 problems.append(f"{name}: {exc}")
                 log(f"{name}: NOT MEASURED: {exc}")
@@ -742,7 +887,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    report(rows, notes, problems, durability, args)
+    report(rows, notes, problems, durability, fs, args)
     return 1 if problems else 0
 
 
@@ -755,31 +900,63 @@ def rps_ratio(rows: list[Row], a: str, b: str, conns: int) -> float | None:
     return ra.rps / rb.rps if ra and rb and rb.rps else None
 
 
+def per_core_ratio(rows: list[Row], a: str, b: str, conns: int) -> float | None:
+    ra, rb = rps_of(rows, a, conns), rps_of(rows, b, conns)
+    if not ra or not rb or ra.per_core is None or not rb.per_core:
+        return None
+    return ra.per_core / rb.per_core
+
+
+# (key, a, b, what it compares); "N" is --prbot-web-processes
+RATIOS = (
+    ("prbot/probot-cluster", "prbot", "probot-cluster", "like-for-like, N processes each"),
+    ("prbot-full/probot-cluster", "prbot-full", "probot-cluster", "like-for-like, N each"),
+    ("prbot-1/probot", "prbot-1", "probot", "like-for-like, 1 process each"),
+    ("prbot/probot", "prbot", "probot", "N prbot processes vs 1 Probot process"),
+    ("prbot/aiohttp-verify-only", "prbot", "aiohttp-verify-only", "N vs 1 process"),
+    ("prbot-1/aiohttp-verify-only", "prbot-1", "aiohttp-verify-only", "1 process each"),
+)
+
+
 def bar_verdict(rows: list[Row]) -> tuple[str, str]:
+    """Like-for-like: prbot with N processes against Probot with N processes."""
     prbot = rps_of(rows, "prbot", BAR_CONNECTIONS)
-    probot = rps_of(rows, "probot", BAR_CONNECTIONS)
+    probot = rps_of(rows, "probot-cluster", BAR_CONNECTIONS)
     if not prbot or not probot:
-        return "FAIL", "not measured (prbot and probot at 32 connections are both needed)"
+        return "FAIL", (
+            f"not measured (prbot and probot-cluster at {BAR_CONNECTIONS} connections are "
+            "both needed)"
+        )
     ok = prbot.rps >= probot.rps and prbot.p99_ms < BAR_P99_MS and prbot.non_2xx == 0
     why = (
-        f"prbot {prbot.rps:,.0f}/s vs probot {probot.rps:,.0f}/s, "
-        f"prbot p99 {prbot.p99_ms:.1f} ms, {prbot.non_2xx} non-2xx"
+        f"prbot {prbot.rps:,.0f}/s vs probot-cluster {probot.rps:,.0f}/s, "
+        f"{prbot.processes} processes each, prbot p99 {prbot.p99_ms:.1f} ms, "
+        f"{prbot.non_2xx} non-2xx"
     )
     return ("PASS" if ok else "FAIL"), why
+
+
+def fmt_opt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 def report(
     rows: list[Row],
     notes: dict[str, str],
     problems: list[str],
-    durability: dict[str, object],
+    durability: dict[str, dict[str, object]],
+    fs: str,
     args: argparse.Namespace,
 ) -> None:
     verdict, why = bar_verdict(rows)
     ratios = {
+        str(c): {key: rps_ratio(rows, a, b, c) for key, a, b, _ in RATIOS} for c in args.connections
+    }
+    per_core = {
         str(c): {
-            "prbot/probot": rps_ratio(rows, "prbot", "probot", c),
-            "prbot/aiohttp-verify-only": rps_ratio(rows, "prbot", "aiohttp-verify-only", c),
+            key: per_core_ratio(rows, a, b, c)
+            for key, a, b, _ in RATIOS
+            if key in ("prbot/probot-cluster", "prbot-1/probot")
         }
         for c in args.connections
     }
@@ -789,14 +966,18 @@ def report(
             d = asdict(r)
             d.pop("extra")
             d["rps"] = round(r.rps, 1)
+            d["per_process"] = round(r.per_process, 1)
+            d["per_core"] = None if r.per_core is None else round(r.per_core, 1)
             d["p50_ms"] = round(r.p50_ms, 3)
             d["p99_ms"] = round(r.p99_ms, 3)
             out.append(d)
         doc = {
             "rows": out,
             "ratios": ratios,
+            "per_core_ratios": per_core,
             "bar": {"verdict": verdict, "detail": why},
             "durability": durability,
+            "filesystem": fs,
             "problems": problems,
         }
         print(json.dumps(doc))
@@ -804,7 +985,7 @@ def report(
 
     print(
         f"Signed GitHub webhook deliveries per second (wrk on 127.0.0.1, {args.duration:g} s "
-        f"per run after a {args.warmup:g} s warm-up; payload {PAYLOAD.name}, "
+        f"per run after one {args.warmup:g} s warm-up per server; payload {PAYLOAD.name}, "
         f"{PAYLOAD.stat().st_size:,} bytes, event {EVENT})"
     )
     print(
@@ -812,28 +993,49 @@ def report(
         "prbot's dedupe never short-circuits: each one is verified and stored as new."
     )
     header = (
-        f"{'server':<21}{'connections':>12}{'rps':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'non-2xx':>9}{'sock err':>10}{'stored':>9}{'srv cpu':>9}{'wrk cpu':>9}{'others':>8}"
+        f"{'server':<20}{'procs':>5}  {'durability':<17}{'conns':>5}{'rps':>8}{'/proc':>7}"
+        f"{'/core':>7}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}{'sockerr':>8}{'stored':>8}"
+        f"{'srv cpu':>8}{'wrk cpu':>8}{'others':>7}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         stored = "" if r.stored is None else f"{r.stored:,}"
         print(
-            f"{r.server:<21}{r.connections:>12}{r.rps:>10,.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
-            f"{r.non_2xx:>9}{r.socket_errors:>10}{stored:>9}"
-            f"{r.server_cores:>9.2f}{r.wrk_cores:>9.2f}{r.other_cores:>8.2f}"
+            f"{r.server:<20}{r.processes:>5}  {r.durability:<17}{r.connections:>5}"
+            f"{r.rps:>8,.0f}{r.per_process:>7,.0f}{fmt_opt(r.per_core, ',.0f'):>7}"
+            f"{r.p50_ms:>8.2f}{r.p99_ms:>8.2f}{r.non_2xx:>8}{r.socket_errors:>8}{stored:>8}"
+            f"{r.server_cores:>8.2f}{r.wrk_cores:>8.2f}{r.other_cores:>7.2f}"
         )
     print()
+    n = args.prbot_web_processes
+    print(f"Ratios of deliveries/s (N = {n}):")
     for c in args.connections:
-        rc = ratios[str(c)]
-        print(
-            f"{c:>3} connections: prbot/probot {fmt_ratio(rc['prbot/probot'])}, "
-            f"prbot/aiohttp-verify-only {fmt_ratio(rc['prbot/aiohttp-verify-only'])}"
-        )
+        parts = [
+            f"{key} {fmt_opt(ratios[str(c)][key], '.2f')}x ({what})"
+            for key, _, _, what in RATIOS
+            if ratios[str(c)][key] is not None
+        ]
+        print(f"{c:>4} connections: " + ("; ".join(parts) or "n/a (rows missing)"))
+        cores = [
+            f"{key} {value:.2f}x" for key, value in per_core[str(c)].items() if value is not None
+        ]
+        if cores:
+            print(f"{'':>4}             per core used: " + "; ".join(cores))
+    print(
+        "/proc: rps divided by the processes serving requests; /core: rps divided by the CPU "
+        "cores the server's processes used in the run (srv cpu)."
+    )
     print(
         "cpu columns: cores used in the measured run by the server (all its processes), by wrk, "
         f"and by everything else on this {os.cpu_count()}-core machine"
+    )
+    print(
+        f"durability: what an answered delivery survives. {NORMAL}: SQLite synchronous=NORMAL "
+        f"(prbot's default), a crash of prbot but not a power loss or OS crash; {FULL}: "
+        "?synchronous=full, WAL, body file and new body folder entries fsync'ed before the "
+        f"answer; {NONE}: Probot and the aiohttp baseline store nothing. prbot data dirs on "
+        f"{fs}."
     )
     busy = [r for r in rows if r.other_cores > 0.2]
     if busy:
@@ -844,26 +1046,26 @@ def report(
         )
     for name, note in notes.items():
         print(f"  {name}: {note}")
-    if durability:
-        ok, stored, sent = durability["ok_answers"], durability["stored"], durability["sent"]
+    for name, check in durability.items():
+        ok, stored, sent = check["ok_answers"], check["stored"], check["sent"]
         assert isinstance(ok, int) and isinstance(stored, int) and isinstance(sent, int)
         print(
-            f"prbot store check (SQLite opened read-only after shutdown; warm-ups included): "
+            f"{name} store check (SQLite opened read-only after shutdown; warm-up included): "
             f"{stored:,} deliveries stored, {ok:,} 2xx answers seen by wrk, {sent:,} requests "
             f"sent. Every run: 2xx <= stored <= sent (stored beyond 2xx: answered after wrk "
-            f"stopped): {'yes' if durability['every_2xx_stored'] else 'NO'}"
+            f"stopped): {'yes' if check['every_2xx_stored'] else 'NO'}"
         )
-        jobs = durability.get("jobs_by_state") or {}
+        jobs = check.get("jobs_by_state") or {}
         if isinstance(jobs, dict) and jobs:
             total = sum(jobs.values())
             print(
-                f"prbot jobs at shutdown: {total:,} enqueued, "
+                f"{name} jobs at shutdown: {total:,} enqueued, "
                 + ", ".join(f"{n:,} {state}" for state, n in sorted(jobs.items()))
                 + " (how far the workers kept up with intake)"
             )
     print(
-        f"Bar: prbot >= probot rps with p99 < {BAR_P99_MS:g} ms at {BAR_CONNECTIONS} "
-        f"connections: {verdict} ({why})"
+        f"Bar (like-for-like): prbot >= probot-cluster rps with p99 < {BAR_P99_MS:g} ms at "
+        f"{BAR_CONNECTIONS} connections: {verdict} ({why})"
     )
     for p in problems:
         print(f"NOT MEASURED: {p}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,8 +10,10 @@ from typing import Any
 
 from prbot.automation.changeset import DirRepoView, apply_to_dir, unified_diff
 from prbot.automation.definitions import PrAutomation
-from prbot.automation.errors import DefinitionError, InputError, PrbotError
+from prbot.automation.errors import DefinitionError, InputError
 from prbot.automation.loader import DefinitionSet, load_view, to_plain
+from prbot.errors import PrbotError
+from prbot.settings import no_color
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -105,7 +106,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def automations_dir() -> Path:
-    return Path(os.environ.get("PRBOT_AUTOMATIONS_DIR", "automations"))
+    from prbot.settings import setting
+
+    return setting("PRBOT_AUTOMATIONS_DIR")
 
 
 def find_automation(name_or_file: str, repo: Path) -> PrAutomation:
@@ -201,7 +204,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     result = render_automation(automation, _inputs(args), view, extra_context=_extra_context(args))
     pr = result.pull_request
     out = sys.stdout
-    colour = out.isatty() and not os.environ.get("NO_COLOR")
+    colour = out.isatty() and not no_color()
     print(f"Automation: {automation.name}", file=out)
     print(f"Title:      {pr.title}", file=out)
     print(f"Head:       {pr.head}", file=out)
@@ -222,7 +225,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from prbot.config import ConfigError, load_settings
+    from prbot.settings import ConfigError, load_settings
 
     try:
         settings = load_settings(config_file=args.config)
@@ -280,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--write", action="store_true", help="apply the change to DIR")
     r.set_defaults(func=cmd_render)
 
-    from prbot.config import help_table
+    from prbot.settings import help_table
 
     s = sub.add_parser(
         "serve",

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple, TextIO
 
-from prbot.config import Settings
+from prbot.settings import Settings
 
 MASK = "***"
 # extra key: the names of the other extra fields the caller vouches hold no secret and no

@@ -3,7 +3,7 @@
 Start-up: open the store, load the deployment's definitions, start the workers and the
 reconciler, then open the listener, so /readyz is true from the first request.
 PRBOT_WORKERS=0 starts neither: the process only takes webhooks and serves the API, and
-another ``prbot serve`` on the same store runs the jobs (see ``prbot.config``).
+another ``prbot serve`` on the same store runs the jobs (see ``prbot.settings``).
 PRBOT_WEB_PROCESSES > 1 starts more processes serving the same port once the listener is
 up (see ``prbot.web_processes``); they run no workers.
 Shutdown on SIGTERM/SIGINT, in the order that loses nothing: stop accepting and let
@@ -28,9 +28,9 @@ from pathlib import Path
 from aiohttp import web
 
 from prbot import metrics
-from prbot.config import Settings
-from prbot.definitions_cache import DefinitionsCache
-from prbot.scm.factory import close_providers, scm_for
+from prbot.engine.definitions import DefinitionsCache
+from prbot.engine.providers import close_providers, scm_for
+from prbot.settings import Settings
 from prbot.store import StoreError, open_store
 from prbot.store.url import parse_sqlite
 from prbot.web.app import create_app

@@ -18,18 +18,16 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from prbot import metrics
 from prbot.store.base import Delivery
 from prbot.store.sqlite import SqliteStore
+from tests.fixtures import WEBHOOKS
 from tests.test_e2e_serve import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT.parent / "shared/fixtures/webhooks/github/pull_request.closed.merged.json"
+FIXTURE = WEBHOOKS / "github" / "pull_request.closed.merged.json"
 SECRET = "web-processes-secret-1234"
-
-pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason="shared fixtures not beside repo")
 
 
 def signed(body: bytes, delivery_id: str) -> dict[str, str]:

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from prbot.automation.config import (
+from prbot.automation.errors import Problem
+from prbot.automation.inputs import (
     FIELD_TYPES,
     OPERATIONS,
     CoercionError,
@@ -20,7 +21,6 @@ from prbot.automation.config import (
     check_constraints,
     coerce,
 )
-from prbot.automation.errors import Problem
 from prbot.automation.schema import (
     AnyValue,
     Bool,
@@ -495,7 +495,7 @@ def _check_configuration(fields: tuple[ConfigField, ...], where: Located) -> lis
         if cond.field == f.name:
             problems.append(where.problem(f"{path}.field", "a field cannot depend on itself"))
         elif cond.field not in by_name:
-            from prbot.automation.schema import did_you_mean
+            from prbot.errors import did_you_mean
 
             hint = did_you_mean(cond.field, list(by_name))
             problems.append(where.problem(f"{path}.field", f"no input named {cond.field!r}{hint}"))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from prbot.errors import PrbotError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -33,12 +35,10 @@ class Problem:
         return ": ".join(parts)
 
 
-class PrbotError(Exception):
-    """Base class: an error whose text is safe to show to the person who caused it."""
-
-
 class DefinitionError(PrbotError):
     """One or more definition documents are invalid."""
+
+    permanent = True  # a retry would fail the same way
 
     def __init__(self, problems: Iterable[Problem]):
         self.problems = list(problems)
@@ -48,6 +48,8 @@ class DefinitionError(PrbotError):
 class InputError(PrbotError):
     """The inputs given to an automation do not satisfy its configuration."""
 
+    permanent = True  # a retry would fail the same way
+
     def __init__(self, problems: Iterable[Problem]):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
@@ -56,16 +58,10 @@ class InputError(PrbotError):
 class RenderError(PrbotError):
     """A template or an update could not be rendered or applied."""
 
+    permanent = True
+
 
 class PathError(PrbotError):
     """A path would leave the repository, touch .git, or is otherwise unusable."""
 
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of a secret value in ``text`` by ``***``.
-
-    Longest first, so a secret that contains another is hidden whole.
-    """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    permanent = True

@@ -28,8 +28,9 @@ from prbot.automation.definitions import (
 )
 from prbot.automation.errors import DefinitionError, PathError, Problem
 from prbot.automation.paths import normalise
-from prbot.automation.schema import Located, did_you_mean
+from prbot.automation.schema import Located
 from prbot.automation.templating import syntax_error
+from prbot.errors import did_you_mean
 
 MAX_DEFINITION_BYTES = 1024 * 1024
 MAX_TEMPLATE_BYTES = 16 * 1024 * 1024  # all templates of one automation together

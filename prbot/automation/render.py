@@ -21,15 +21,16 @@ from ruamel.yaml.error import YAMLError
 
 from prbot.automation import yamledit
 from prbot.automation.changeset import EXECUTABLE, REGULAR, ChangeSet, RepoView, WorkingTree
-from prbot.automation.config import ValidInputs, validate_inputs
 from prbot.automation.definitions import PrAutomation, TemplateSpec
-from prbot.automation.errors import PathError, PrbotError, RenderError, redact
+from prbot.automation.errors import PathError, RenderError
+from prbot.automation.inputs import ValidInputs, validate_inputs
 from prbot.automation.paths import glob_to_regex, is_glob, normalise, resolve_in_repo
 from prbot.automation.templating import (
     evaluate_condition,
     render_string,
     render_value,
 )
+from prbot.errors import PrbotError, redact
 
 MAX_CHANGED_FILES = 10_000
 MAX_CHANGESET_BYTES = 64 * 1024 * 1024

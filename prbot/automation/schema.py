@@ -7,12 +7,12 @@ runtime dependency list stays short.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from prbot.automation.errors import Problem
+from prbot.errors import did_you_mean
 
 Check = Callable[[Any], str | None]  # returns an error message or None
 
@@ -103,15 +103,6 @@ def _type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
-
-
-def did_you_mean(word: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in candidates}
-        if word.lower() in lowered:
-            close = [lowered[word.lower()]]
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def validate(value: Any, node: Node, path: str, where: Located) -> list[Problem]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from prbot.automation.changeset import ChangeSet
-from prbot.automation.errors import PrbotError
+from prbot.errors import PrbotError
 
 Platform = Literal["github", "gitlab"]
 PrState = Literal["open", "closed", "merged"]
@@ -42,7 +42,7 @@ class RateLimited(ScmError):
     """Out of requests, and waiting as told would exceed our bound."""
 
     def __init__(self, message: str, reset_in: float | None = None):
-        super().__init__(message)
+        super().__init__(message, retry_after=reset_in)
         self.reset_in = reset_in
 
 
@@ -227,10 +227,6 @@ def status_description(text: str) -> str:
     if len(line) <= MAX_STATUS_DESCRIPTION:
         return line
     return line[: MAX_STATUS_DESCRIPTION - 1] + "…"
-
-
-def at_least(have: Permission, need: Permission) -> bool:
-    return PERMISSION_ORDER.index(have) >= PERMISSION_ORDER.index(need)
 
 
 GITLAB_ACCESS: dict[int, Permission] = {

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from prbot.errors import redact_url
 from prbot.store.base import Store, StoreError
 from prbot.store.migrations import SchemaTooNewError
-from prbot.store.url import parse_sqlite, redact, scheme
+from prbot.store.url import parse_sqlite, scheme
 from prbot.store.writer import StoreClosedError
 
 __all__ = ["SchemaTooNewError", "Store", "StoreClosedError", "StoreError", "open_store"]
@@ -28,12 +29,12 @@ def open_store(url: str) -> Store:
         synchronous = options.pop("synchronous", "normal").lower()
         if synchronous not in _SYNCHRONOUS:
             raise ValueError(
-                f"store URL {redact(url)!r}: synchronous must be normal or full, "
+                f"store URL {redact_url(url)!r}: synchronous must be normal or full, "
                 f"not {synchronous!r}"
             )
         if options:
             raise ValueError(
-                f"store URL {redact(url)!r}: unknown option(s) {sorted(options)}; "
+                f"store URL {redact_url(url)!r}: unknown option(s) {sorted(options)}; "
                 "known: synchronous"
             )
         return SqliteStore(target.path, synchronous=_SYNCHRONOUS[synchronous])  # type: ignore[arg-type]
@@ -41,5 +42,5 @@ def open_store(url: str) -> Store:
     if kind in ("postgresql", "postgres") or kind.startswith("postgresql+"):
         raise ValueError("PostgreSQL support is not built yet: use sqlite")
     raise ValueError(
-        f"unsupported store URL scheme {kind!r} in {redact(url)!r}: use sqlite:///path/to/prbot.db"
+        f"unsupported store URL scheme {kind!r} in {redact_url(url)!r}: use sqlite:///path/to/prbot.db"
     )

@@ -19,7 +19,9 @@ and forgets it if the transaction rolls back (``discard``). So a row never names
 that were not written, and a rolled-back batch leaves nothing behind (an op that fails
 alone, in a batch replayed op by op, may leave its bytes unnamed: garbage inside a file
 that goes when the file does). Durability follows
-the database's: with ``synchronous=FULL`` the file is fdatasync'ed before the COMMIT;
+the database's: with ``synchronous=FULL`` the file is fdatasync'ed before the COMMIT,
+and the folder is fsync'ed when a file is created in it (and its parent when the folder
+is), so a committed row never names a file whose directory entry a power loss lost;
 with NORMAL neither is synced at commit, and a power loss (not a crash of prbot) may
 lose the bodies of the last deliveries while their rows, events and jobs survive: a
 read then reports the body missing.
@@ -57,8 +59,11 @@ class BodyFiles:
     # -- the writer thread's side
 
     def prepare(self) -> None:
+        created = not self.folder.is_dir()
         # owner-only, like the database: bodies carry private repository content
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if created and self.fsync:
+            _sync_dir(self.folder.parent)  # the folder's own entry
 
     def reserve(self) -> tuple[str, int]:
         """Where the next staged body will go: (file name, offset)."""
@@ -111,6 +116,10 @@ class BodyFiles:
             self.folder / self._name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
         )
         self._end = self._written = 0
+        if self.fsync:
+            # the new name is durable before any COMMIT names it (fdatasync in ``flush``
+            # covers the file's bytes and size, not its directory entry)
+            _sync_dir(self.folder)
 
     # -- any thread
 
@@ -150,3 +159,11 @@ class BodyFiles:
 
     def remove(self, name: str) -> None:
         (self.folder / name).unlink(missing_ok=True)
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -6,16 +6,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from prbot.errors import redact_url
+
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-# the userinfo sits between "scheme://" and the first "@" of the authority
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@?#]*@")
-
-
-def redact(url: str) -> str:
-    """``postgresql://user:secret@host/db`` → ``postgresql://***@host/db``."""
-    return _USERINFO.sub(r"\1***@", url)
-
-
 @dataclass(frozen=True)
 class SqliteTarget:
     path: str
@@ -39,14 +32,14 @@ def parse_sqlite(url: str) -> SqliteTarget | None:
         path = rest[2:]  # keep one slash: the path is absolute
     elif rest.startswith("//"):
         raise ValueError(
-            f"store URL {redact(url)!r} names a host; SQLite needs a file: "
+            f"store URL {redact_url(url)!r} names a host; SQLite needs a file: "
             "use sqlite:///absolute/path.db or sqlite:relative.db"
         )
     else:
         path = rest
     if not path or path in (":memory:", "/:memory:"):
         raise ValueError(
-            f"store URL {redact(url)!r} names no file: SQLite needs one "
+            f"store URL {redact_url(url)!r} names no file: SQLite needs one "
             "(WAL and the separate reader connections do not work in memory)"
         )
     options = {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}

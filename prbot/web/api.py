@@ -6,7 +6,7 @@ GET  /api/jobs       jobs, newest first (?state=queued|running|done|dead&limit=N
 
 An automation is looked up in the deployment's folder first, then in the repository's
 own ``.prbot/`` on its default branch (read through the SCM, cached by commit: see
-``prbot.definitions_cache``), as the worker will find it.
+``prbot.engine.definitions``), as the worker will find it.
 
 The routes exist only when PRBOT_API_TOKEN is set. Invalid requests get 422 with one
 message per field: ``{"status": "invalid", "errors": {"inputs.tag": "is required"}}``.
@@ -30,13 +30,12 @@ from typing import Any
 
 from aiohttp import web
 
-from prbot.automation.config import validate_inputs
 from prbot.automation.errors import InputError
-from prbot.automation.schema import did_you_mean
-from prbot.config import Settings
+from prbot.automation.inputs import validate_inputs
+from prbot.errors import PermanentError, did_you_mean
 from prbot.scm.port import NotFound, ScmError
+from prbot.settings import Settings
 from prbot.store.base import AuditEntry, NewJob, Run, Store, StoreError
-from prbot.worker.errors import PermanentError
 
 log = logging.getLogger("prbot.web.api")
 

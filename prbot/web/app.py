@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from prbot.config import Settings
+from prbot.settings import Settings
 from prbot.store.base import Store
 from prbot.web.api import Api, Definitions, RepoLookup
 from prbot.web.health import Health

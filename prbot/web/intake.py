@@ -40,9 +40,9 @@ from gidgethub import ValidationFailure
 from gidgethub.sansio import validate_event
 
 from prbot import metrics
-from prbot.config import Settings
 from prbot.events import Event
 from prbot.logs import SAFE, info_line
+from prbot.settings import Settings
 from prbot.store.base import Delivery, NewJob, Store
 from prbot.web.normalize import GITHUB, GITLAB, github_events, gitlab_events
 from prbot.web.payload import MALFORMED, OBJECT, parse

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prbot.settings import database_url
 from prbot.store.base import Job
 
 EXIT_OK, EXIT_FAIL = 0, 2
@@ -60,24 +60,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     retry.add_argument("job_id", type=int, metavar="ID")
     return p
-
-
-def database_url(env: Mapping[str, str] | None = None) -> str:
-    """PRBOT_DATABASE_URL as ``prbot serve`` resolves it (environment over config file)."""
-    env = os.environ if env is None else env
-    raw: dict[str, str] = {}
-    config_file = env.get("PRBOT_CONFIG", "").strip()
-    if config_file:
-        from prbot.config import read_config_file
-
-        raw.update(read_config_file(config_file))
-    for name in ("PRBOT_DATABASE_URL", "PRBOT_DATA_DIR"):
-        if env.get(name, "").strip():
-            raw[name] = env[name].strip()
-    if raw.get("PRBOT_DATABASE_URL"):
-        return raw["PRBOT_DATABASE_URL"]
-    data_dir = Path(raw.get("PRBOT_DATA_DIR") or ".prbot-data")
-    return f"sqlite:{data_dir / 'prbot.db'}"
 
 
 def run(args: argparse.Namespace) -> int:

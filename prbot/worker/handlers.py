@@ -1,57 +1,32 @@
-"""The job handlers: what a worker does for each kind of job.
+"""The job kinds a worker runs, and what runs each:
 
-- ``automation.run`` (payload ``{"run_id": N, "inputs": {...}}``): run the automation of
-  a stored Run against its repository and record the outcome on the Run and in the audit
-  log. Idempotent: the head branch is deterministic and ``run_automation`` finds the
-  existing branch and PR, so a retry after a crash makes no second commit or PR.
-- ``event`` (payload: ``Event.to_dict()``): keep state in step with the forge: a push to
-  a default branch drops that repository's cached definitions; a PR merged or closed
-  moves the Runs whose PR it is.
+- ``automation.run``: the engine's ``AutomationRunHandler`` (see ``prbot.engine.runs``).
+- ``event`` (payload: ``Event.to_dict()``): the event, decoded, goes through the engine's
+  router to every handler registered for it (``prbot.engine.routes``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
-from prbot.automation.config import ValidInputs, validate_inputs
-from prbot.automation.definitions import PrAutomation
-from prbot.automation.errors import (
-    DefinitionError,
-    InputError,
-    PathError,
-    RenderError,
-    redact,
-)
-from prbot.automation.run import run_automation
-from prbot.config import Settings
-from prbot.definitions_cache import ROOT, DefinitionsCache
-from prbot.events import (
-    CommentCreated,
-    HealthReported,
-    InstallationChanged,
-    PullRequestEvent,
-    PushToDefault,
-    event_from_dict,
-)
-from prbot.scm.factory import scm_for as default_scm_for
-from prbot.scm.port import RateLimited, Scm
-from prbot.store.base import AuditEntry, Job, Run, Store
-from prbot.worker.errors import DescribedError, PermanentError, describe, is_permanent
+from prbot.engine.definitions import DefinitionsCache
+from prbot.engine.providers import scm_for as default_scm_for
+from prbot.engine.router import Context, Router
+from prbot.engine.routes import router as engine_router
+from prbot.engine.runs import AutomationRunHandler
+from prbot.errors import PermanentError
+from prbot.events import event_from_dict
+from prbot.scm.port import Scm
+from prbot.settings import Settings
+from prbot.store.base import Job, Store
 from prbot.worker.pool import Handler
 
 log = logging.getLogger("prbot.worker")
 
 ScmFor = Callable[[str], Scm]
 Clock = Callable[[], float]
-
-# the engine's errors about what was asked for: a retry would fail the same way
-INVALID_REQUEST = (DefinitionError, InputError, RenderError, PathError)
-# a PR's fate is final for its run: a re-run would raise a new PR for a finished change
-FINISHED = ("merged", "closed")
-MAX_RUNS_SCANNED = 5000
 
 
 def build_handlers(
@@ -61,194 +36,29 @@ def build_handlers(
     *,
     scm_for: ScmFor | None = None,
     clock: Clock = time.time,
+    router: Router = engine_router,
 ) -> dict[str, Handler]:
     provider = scm_for or (lambda platform: default_scm_for(settings, platform))
+    context = Context(store, definitions, provider, clock, tuple(settings.secret_values()))
     return {
         "automation.run": AutomationRunHandler(
-            store, definitions, provider, clock=clock, secrets=settings.secret_values()
+            store, definitions, provider, clock=clock, secrets=context.secrets
         ),
-        "event": EventHandler(store, definitions, clock=clock),
+        "event": EventJob(router, context),
     }
 
 
-class AutomationRunHandler:
-    def __init__(
-        self,
-        store: Store,
-        definitions: DefinitionsCache,
-        scm_for: ScmFor,
-        *,
-        clock: Clock = time.time,
-        secrets: Iterable[str] = (),
-    ):
-        self.store = store
-        self.definitions = definitions
-        self.scm_for = scm_for
-        self.clock = clock
-        self.secrets = tuple(secrets)
+class EventJob:
+    """Runs an ``event`` job: decode the stored event, dispatch it through the router."""
 
-    async def __call__(self, job: Job) -> None:
-        run_id = _run_id(job)
-        run = await self.store.run(run_id)
-        if run is None:
-            raise PermanentError(f"run {run_id} does not exist")
-        if run.status in FINISHED:
-            log.info("run %s is %s already; nothing to do", run.id, run.status)
-            return
-        await self.store.update_run(run.id, now=self.clock(), status="running", error="")
-        secrets: Iterable[str] = self.secrets
-        try:
-            automation = await self.definitions.lookup(run.platform, run.repo, run.automation)
-            valid = validate_inputs(automation.configuration, _inputs(job, run))
-            secrets = (*self.secrets, *valid.secrets)
-            scm = self.scm_for(run.platform)
-            await self._run(run, automation, valid, scm)
-        except Exception as exc:
-            text = redact(describe(exc), secrets)
-            permanent = is_permanent(exc) or isinstance(exc, INVALID_REQUEST)
-            # queued: a retry is due (the pool's on_dead makes it failed if not)
-            await self.store.update_run(run.id, now=self.clock(), status="queued", error=text)
-            wait = exc.reset_in if isinstance(exc, RateLimited) else None
-            raise DescribedError(text, permanent=permanent, retry_after=wait) from None
-
-    async def _run(self, run: Run, automation: PrAutomation, valid: ValidInputs, scm: Scm) -> None:
-        outcome = await run_automation(scm, run.repo, automation, valid)
-        pr = outcome.pull_request
-        now = self.clock()
-        actor = run.requested_by or "prbot"
-        head = outcome.render.pull_request.head
-        # an earlier attempt may have committed and crashed before its audit entry: the
-        # first attempt to see the run's PR records the commit then
-        committed_before = bool(outcome.render.changes) and pr is not None and not run.pr_number
-        if outcome.changed or committed_before:
-            await self.store.audit(
-                AuditEntry(
-                    now,
-                    actor,
-                    "commit",
-                    run.repo,
-                    {
-                        "run_id": run.id,
-                        "automation": run.automation,
-                        "branch": head,
-                        "sha": pr.head_sha if pr else "",
-                    },
-                )
-            )
-        if pr is None:
-            await self.store.update_run(run.id, now=now, status="no_change", head=head, error="")
-            log.info("run %s: no change for %s on %s", run.id, run.automation, run.repo)
-            return
-        if run.pr_number != pr.number:
-            # once per PR: a re-run that finds the same PR records nothing new
-            await self.store.audit(
-                AuditEntry(
-                    now,
-                    actor,
-                    "open_pr",
-                    run.repo,
-                    {
-                        "run_id": run.id,
-                        "automation": run.automation,
-                        "number": pr.number,
-                        "url": pr.url,
-                    },
-                )
-            )
-        await self.store.update_run(
-            run.id,
-            now=now,
-            status="pr_open" if pr.state == "open" else pr.state,
-            head=pr.head,
-            pr_number=pr.number,
-            pr_url=pr.url,
-            error="",
-        )
-        log.info("run %s: %s #%d %s", run.id, run.repo, pr.number, pr.url)
-
-    async def on_dead(self, job: Job, error: str) -> None:
-        """The job will not be tried again: its run has failed, for this reason."""
-        try:
-            run_id = _run_id(job)
-        except PermanentError:
-            return
-        if await self.store.run(run_id) is not None:
-            await self.store.update_run(run_id, now=self.clock(), status="failed", error=error)
-
-
-class EventHandler:
-    def __init__(self, store: Store, definitions: DefinitionsCache, *, clock: Clock = time.time):
-        self.store = store
-        self.definitions = definitions
-        self.clock = clock
+    def __init__(self, router: Router, context: Context) -> None:
+        self.router = router
+        self.context = context
 
     async def __call__(self, job: Job) -> None:
         try:
             event = event_from_dict(job.payload)
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentError(f"not an event payload: {exc}") from exc
-        if isinstance(event, PushToDefault):
-            await self._push(event)
-        elif isinstance(event, PullRequestEvent):
-            await self._pull_request(event)
-        elif isinstance(event, InstallationChanged) and event.action == "removed":
-            for repo in event.repos:
-                self.definitions.invalidate(repo, event.platform)
-        elif isinstance(event, CommentCreated | HealthReported | InstallationChanged):
-            # slash commands and pipeline health come in later steps
-            log.debug("event %s on %s: nothing to do yet", event.kind, event.repo)
-
-    async def _push(self, event: PushToDefault) -> None:
-        self.definitions.invalidate(event.repo, event.platform)
-        touched = not event.paths or any(p == ROOT or p.startswith(ROOT + "/") for p in event.paths)
-        if not touched:
-            return
-        # load now, so a broken definition is reported on the commit that broke it, not
-        # when someone next runs an automation
-        try:
-            await self.definitions.repo_definitions(event.platform, event.repo)
-        except PermanentError as exc:
-            log.debug("definitions of %s not reloaded: %s", event.repo, exc)
-        except Exception as exc:
-            log.warning("reloading definitions of %s failed: %s", event.repo, describe(exc))
-
-    async def _pull_request(self, event: PullRequestEvent) -> None:
-        target = {"merged": "merged", "closed": "closed", "reopened": "pr_open"}.get(event.action)
-        if target is None:
-            return
-        source = ("closed",) if target == "pr_open" else ("pr_open", "queued", "running")
-        for run in await matching_runs(self.store, event, source):
-            await self.store.update_run(run.id, now=self.clock(), status=target)
-            log.info("run %s: PR #%d %s", run.id, event.number, event.action)
-
-
-async def matching_runs(
-    store: Store, event: PullRequestEvent, statuses: Iterable[str]
-) -> list[Run]:
-    """The runs whose PR the event is about: same platform, repository and head branch,
-    and the same PR number (a head branch can have had older PRs). A run not yet past its
-    first PR (no number) must match by being open, never by head alone: a queued run
-    shares its head with whatever earlier run used the same inputs."""
-    # the store picks the head branch (an index search); the rest is checked here
-    found = await store.runs(status=list(statuses), head=event.head, limit=MAX_RUNS_SCANNED)
-    return [
-        r
-        for r in found
-        if r.platform == event.platform
-        and r.repo.lower() == event.repo.lower()
-        and (r.pr_number == event.number or (r.pr_number is None and r.status == "pr_open"))
-    ]
-
-
-def _run_id(job: Job) -> int:
-    try:
-        return int(job.payload["run_id"])
-    except (KeyError, TypeError, ValueError):
-        raise PermanentError("payload has no run_id") from None
-
-
-def _inputs(job: Job, run: Run) -> dict[str, Any]:
-    """The job's inputs (which may hold passwords, never stored with the run) over the
-    run's stored ones."""
-    given = job.payload.get("inputs")
-    return {**run.inputs, **given} if isinstance(given, dict) else dict(run.inputs)
+        if not await self.router.dispatch(event, self.context):
+            log.debug("event %s on %s: no handler", event.kind, event.repo)

@@ -19,43 +19,18 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
 
-from prbot.automation.errors import redact
-from prbot.scm.port import RateLimited
+from prbot.errors import PermanentError, describe, is_permanent, redact, retry_after
+from prbot.retry import Backoff
 from prbot.store.base import Job, Store
-from prbot.worker.errors import PermanentError, describe, is_permanent
 
 log = logging.getLogger("prbot.worker")
 
 Handler = Callable[[Job], Awaitable[None]]
 Clock = Callable[[], float]
+# a job's retries: 2 s, 4 s, ... at most 10 min apart (jittered)
+JOB_BACKOFF = Backoff(base=2.0, cap=600.0)
 MAX_ERROR_CHARS = 2000  # a job's last_error is for people, not for whole tracebacks
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter: attempt n waits uniform(0, min(cap, base·2ⁿ⁻¹)).
-
-    Full jitter spreads retries of jobs that failed together (a forge outage) instead of
-    sending them back in one wave."""
-
-    base: float = 2.0
-    cap: float = 600.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        ceiling = min(self.cap, self.base * 2 ** max(0, attempt - 1))
-        return rng.uniform(0, ceiling)
-
-
-class DeadLetterAware(Protocol):
-    """A handler may also be told when its job dies, to mark what the job was for (a run)
-    as failed at that moment; plain functions work as handlers too."""
-
-    async def __call__(self, job: Job) -> None: ...
-
-    async def on_dead(self, job: Job, error: str) -> None: ...
 
 
 def _observe(kind: str, seconds: float, outcome: str) -> None:
@@ -101,7 +76,7 @@ class WorkerPool:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
         self.rng = rng or random.Random()
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or JOB_BACKOFF
         self.secrets = tuple(s for s in secrets if s)
         self._loop_task: asyncio.Task[None] | None = None
         self._inflight: dict[int, asyncio.Task[None]] = {}
@@ -267,7 +242,7 @@ class WorkerPool:
             await self._tell_dead(job, error)
             return "dead"
         delay = self.backoff.delay(job.attempts, self.rng)
-        wait = exc.reset_in if isinstance(exc, RateLimited) else getattr(exc, "retry_after", None)
+        wait = retry_after(exc)
         if wait:
             delay = max(delay, wait)  # retrying before a rate limit resets only fails again
         await self.store.fail(job.id, self.name, error=error, retry_at=now + delay, now=now)

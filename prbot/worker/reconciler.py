@@ -26,11 +26,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from prbot.config import Settings
-from prbot.scm.factory import scm_for as default_scm_for
+from prbot.engine.providers import scm_for as default_scm_for
+from prbot.errors import PermanentError, describe
 from prbot.scm.port import Scm
+from prbot.settings import Settings
 from prbot.store.base import Job, NewJob, Pruned, Run, Store
-from prbot.worker.errors import PermanentError, describe
 
 log = logging.getLogger("prbot.reconciler")
 

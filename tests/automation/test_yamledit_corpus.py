@@ -1,7 +1,7 @@
 """set_value on real GitOps files: only the edited value's characters may change.
 
-The corpus (60 files, 94 image/version paths listed in SOURCES.tsv) lives in the
-``shared`` folder next to the repository.
+The corpus (60 files, 94 image/version paths listed in SOURCES.tsv) lives in
+tests/fixtures/corpus/yaml.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import functools
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,20 +16,17 @@ from ruamel.yaml import YAML
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from prbot.automation.yamledit import parse_path, set_value
-
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "yaml"
+from tests.fixtures import YAML_CORPUS
 
 
 def corpus_cases() -> list[tuple[str, str]]:
-    with (CORPUS / "SOURCES.tsv").open(newline="", encoding="utf-8") as f:
+    with (YAML_CORPUS / "SOURCES.tsv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     return [(row["file"], path) for row in rows for path in row["image_paths"].split(";")]
 
 
-CASES = corpus_cases() if CORPUS.is_dir() else []
-PARAMS = [pytest.param(f, p, id=f"{f}::{p}") for f, p in CASES] or [
-    pytest.param("", "", marks=pytest.mark.skip(reason=f"corpus folder {CORPUS} is absent"))
-]
+CASES = corpus_cases()
+PARAMS = [pytest.param(f, p, id=f"{f}::{p}") for f, p in CASES]
 
 
 def load_all(text: str) -> list[Any]:
@@ -74,7 +70,7 @@ def new_value_for(old: Any) -> Any:
 
 
 def check_case(file: str, path: str) -> None:
-    text = (CORPUS / file).read_bytes().decode("utf-8")
+    text = (YAML_CORPUS / file).read_bytes().decode("utf-8")
     p = parse_path(path)
     before = load_all(text)
     old = data_at(before[p.document], p.steps)
@@ -123,15 +119,11 @@ def test_set_value_changes_only_the_value(file: str, path: str) -> None:
 
 
 def test_corpus_size() -> None:
-    if not CASES:
-        pytest.skip(f"corpus folder {CORPUS} is absent")
     assert len({f for f, _ in CASES}) == 60
     assert len(CASES) == 94
 
 
 def test_corpus_pass_share(capsys: pytest.CaptureFixture[str]) -> None:
-    if not CASES:
-        pytest.skip(f"corpus folder {CORPUS} is absent")
     failed = [f"{f}::{p}: {outcome(f, p)}" for f, p in CASES if outcome(f, p) is not None]
     passed = len(CASES) - len(failed)
     with capsys.disabled():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -15,14 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from prbot.forge.server import ForgeServer
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-OPENAPI_PATH = SHARED / "api" / "github-openapi-subset.json"
-WEBHOOK_SCHEMAS = SHARED / "api" / "github-webhook-schemas" / "api.github.com"
-
-needs_shared = pytest.mark.skipif(
-    not OPENAPI_PATH.exists(), reason="shared/api (GitHub OpenAPI subset) not present"
-)
+from tests.fixtures import GITHUB_OPENAPI, GITHUB_WEBHOOK_SCHEMAS, fixture_files
 
 
 @functools.cache
@@ -46,12 +38,12 @@ def openapi() -> Any:
     from openapi_core import Config, OpenAPI
 
     # the subset has 3 upstream default/format quirks the spec validator rejects
-    return OpenAPI.from_file_path(str(OPENAPI_PATH), config=Config(spec_validator_cls=None))
+    return OpenAPI.from_file_path(str(GITHUB_OPENAPI), config=Config(spec_validator_cls=None))
 
 
 @functools.cache
 def spec_operations() -> list[str]:
-    spec = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    spec = json.loads(GITHUB_OPENAPI.read_text(encoding="utf-8"))
     return list(spec["info"]["x-subset"]["operations"])
 
 
@@ -73,7 +65,7 @@ def assert_github_shape(
         # lacks, so openapi-core cannot pick content-directory: check it directly
         from openapi_schema_validator import OAS30Validator
 
-        schema = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+        schema = json.loads(GITHUB_OPENAPI.read_text(encoding="utf-8"))
         OAS30Validator(schema["components"]["schemas"]["content-directory"]).validate(body)
         return
     path = fill(template, params)
@@ -93,7 +85,7 @@ def _webhook_registry() -> Any:
     from referencing.jsonschema import DRAFT7
 
     resources = []
-    for path in sorted(WEBHOOK_SCHEMAS.rglob("*.schema.json")):
+    for path in fixture_files(GITHUB_WEBHOOK_SCHEMAS, "**/*.schema.json"):
         contents = json.loads(path.read_text(encoding="utf-8"))
         resources.append(
             (contents["$id"], Resource.from_contents(contents, default_specification=DRAFT7))
@@ -107,9 +99,9 @@ def webhook_errors(event: str, payload: dict) -> list[str]:
 
     action = payload.get("action")
     name = f"{event}/{action}.schema.json"
-    if not (WEBHOOK_SCHEMAS / name).exists():
+    if not (GITHUB_WEBHOOK_SCHEMAS / name).exists():
         name = f"{event}/event.schema.json"
-    schema = json.loads((WEBHOOK_SCHEMAS / name).read_text(encoding="utf-8"))
+    schema = json.loads((GITHUB_WEBHOOK_SCHEMAS / name).read_text(encoding="utf-8"))
     v = jsonschema.Draft7Validator(
         schema,
         registry=_webhook_registry(),
@@ -122,8 +114,8 @@ def webhook_errors(event: str, payload: dict) -> list[str]:
 
 
 def has_webhook_schema(event: str, action: str | None) -> bool:
-    return (WEBHOOK_SCHEMAS / event / f"{action}.schema.json").exists() or (
-        WEBHOOK_SCHEMAS / event / "event.schema.json"
+    return (GITHUB_WEBHOOK_SCHEMAS / event / f"{action}.schema.json").exists() or (
+        GITHUB_WEBHOOK_SCHEMAS / event / "event.schema.json"
     ).exists()
 
 

@@ -1,5 +1,5 @@
 """Every GitHub operation the forge serves, called over HTTP, answer validated against
-GitHub's own OpenAPI description (shared/api/github-openapi-subset.json).
+GitHub's own OpenAPI description (tests/fixtures/api/github-openapi-subset.json).
 
 One scenario drives the 34 operations the way the bot would (plus their documented error
 answers) and records each exchange; one test per operation validates what was recorded,
@@ -23,12 +23,10 @@ from .conftest import (
     FILES,
     app_jwt,
     assert_github_shape,
-    needs_shared,
     rsa_key,
     spec_operations,
 )
 
-pytestmark = needs_shared
 APP_ID = 4242
 
 

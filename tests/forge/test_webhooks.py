@@ -1,6 +1,6 @@
 """Webhooks: real deliveries to a receiver on 127.0.0.1, signed like GitHub's, shaped like
 the platforms' (GitHub payloads validated against octokit's schemas; GitLab bodies
-checked against the captured deliveries in shared/fixtures/webhooks/gitlab)."""
+checked against the captured deliveries in tests/fixtures/webhooks/gitlab)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import pytest
 from aiohttp import web
 
 from prbot.forge.git import Change
+from tests.fixtures import WEBHOOKS
 
-from .conftest import SHARED, has_webhook_schema, needs_shared, rsa_key, webhook_errors
+from .conftest import has_webhook_schema, rsa_key, webhook_errors
 
 APP_ID = 77
 
@@ -92,7 +93,6 @@ async def drive(world) -> dict:
     return {"pr": pr, "comment": comment}
 
 
-@needs_shared
 async def test_github_deliveries_are_signed_and_match_the_schemas(world):
     f = world.forge
     async with Receiver() as rx:
@@ -143,7 +143,6 @@ async def test_github_deliveries_are_signed_and_match_the_schemas(world):
     assert validated >= 12
 
 
-@needs_shared
 async def test_push_payload_lists_files_and_the_merge_commit(world):
     f = world.forge
     async with Receiver() as rx:
@@ -158,14 +157,13 @@ async def test_push_payload_lists_files_and_the_merge_commit(world):
     assert merge["head_commit"]["message"].startswith("Merge pull request #1")
 
 
-GITLAB_FIXTURES = SHARED / "fixtures" / "webhooks" / "gitlab"
+GITLAB_FIXTURES = WEBHOOKS / "gitlab"
 
 
 def _fixture_keys(name: str) -> set[str]:
     return set(json.loads((GITLAB_FIXTURES / name).read_text(encoding="utf-8")))
 
 
-@needs_shared
 async def test_gitlab_deliveries_carry_token_idempotency_key_and_documented_fields(world):
     f = world.forge
     async with Receiver() as rx:

@@ -2,10 +2,11 @@
 
 Each folder beside this file is one port: ``automation.yaml`` (the definition in prbot's
 format), ``templates/`` (Jinja bodies) and ``repo/`` (a small repository it runs
-against). The fixtures they port, all in ../shared/fixtures/plural/:
+against). The fixtures they port, all in tests/fixtures/plural/ (sources in SOURCES.md):
 
     cluster-creator   pra-cluster-create-bootstrap-inrepo-templates.yaml
-                      (+ template-body-cluster-stack-liquid.yaml)
+                      (+ template-body-cluster-stack-liquid.yaml, ported into templates/;
+                      no test reads the original, so it is not copied)
     console-upgrader  pra-console-helm-upgrade-regex-plus-observer.yaml
     flow-upgrade      pra-image-tag-bump-yaml-overlay.yaml
     cluster-deleter   pra-cluster-delete-deletes.yaml
@@ -35,10 +36,9 @@ from prbot.automation.definitions import PrAutomation
 from prbot.automation.errors import InputError, RenderError
 from prbot.automation.loader import load_view
 from prbot.automation.render import RenderResult, render_automation
+from tests.fixtures import PLURAL
 
 HERE = Path(__file__).parent
-# shared/ sits beside the repository (as on CI: a copy beside the clone)
-FIXTURES = HERE.parents[2] / "shared" / "fixtures" / "plural"
 
 PORTS = {
     "cluster-creator": ("cluster-creator", "pra-cluster-create-bootstrap-inrepo-templates.yaml"),
@@ -140,7 +140,7 @@ def input_problems(exc: pytest.ExceptionInfo[InputError]) -> dict[str, str]:
 
 
 def _plural_doc(fixture: str) -> dict[str, Any]:
-    raw = (FIXTURES / fixture).read_text()
+    raw = (PLURAL / fixture).read_text()
     raw = raw.replace("{% raw %}", "").replace("{% endraw %}", "")
     (pra,) = [d for d in docs(raw) if d.get("kind") == "PrAutomation"]
     return pra

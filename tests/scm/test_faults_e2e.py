@@ -12,7 +12,7 @@ import pytest
 
 from prbot.automation.changeset import MemoryRepoView
 from prbot.automation.loader import load_view
-from prbot.automation.run import run_automation
+from prbot.engine.run import run_automation
 from prbot.forge.server import ForgeServer
 from prbot.scm.github import GitHubScm
 from prbot.scm.gitlab import GitLabScm, RetryPolicy

@@ -129,3 +129,33 @@ async def test_retention_deletes_body_files_no_row_names(db_path: Path) -> None:
         assert pruned.deliveries == 2
         assert sorted(p.name for p in body_dir(db_path).iterdir()) == files[2:]
         assert [d.delivery_id for d in await store.deliveries()] == ["d-3", "d-2"]
+
+
+@pytest.mark.parametrize(("mode", "synced"), [("full", True), ("normal", False)])
+async def test_with_synchronous_full_a_new_body_file_is_in_a_synced_folder(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, synced: bool
+) -> None:
+    # fdatasync on the file makes its bytes durable, not its name: with FULL the folder
+    # is fsync'ed once the file is created, before a COMMIT names it
+    from prbot.store import open_store
+
+    real_fsync = os.fsync
+    synced_dirs: list[tuple[int, int]] = []  # (st_dev, st_ino) of directories fsync'ed
+
+    def spy(fd: int) -> None:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            synced_dirs.append((st.st_dev, st.st_ino))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    store = open_store(f"sqlite:///{db_path}?synchronous={mode}")
+    assert isinstance(store, SqliteStore)
+    store._bodies.max_file_bytes = 1  # a new file for each delivery
+    async with store:
+        for i in range(3):
+            synced_dirs.clear()
+            assert await store.record_delivery(received(f"d-{i}", b"b" * 100), [], [])
+            folder = body_dir(db_path).stat()
+            assert ((folder.st_dev, folder.st_ino) in synced_dirs) is synced
+        assert len(list(body_dir(db_path).iterdir())) == 3

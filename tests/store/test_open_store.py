@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from prbot.errors import redact_url as redact
 from prbot.store import open_store
 from prbot.store.sqlite import SqliteStore
-from prbot.store.url import redact
 
 
 def test_absolute_sqlite_url(tmp_path: Path) -> None:

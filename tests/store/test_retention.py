@@ -8,7 +8,7 @@ import dataclasses
 import sqlite3
 from pathlib import Path
 
-from prbot.config import Settings
+from prbot.settings import Settings
 from prbot.store.base import NewJob
 from prbot.store.sqlite import SqliteStore
 from prbot.worker.reconciler import Reconciler

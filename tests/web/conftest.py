@@ -15,16 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from prbot.automation.loader import DefinitionSet
-from prbot.config import Secret, Settings
+from prbot.settings import Secret, Settings
 from prbot.store import open_store
 from prbot.store.base import Store
 from prbot.web.app import create_app
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-WEBHOOKS = SHARED / "fixtures" / "webhooks"
-needs_webhooks = pytest.mark.skipif(
-    not WEBHOOKS.is_dir(), reason="shared/fixtures/webhooks not present"
-)
+from tests.fixtures import WEBHOOKS, fixture_files
 
 GH_SECRET = "gh-test-secret-0123456789"
 GH_OLD_SECRET = "gh-old-secret-9876543210"
@@ -65,10 +60,8 @@ def _captured_headers(path: Path) -> dict[str, str]:
 
 
 def github_fixtures() -> list[Fixture]:
-    if not WEBHOOKS.is_dir():
-        return []
     found = []
-    for path in sorted((WEBHOOKS / "github").glob("*.json")):
+    for path in fixture_files(WEBHOOKS / "github", "*.json"):
         name = path.name.removesuffix(".json")
         captured = path.with_name(f"{name}.headers.txt")
         headers = _captured_headers(captured) if captured.exists() else {}
@@ -78,10 +71,8 @@ def github_fixtures() -> list[Fixture]:
 
 
 def gitlab_fixtures() -> list[Fixture]:
-    if not WEBHOOKS.is_dir():
-        return []
     found = []
-    for path in sorted((WEBHOOKS / "gitlab").glob("*.json")):
+    for path in fixture_files(WEBHOOKS / "gitlab", "*.json"):
         body = path.read_bytes()
         event = GITLAB_EVENTS[json.loads(body)["object_kind"]]
         found.append(Fixture("gitlab", path.name.removesuffix(".json"), event, body))

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from prbot.automation.changeset import DirRepoView
 from prbot.automation.loader import DefinitionSet, load_view
-from prbot.definitions_cache import UnknownAutomation
+from prbot.engine.definitions import UnknownAutomation
 from prbot.scm.port import ScmUnavailable
 from prbot.store.base import Store
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from prbot.config import Secret
 from prbot.events import event_from_dict
+from prbot.settings import Secret
 from prbot.store import open_store
 from prbot.store.base import Store
 
@@ -28,12 +28,9 @@ from .conftest import (
     gitlab_fixtures,
     gitlab_headers,
     make_settings,
-    needs_webhooks,
     sign,
 )
 from .test_normalize import EXPECTED
-
-pytestmark = needs_webhooks
 
 ALL = [*github_fixtures(), *gitlab_fixtures()]
 PR_OPENED = "github/pull_request.opened"

@@ -10,11 +10,9 @@ from collections import Counter
 from prbot.events import event_from_dict
 from prbot.store.base import Store
 
-from .conftest import MakeClient, github_fixtures, gitlab_fixtures, needs_webhooks
+from .conftest import MakeClient, github_fixtures, gitlab_fixtures
 from .test_intake import headers_for
 from .test_normalize import EXPECTED
-
-pytestmark = needs_webhooks
 
 DELIVERIES = 500
 SENT_TWICE = 60

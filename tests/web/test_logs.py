@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prbot.config import Secret
 from prbot.logs import SAFE, JsonFormatter, RedactingFilter, Redactor, info_line, setup_logging
+from prbot.settings import Secret
 
 from .conftest import make_settings
 

@@ -1,4 +1,4 @@
-"""normalize: every real delivery in shared/fixtures/webhooks maps to the right internal
+"""normalize: every real delivery in tests/fixtures/webhooks maps to the right internal
 events (key fields asserted), plus the mapping rules on edited copies of them."""
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from prbot.events import (
 from prbot.web.normalize import github_events, gitlab_events
 from prbot.web.payload import MALFORMED, parse
 
-from .conftest import fixture_named, github_fixtures, gitlab_fixtures, needs_webhooks
-
-pytestmark = needs_webhooks
+from .conftest import fixture_named, github_fixtures, gitlab_fixtures
 
 HELLO = "Codertocat/Hello-World"
 EC26 = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"

@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 
 from prbot.cli import main
-from prbot.config import VARIABLES
+from prbot.settings import VARIABLES
 from prbot.store import open_store
 
-from .conftest import GH_SECRET, fixture_named, github_headers, needs_webhooks
+from .conftest import GH_SECRET, fixture_named, github_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,7 +73,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@needs_webhooks
 async def test_real_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {var.name for var in VARIABLES}} | {
@@ -147,12 +146,11 @@ async def _wait(check, what: str, timeout: float = 20.0):  # type: ignore[no-unt
     pytest.fail(f"timed out waiting for {what}")
 
 
-@needs_webhooks
 async def test_intake_only_process_beside_a_worker_process(tmp_path: Path) -> None:
     """PRBOT_WORKERS=0: the process takes webhooks and is ready without workers; its jobs
     wait in the shared SQLite file until a `prbot serve` with workers runs them."""
-    from prbot.config import Secret, Settings
     from prbot.serve import serve
+    from prbot.settings import Secret, Settings
 
     common = {
         "webhook_secrets": (Secret(GH_SECRET),),

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from prbot.config import Secret, Settings
 from prbot.forge.server import ForgeServer
+from prbot.settings import Secret, Settings
 from prbot.store import open_store
 from prbot.store.base import Store
 

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prbot.config import load_settings
-from prbot.definitions_cache import DefinitionsCache
-from prbot.scm.factory import close_providers, scm_for
+from prbot.engine.definitions import DefinitionsCache
+from prbot.engine.providers import close_providers, scm_for
 from prbot.scm.port import Scm
+from prbot.settings import load_settings
 from prbot.store import open_store
 from prbot.worker.handlers import build_handlers
 from prbot.worker.pool import WorkerPool

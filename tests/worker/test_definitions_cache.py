@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from prbot.definitions_cache import STATUS_CONTEXT, DefinitionsCache, UnknownAutomation
+from prbot.engine.definitions import STATUS_CONTEXT, DefinitionsCache, UnknownAutomation
 from prbot.events import PushToDefault
 from prbot.forge.git import Change
 from prbot.scm.github import GitHubScm

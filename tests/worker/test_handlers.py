@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from prbot.definitions_cache import DefinitionsCache
+from prbot.engine.definitions import DefinitionsCache
+from prbot.engine.providers import close_providers, scm_for
 from prbot.events import PullRequestEvent
-from prbot.scm.factory import close_providers, scm_for
 from prbot.store.base import Job, NewJob, Run, Store
 from prbot.worker.handlers import build_handlers
 from prbot.worker.pool import WorkerPool

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from prbot.cli import main
+from prbot.settings import database_url
 from prbot.store import open_store
 from prbot.store.base import NewJob
-from prbot.worker.cli import database_url, format_table
+from prbot.worker.cli import format_table
 
 
 async def _fill(url: str) -> None:
@@ -95,7 +96,7 @@ def test_database_url_resolves_like_settings(tmp_path: Path) -> None:
     config.write_text("PRBOT_DATA_DIR: /from/config\n")
     assert database_url({"PRBOT_CONFIG": str(config)}) == "sqlite:/from/config/prbot.db"
 
-    from prbot.config import load_settings
+    from prbot.settings import load_settings
 
     env = {"PRBOT_DATA_DIR": "/srv/p", "WEBHOOK_SECRET": "jobs-cli-secret"}
     assert load_settings(env).database_url == database_url(env)

@@ -8,9 +8,11 @@ import random
 
 import pytest
 
+from prbot import metrics
+from prbot.errors import PermanentError
+from prbot.retry import Backoff
 from prbot.store.base import Job, NewJob, Store
-from prbot.worker.errors import PermanentError
-from prbot.worker.pool import Backoff, WorkerPool
+from prbot.worker.pool import WorkerPool
 
 from .conftest import wait_for
 
@@ -248,7 +250,6 @@ async def test_drain_timeout_requeues_the_interrupted_job(store, pools) -> None:
 
 
 async def test_job_metrics_are_observed(store, pools) -> None:
-    metrics = pytest.importorskip("prbot.metrics")
     labels = {"kind": "metered", "outcome": "done"}
     name = "prbot_job_duration_seconds_count"
     before = metrics.REGISTRY.get_sample_value(name, labels) or 0

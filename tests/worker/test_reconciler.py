@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from prbot.automation.changeset import DirRepoView
 from prbot.automation.loader import load_view
-from prbot.automation.run import run_automation
-from prbot.scm.factory import close_providers, scm_for
+from prbot.engine.providers import close_providers, scm_for
+from prbot.engine.run import run_automation
 from prbot.store.base import NewJob, Run, Store
 from prbot.worker.reconciler import Reconciler
 

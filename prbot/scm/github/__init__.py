@@ -2,7 +2,6 @@
 
 from prbot.scm.github.auth import AppAuth, TokenAuth
 from prbot.scm.github.client import GitHubClient
-from prbot.scm.github.config import GitHubSettings
 from prbot.scm.github.limits import RateLimitBook, RequestCounter, RetryPolicy
 from prbot.scm.github.provider import GitHubScm
 
@@ -10,7 +9,6 @@ __all__ = [
     "AppAuth",
     "GitHubClient",
     "GitHubScm",
-    "GitHubSettings",
     "RateLimitBook",
     "RequestCounter",
     "RetryPolicy",

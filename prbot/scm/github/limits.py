@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from prbot.retry import Backoff, parse_retry_after
+
 
 @dataclass(frozen=True)
 class RateLimitSnapshot:
@@ -90,9 +92,8 @@ class RetryPolicy:
     secondary_wait: float = 60.0  # GitHub: wait "at least one minute" without retry-after
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Exponential backoff with full jitter (attempt is 1-based)."""
-        cap = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return rng.uniform(0, cap)
+        """The shared full-jitter backoff (attempt is 1-based)."""
+        return Backoff(self.base_delay, self.max_delay).delay(attempt, rng)
 
 
 def rate_limit_wait(
@@ -113,9 +114,9 @@ def rate_limit_wait(
     """
     if status not in (403, 429):
         return None
-    retry_after = _float(headers.get("retry-after"))
+    retry_after = parse_retry_after(headers.get("retry-after"), now)
     if retry_after is not None:
-        return max(0.0, retry_after)
+        return retry_after
     reset = _float(headers.get("x-ratelimit-reset"))
     if headers.get("x-ratelimit-remaining") == "0" and reset is not None:
         return max(0.0, reset - now) + 1.0

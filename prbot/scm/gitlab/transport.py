@@ -11,15 +11,14 @@ failed ambiguously is left to the provider, which looks before it writes again.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 
+from prbot.retry import Backoff, parse_retry_after
 from prbot.scm.gitlab.counter import RequestCounter
 from prbot.scm.port import RateLimited
 
@@ -37,23 +36,17 @@ class RetryPolicy:
     max_wait: float = 30.0  # the longest Retry-After we sleep on; beyond it: RateLimited
 
     def backoff(self, attempt: int) -> float:
-        # full jitter: many workers retrying the same outage spread out instead of in step
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+        """The shared full-jitter backoff; ``attempt`` counts retries made (0-based)."""
+        return Backoff(self.base_delay, self.max_delay).delay(attempt + 1)
 
 
 def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds the server asked us to wait (``Retry-After`` seconds or date, or GitLab's
     ``RateLimit-Reset`` epoch), or None."""
     now = time.time() if now is None else now
-    value = headers.get("Retry-After")
-    if value:
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-        except (TypeError, ValueError):
-            pass
+    wait = parse_retry_after(headers.get("Retry-After"), now)
+    if wait is not None:
+        return wait
     reset = headers.get("RateLimit-Reset")
     if reset and reset.strip().isdigit():
         return max(0.0, float(reset) - now)

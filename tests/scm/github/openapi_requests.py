@@ -1,4 +1,4 @@
-"""Check requests prbot sent against GitHub's own OpenAPI description (the shared subset).
+"""Check requests prbot sent against GitHub's own OpenAPI description (tests/fixtures/api).
 
 The forge may be lenient; GitHub's description is not. Every REST request recorded by an
 httpx event hook is matched to its operation (multi-segment parameters such as ``{ref}``
@@ -11,13 +11,12 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import httpx
 
-OPENAPI_PATH = Path(__file__).resolve().parents[4] / "shared" / "api" / "github-openapi-subset.json"
+from tests.fixtures import GITHUB_OPENAPI
 
 
 @dataclass(frozen=True)
@@ -50,13 +49,13 @@ def _spec() -> Any:
     from openapi_core import Config, OpenAPI
 
     # the subset has 3 upstream default/format quirks the spec validator rejects
-    return OpenAPI.from_file_path(str(OPENAPI_PATH), config=Config(spec_validator_cls=None))
+    return OpenAPI.from_file_path(str(GITHUB_OPENAPI), config=Config(spec_validator_cls=None))
 
 
 @functools.cache
 def _operations() -> list[tuple[str, re.Pattern[str], str]]:
     """(method, path regex, template), most literal characters first."""
-    doc = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    doc = json.loads(GITHUB_OPENAPI.read_text(encoding="utf-8"))
     out = []
     for template, ops in doc["paths"].items():
         for method, op in ops.items():

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from prbot.automation.changeset import ChangeSet, FileChange
-from prbot.scm.github import AppAuth, GitHubScm, GitHubSettings, RetryPolicy, TokenAuth
+from prbot.scm.github import AppAuth, GitHubScm, RetryPolicy, TokenAuth
 from prbot.scm.github.commits import TRAILER, change_id
 from prbot.scm.github.errors import GitHubStatusError
 from prbot.scm.port import (
@@ -910,20 +910,20 @@ async def test_requests_are_counted_by_route_template(gh, scm):
     assert scm.counter.snapshot() == {"GET /repos/{owner}/{repo}/pulls/{pull_number}": 2}
 
 
-def test_settings_from_env_enterprise_and_app(pem):
-    s = GitHubSettings.from_env(
-        {"APP_ID": "12", "PRIVATE_KEY": pem, "GHE_HOST": "git.corp", "INSTALLATION_ID": "3"}
+def test_providers_from_settings_enterprise_and_app(pem):
+    from prbot.engine.providers import build_scm
+    from prbot.settings import load_settings
+
+    s = load_settings(
+        {"APP_ID": "12", "PRIVATE_KEY": pem, "GHE_HOST": "git.corp", "WEBHOOK_SECRET": "s" * 12}
     )
-    assert s.api_url == "https://git.corp/api/v3"
-    assert s.resolved_graphql_url == "https://git.corp/api/graphql"
     assert pem not in repr(s)
-    scm = s.build()
+    scm = build_scm(s, "github")
+    assert scm.client.api_url == "https://git.corp/api/v3"
     assert scm.client.graphql_url == "https://git.corp/api/graphql"
-    assert (
-        GitHubSettings.from_env({"GITHUB_TOKEN": "t"}).build().client.api_url
-        == "https://api.github.com"
-    )
-    assert GitHubSettings().resolved_graphql_url == "https://api.github.com/graphql"
+    token = load_settings({"GITHUB_TOKEN": "t", "WEBHOOK_SECRET": "s" * 12})
+    assert build_scm(token, "github").client.api_url == "https://api.github.com"
+    assert build_scm(token, "github").client.graphql_url == "https://api.github.com/graphql"
 
 
 # -- secrets -------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import pytest
 from prbot.automation.changeset import MemoryRepoView, RepoFile
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.loader import load_view
+from prbot.forge.server import ForgeServer
+from prbot.forge.state import Forge
 from prbot.scm.gitlab import GitLabScm, RetryPolicy
 
 REPO = "acme/gitops"
@@ -131,11 +133,8 @@ spec:
 
 @pytest.fixture
 async def gl(tmp_path: Path) -> AsyncIterator[GitLabEnv]:
-    server_mod = pytest.importorskip("prbot.forge.server", reason="the forge server is not built")
-    from prbot.forge.state import Forge
-
     forge = Forge(tmp_path / "forge")
-    async with server_mod.ForgeServer(forge=forge) as server:
+    async with ForgeServer(forge=forge) as server:
         await forge.create_repo(REPO, files=START_FILES)
         forge.create_user("prbot", type="Bot")
         forge.create_token("prbot", TOKEN)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from prbot.automation.run import run_automation
+from prbot.engine.run import run_automation
 
 
 async def test_run_rerun_health_notes_permission_merge_revert(gl: Any):

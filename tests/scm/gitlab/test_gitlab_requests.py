@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from prbot.automation.changeset import ChangeSet, FileChange
-from prbot.automation.run import run_automation
+from prbot.engine.run import run_automation
 from prbot.scm.port import PullRequestDraft, RateLimited, ScmError, ScmUnavailable
 
 WRITE_ROUTES = ("POST", "PUT", "DELETE")

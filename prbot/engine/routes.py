@@ -1,0 +1,8 @@
+"""The engine's one router: every concern's handlers, in the order they run."""
+
+from __future__ import annotations
+
+from prbot.engine import definitions, runs
+from prbot.engine.router import Router
+
+router = Router(definitions.router, runs.router)
