@@ -23,14 +23,20 @@ run is a first run.
    request reviewers (GitHub: POST .../labels, POST .../requested_reviewers; GitLab: the
    reviewer's user-id lookup; GitLab sends labels inside the MR request, at no extra cost).
 
+Reads and writes are told apart by step, not by HTTP method: the GraphQL file read is a
+POST and counts as a read; the GET that looks for an open PR (and, on a re-run, the GETs
+that find the commit already made) count with the writes. ``total`` is every request.
+
 What no count includes: token minting (the bench uses a personal token; with a GitHub
 App, one POST /app/installations/{id}/access_tokens per installation per hour, shared by
-every PR), the definitions lookup of a repository's ``.prbot/`` (two reads per
-repository and default-branch commit, cached), webhooks and job bookkeeping, retries
-(the forge answers every request). Binary blobs: every file here is text; GitHub sends
-each created or updated file's content inside the one tree request (so the count does not
-grow with the files) while a binary file takes one more POST git/blobs each; GitLab sends
-every file in the one commit request, binary ones base64-encoded.
+every PR), the definitions lookup of a repository's ``.prbot/`` (a snapshot and one
+batched read, cached per default-branch commit), webhooks and job bookkeeping, retries
+(the forge answers every request). Binary blobs: every file here is text. On GitHub a
+binary file costs one more request to read (GET contents: GraphQL gives text only) and
+one more to write (POST git/blobs: the one tree request carries text inline only); on
+GitLab none (reads come from one archive, the one commit request carries binary files
+base64-encoded). Repositories too large for one archive (GitLab) are read in more
+requests; not measured here.
 
     .venv/bin/python bench/api_calls.py [--sizes 1,10,100] [--platforms github,gitlab]
         [--no-shipped] [--json]
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 import tempfile
@@ -50,13 +57,31 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from prbot.automation.changeset import ChangeSet, FileChange  # noqa: E402
+from prbot.automation.changeset import ChangeSet, DirRepoView, FileChange  # noqa: E402
+from prbot.automation.definitions import PrAutomation  # noqa: E402
+from prbot.automation.loader import load_view  # noqa: E402
+from prbot.engine.run import run_automation  # noqa: E402
 from prbot.forge.server import ForgeServer  # noqa: E402
 from prbot.scm.port import PullRequestDraft, Scm  # noqa: E402
 
 REPO = "acme/gitops"
 EXISTING = 100
 TOKEN = "bench-token-not-a-secret"
+EXAMPLE = ROOT / "examples" / "gitops"
+DEFINITION_FOLDERS = (ROOT / "automations", EXAMPLE / ".prbot")
+REVIEWER = "bench-reviewer"  # a forge user with write access: a valid reviewer anywhere
+# sample inputs for each shipped PrAutomation (those of ./dev demo where it has them)
+SAMPLE_INPUTS: dict[str, dict[str, Any]] = {
+    "image-bump": {"service": "myapp", "env": "staging", "tag": "6.7.1"},
+    "cluster-create": {"name": "dev-eu-1", "cloud": "aws", "region": "eu-west-1", "tier": "dev"},
+    "service-create": {
+        "name": "checkout",
+        "url": "https://github.com/example/checkout.git",
+        "image": "ghcr.io/example/checkout",
+    },
+    "scale": {"service": "myapp", "env": "prod", "replicas": 5},
+}
+VARIANTS = ("bare", "shipped", "+reviewer")
 
 
 def base_files() -> dict[str, str]:
@@ -114,7 +139,7 @@ async def counted(server: ForgeServer, step: Callable[[], Awaitable[Any]]) -> in
 
 async def measure(server: ForgeServer, platform: str, n: int, run: str) -> dict[str, Any]:
     changes, to_read = change_of(n)
-    head = f"prbot/bench-{n}"
+    head = f"prbot/bench-{platform}-{n}"  # the platforms share the repository
     scm = FACTORIES[platform](server)
     snapshot_holder: dict[str, Any] = {}
     try:
@@ -149,7 +174,118 @@ async def measure(server: ForgeServer, platform: str, n: int, run: str) -> dict[
     }
 
 
-async def bench(sizes: list[int], platforms: list[str]) -> list[dict[str, Any]]:
+def shipped_automations() -> dict[str, PrAutomation]:
+    """Every PrAutomation the repository ships, loaded as ``prbot render`` loads them."""
+    found: dict[str, PrAutomation] = {}
+    for folder in DEFINITION_FOLDERS:
+        loaded = load_view(DirRepoView(folder), display_root=str(folder))
+        loaded.raise_for_problems()
+        found.update(loaded.automations)
+    missing = set(found) - set(SAMPLE_INPUTS)
+    if missing:
+        raise SystemExit(f"bench/api_calls.py: no sample inputs for {sorted(missing)}")
+    return dict(sorted(found.items()))
+
+
+def variant_of(automation: PrAutomation, variant: str) -> PrAutomation:
+    if variant == "bare":
+        return dataclasses.replace(automation, labels=(), reviewers=())
+    if variant == "+reviewer":
+        return dataclasses.replace(automation, reviewers=(*automation.reviewers, REVIEWER))
+    return automation
+
+
+READ_STEPS = ("default_branch", "snapshot", "read_files", "find_pull_request")
+
+
+class CountedScm:
+    """The provider, with the forge's request count noted around each port call."""
+
+    def __init__(self, scm: Scm, server: ForgeServer) -> None:
+        self._scm = scm
+        self._server = server
+        self.reads = 0
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._scm, name)
+        if not callable(attr) or name.startswith("_") or name == "aclose":
+            return attr
+
+        async def counted_call(*args: Any, **kwargs: Any) -> Any:
+            before = self._server.requests.total
+            try:
+                return await attr(*args, **kwargs)
+            finally:
+                n = self._server.requests.total - before
+                if name in READ_STEPS:
+                    self.reads += n
+                else:
+                    self.writes += n
+
+        return counted_call
+
+
+def is_label_or_reviewer(route: str) -> bool:
+    return route.endswith(("/labels", "/requested_reviewers")) or route == "GET /api/v4/users"
+
+
+async def measure_automation(
+    server: ForgeServer, platform: str, automation: PrAutomation, variant: str, run: str
+) -> dict[str, Any]:
+    repo = f"acme/gitops-{platform}-{variant.strip('+')}"
+    scm = CountedScm(FACTORIES[platform](server), server)
+    server.requests.reset()
+    try:
+        outcome = await run_automation(
+            scm,  # type: ignore[arg-type]
+            repo,
+            variant_of(automation, variant),
+            SAMPLE_INPUTS[automation.name],
+        )
+    finally:
+        await scm.aclose()
+    entries = list(server.requests.entries)
+    pr = outcome.pull_request
+    return {
+        "platform": platform,
+        "automation": automation.name,
+        "variant": variant,
+        "run": run,
+        "files": len(outcome.render.changes),
+        "labels": len(pr.labels) if pr else 0,
+        "reviewers": len(variant_of(automation, variant).reviewers),
+        "reads": scm.reads,
+        "writes": scm.writes,
+        "total": len(entries),
+        "labels_reviewers": sum(1 for e in entries if is_label_or_reviewer(e.route)),
+        "routes": [e.route for e in entries],
+    }
+
+
+async def bench_shipped(server: ForgeServer, platforms: list[str]) -> list[dict[str, Any]]:
+    automations = shipped_automations()
+    forge = server.forge
+    forge.create_user(REVIEWER)
+    rows = []
+    for platform in platforms:
+        for variant in VARIANTS:
+            repo = f"acme/gitops-{platform}-{variant.strip('+')}"
+            await forge.create_repo(repo, folder=EXAMPLE)
+            forge.set_permission(repo, "bench", "admin")
+            forge.set_permission(repo, REVIEWER, "write")
+        for automation in automations.values():
+            for variant in VARIANTS:
+                for run in ("first", "rerun"):
+                    rows.append(
+                        await measure_automation(server, platform, automation, variant, run)
+                    )
+    return rows
+
+
+async def bench(
+    sizes: list[int], platforms: list[str], shipped: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="prbot-bench-") as data:
         async with ForgeServer(Path(data)) as server:
@@ -162,21 +298,28 @@ async def bench(sizes: list[int], platforms: list[str]) -> list[dict[str, Any]]:
                 for n in sizes:
                     for run in ("first", "rerun"):
                         rows.append(await measure(server, platform, n, run))
-    return rows
+            shipped_rows = await bench_shipped(server, platforms) if shipped else []
+    return rows, shipped_rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,10,100")
     parser.add_argument("--platforms", default="github,gitlab")
+    parser.add_argument(
+        "--no-shipped", action="store_true", help="bare ChangeSets only, not the automations"
+    )
     parser.add_argument("--json", action="store_true", help="print rows as JSON")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    rows = asyncio.run(bench(sizes, args.platforms.split(",")))
+    rows, shipped = asyncio.run(bench(sizes, args.platforms.split(","), not args.no_shipped))
     if args.json:
-        print(json.dumps({"rows": rows}))
+        print(json.dumps({"rows": rows, "shipped": shipped}))
         return
-    print("API requests to open one PR (forge-counted; token minting excluded)")
+    print(
+        "API requests to open one PR: a bare ChangeSet, no labels, no reviewers "
+        "(forge-counted; token minting excluded)"
+    )
     header = (
         f"{'platform':<8} {'files':>5} {'run':<6} {'writes':>6} {'reads':>5} {'total':>5} "
         f"{'naive':>6} {'naive/total':>11}"
@@ -193,6 +336,60 @@ def main() -> None:
     print(
         "naive = one contents-API request per file read and written, "
         "+ ref, PR lookup, PR (computed)"
+    )
+    if shipped:
+        print()
+        print_shipped(shipped)
+    print()
+    print(
+        "Not counted anywhere: token minting (personal token here; a GitHub App adds one "
+        "POST access_tokens per installation per hour), the .prbot/ definitions lookup "
+        "(a snapshot and one batched read, cached per default-branch commit), webhooks, retries."
+    )
+    print(
+        "Binary files: none here. GitHub: +1 read (GET contents) and +1 write (POST "
+        "git/blobs) per binary file; GitLab: +0 (archive reads, base64 in the commit)."
+    )
+
+
+def print_shipped(rows: list[dict[str, Any]]) -> None:
+    print(
+        "API requests per PR for the shipped automations, run as the worker runs them "
+        "(examples/gitops on the forge, sample inputs)"
+    )
+    header = (
+        f"{'platform':<8} {'automation':<15}{'run':<6}{'files':>5}{'labels':>7}"
+        f"{'reads':>6}  {'writes: bare':>12}{'shipped':>8}{'+reviewer':>10}"
+        f"  {'total: bare':>11}{'shipped':>8}{'+reviewer':>10}  {'lbl/rev reqs':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    by_key = {(r["platform"], r["automation"], r["run"], r["variant"]): r for r in rows}
+    seen = []
+    for r in rows:
+        key = (r["platform"], r["automation"], r["run"])
+        if key not in seen:
+            seen.append(key)
+    for key in seen:
+        v = {variant: by_key[(*key, variant)] for variant in VARIANTS}
+        shipped = v["shipped"]
+        reads = {x["reads"] for x in v.values()}
+        lbl = "/".join(str(v[x]["labels_reviewers"]) for x in VARIANTS)
+        print(
+            f"{key[0]:<8} {key[1]:<15}{key[2]:<6}{shipped['files']:>5}{shipped['labels']:>7}"
+            f"{'/'.join(map(str, sorted(reads))):>6}  {v['bare']['writes']:>12}"
+            f"{shipped['writes']:>8}{v['+reviewer']['writes']:>10}  {v['bare']['total']:>11}"
+            f"{shipped['total']:>8}{v['+reviewer']['total']:>10}  {lbl:>12}"
+        )
+    print(
+        "bare = labels and reviewers taken out; shipped = as defined (labels; no shipped "
+        f"automation names reviewers); +reviewer = as defined plus one user ({REVIEWER})."
+    )
+    print(
+        "reads = default branch + snapshot + the files the render reads; writes = commit + "
+        "open-or-update PR with its lookups, labels and reviewers; lbl/rev reqs = requests "
+        "only for labels or reviewers (bare/shipped/+reviewer). Reads and writes are split by "
+        "step, not HTTP method (GraphQL reads are POSTs; PR and commit lookups are GETs)."
     )
 
 

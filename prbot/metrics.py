@@ -60,14 +60,16 @@ JOB_FAILURES = Counter(
 )
 SCM_REQUESTS = Counter(
     "prbot_scm_requests",
-    "Requests made to GitHub/GitLab by platform and HTTP status ('error': no answer)",
-    ["platform", "status"],
+    "Requests made to GitHub/GitLab by platform, route template ('GET /repos/{owner}/"
+    "{repo}/pulls') and HTTP status ('error': no answer); retries count",
+    ["platform", "route", "status"],
     registry=REGISTRY,
 )
 RATE_LIMIT = Gauge(
     "prbot_scm_rate_limit_remaining",
-    "Requests left in the current rate-limit window, as last reported by the platform",
-    ["platform"],
+    "Requests left in the current rate-limit window, as last reported by the platform, "
+    "per installation (GitHub App), token or GitLab user",
+    ["platform", "installation"],
     registry=REGISTRY,
     multiprocess_mode="mostrecent",
 )
@@ -96,12 +98,12 @@ def observe_job(kind: str, seconds: float, outcome: str) -> None:
         JOB_FAILURES.labels(kind).inc()
 
 
-def scm_request(platform: str, status: int | str) -> None:
-    SCM_REQUESTS.labels(platform, str(status)).inc()
+def scm_request(platform: str, route: str, status: int | str) -> None:
+    SCM_REQUESTS.labels(platform, route, str(status)).inc()
 
 
-def rate_limit_remaining(platform: str, value: float) -> None:
-    RATE_LIMIT.labels(platform).set(value)
+def rate_limit_remaining(platform: str, installation: str, value: float) -> None:
+    RATE_LIMIT.labels(platform, installation).set(value)
 
 
 class QueueDepth:
@@ -182,7 +184,9 @@ def use_multiprocess() -> str:
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus text format (of all web processes, in multiprocess mode),
     and their content type."""
-    if os.environ.get(MULTIPROCESS_ENV):
+    # multiprocess mode: use_multiprocess() here, or prometheus-client in a child that
+    # inherited the folder (it chooses its value class when it is imported)
+    if values.ValueClass is not values.MutexValue:
         merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged)
         return generate_latest(merged), CONTENT_TYPE_LATEST

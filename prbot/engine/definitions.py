@@ -23,7 +23,7 @@ import asyncio
 import logging
 import posixpath
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +36,8 @@ from prbot.automation.loader import DefinitionSet, load_view
 from prbot.engine.router import Context, Router
 from prbot.errors import PermanentError, describe, is_permanent
 from prbot.events import Event, InstallationChanged, PushToDefault
-from prbot.scm.port import Scm, TreeEntry
+from prbot.retry import Backoff, retrying
+from prbot.scm.port import Scm, ScmUnavailable, TreeEntry
 
 log = logging.getLogger("prbot.definitions")
 
@@ -45,6 +46,10 @@ STATUS_CONTEXT = "prbot/definitions"
 # a definitions folder is small; a huge one is a mistake we refuse to download
 MAX_FILES = 500
 SUBMODULE = "160000"
+# reading a repository's definitions again after the forge stayed unavailable through the
+# provider's own retries: 3 attempts, waits of up to 0.5 s then 1 s
+LOOKUP_ATTEMPTS = 3
+LOOKUP_BACKOFF = Backoff(base=0.5, cap=2.0)
 
 ScmFor = Callable[[str], Scm]
 
@@ -85,11 +90,17 @@ class DefinitionsCache:
         recheck_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         max_repos: int = 1024,
+        attempts: int = LOOKUP_ATTEMPTS,
+        backoff: Backoff = LOOKUP_BACKOFF,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         self.automations_dir = Path(automations_dir) if automations_dir else None
         self.scm_for = scm_for
         self.recheck_seconds = recheck_seconds
         self.clock = clock
+        self.attempts = attempts
+        self.backoff = backoff
+        self.sleep = sleep
         self._deployment = _Deployment()
         self._repos: LRUCache[tuple[str, str], RepoDefinitions] = LRUCache(maxsize=max_repos)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -143,12 +154,27 @@ class DefinitionsCache:
             if entry is not None and self.clock() - entry.checked_at < self.recheck_seconds:
                 return entry
             scm = self.scm_for(platform)
-            branch = await scm.default_branch(repo)
-            snapshot = await scm.snapshot(repo, branch)
-            if entry is not None and entry.sha == snapshot.sha:
-                entry.checked_at = self.clock()
+            cached = entry
+
+            async def fetch() -> RepoDefinitions:
+                branch = await scm.default_branch(repo)
+                snapshot = await scm.snapshot(repo, branch)
+                if cached is not None and cached.sha == snapshot.sha:
+                    cached.checked_at = self.clock()
+                    return cached
+                return await self._load(scm, repo, snapshot.sha, snapshot.entries)
+
+            # an outage that outlasted the provider's own retries gets a few more, spaced
+            # out: a person is waiting on this (POST /api/runs answers 503 otherwise)
+            entry = await retrying(
+                fetch,
+                attempts=self.attempts,
+                backoff=self.backoff,
+                transient=lambda exc: isinstance(exc, ScmUnavailable),
+                sleep=self.sleep,
+            )
+            if entry is cached:
                 return entry
-            entry = await self._load(scm, repo, snapshot.sha, snapshot.entries)
             self._repos[key] = entry
         await self._report(platform, scm, entry)
         return entry

@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl
 from prbot.errors import redact_url
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
 @dataclass(frozen=True)
 class SqliteTarget:
     path: str

@@ -149,8 +149,8 @@ async def test_full_synchronous_mode(db_path: Path) -> None:
 async def test_a_pr_event_finds_its_run_by_head_among_many_open_ones(
     store: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prbot.events import PullRequestEvent
     from prbot.engine import runs as handlers
+    from prbot.events import PullRequestEvent
 
     # the run the event is about is the oldest of many open ones: a scan of the newest
     # open runs (bounded, as every scan must be) would never reach it

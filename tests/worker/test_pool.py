@@ -182,25 +182,26 @@ async def test_errors_are_redacted(store, pools) -> None:
 
 
 async def test_a_long_job_keeps_its_lease(store, pools) -> None:
-    """Lease 0.3 s, job 1.2 s: renewals keep a second pool from taking the job over."""
+    """Lease 0.6 s, job 1.8 s: renewals keep a second pool from taking the job over.
+    (Renewed every 0.2 s, so a loaded machine may stall the loop 0.4 s and still pass.)"""
     calls: list[str] = []
 
     def slow(name: str):
         async def handler(job: Job) -> None:
             calls.append(name)
-            await asyncio.sleep(1.2)
+            await asyncio.sleep(1.8)
 
         return handler
 
     job_id = await enqueue(store, now=0)
-    first = pools(store, {"echo": slow("first")}, lease_seconds=0.3, name="first")
+    first = pools(store, {"echo": slow("first")}, lease_seconds=0.6, name="first")
     await first.start()
     await wait_for(lambda: calls, what="first claims")
-    second = pools(store, {"echo": slow("second")}, lease_seconds=0.3, name="second")
+    second = pools(store, {"echo": slow("second")}, lease_seconds=0.6, name="second")
     await second.start()
     leases = []
     for _ in range(5):
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(0.25)
         job = await state_of(store, job_id)
         if job.state == "running":
             leases.append(job.lease_expires_at)

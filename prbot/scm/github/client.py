@@ -24,6 +24,7 @@ import gidgethub
 import gidgethub.httpx
 import httpx
 
+from prbot.scm.counter import RequestCounter
 from prbot.scm.github.auth import Auth, Credential
 from prbot.scm.github.errors import (
     GitHubConflict,
@@ -32,12 +33,7 @@ from prbot.scm.github.errors import (
     GitHubStatusError,
     GitHubUnavailable,
 )
-from prbot.scm.github.limits import (
-    RateLimitBook,
-    RequestCounter,
-    RetryPolicy,
-    rate_limit_wait,
-)
+from prbot.scm.github.limits import RateLimitBook, RetryPolicy, rate_limit_wait
 from prbot.scm.port import ScmError
 
 log = logging.getLogger("prbot.scm.github")
@@ -137,7 +133,7 @@ class GitHubClient:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
-        self.counter = counter or RequestCounter()
+        self.counter = counter or RequestCounter("github")
         self.limits = limits or RateLimitBook()
 
     def __repr__(self) -> str:
@@ -181,12 +177,13 @@ class GitHubClient:
                 await self._respect_known_limit(cred.bucket, what)
             waited = False
             started = self._clock()
-            self.counter.add(method, route)
+            key = self.counter.add(method, route)
             box = _Exchange()
             reset = _EXCHANGE.set(box)
             try:
                 data = await self._send(method, target, cred, json, accept)
             except httpx.TransportError as exc:
+                self.counter.answered(key, "error")
                 sent = not isinstance(exc, _NOT_SENT)
                 failure = f"{what}: {type(exc).__name__} (attempt {attempt})"
                 log.debug("%s", failure)
@@ -196,7 +193,7 @@ class GitHubClient:
                 continue
             except gidgethub.GitHubException as exc:
                 status, headers = box.status, box.headers
-                self.limits.observe(cred.bucket, headers, self._clock())
+                self._observe(cred, key, status, headers)
                 detail = _detail(exc)
                 log.debug("%s -> %d (%s)", what, status, detail)
                 if status == 401 and not reauthorized:
@@ -220,6 +217,7 @@ class GitHubClient:
             except ValueError:
                 # gidgethub could not decode the answer (bad JSON, unknown status code)
                 status = box.status
+                self._observe(cred, key, status, box.headers)
                 if attempt >= self.policy.max_attempts or not safe_to_repeat:
                     raise GitHubUnavailable(
                         f"{what}: unreadable answer (status {status})", sent=True, status=status
@@ -228,7 +226,7 @@ class GitHubClient:
                 continue
             finally:
                 _EXCHANGE.reset(reset)
-            self.limits.observe(cred.bucket, box.headers, self._clock())
+            self._observe(cred, key, box.status, box.headers)
             log.debug(
                 "%s -> %d in %.0f ms (remaining %s)",
                 what,
@@ -237,6 +235,13 @@ class GitHubClient:
                 box.headers.get("x-ratelimit-remaining", "?"),
             )
             return Response(box.status, box.headers, data)
+
+    def _observe(self, cred: Credential, key: str, status: int, headers: Mapping[str, str]) -> None:
+        """An answer came: count its status, note its rate-limit headers."""
+        self.counter.answered(key, status)
+        snap = self.limits.observe(cred.bucket, headers, self._clock())
+        if snap is not None and (snap.resource or "core") == "core":
+            self.counter.rate_limit(cred.bucket, snap.remaining)
 
     async def _send(self, method: str, url: str, cred: Credential, json: Any, accept: str) -> Any:
         kw: dict[str, Any] = {"accept": accept}

@@ -1,4 +1,4 @@
-"""Rate-limit bookkeeping, request counting and the retry policy of the request layer.
+"""Rate-limit bookkeeping and the retry policy of the request layer.
 
 Plain objects with no I/O, so metrics endpoints, tests and benchmarks can read them.
 """
@@ -6,7 +6,6 @@ Plain objects with no I/O, so metrics endpoints, tests and benchmarks can read t
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -47,39 +46,19 @@ class RateLimitBook:
     def __init__(self) -> None:
         self._latest: dict[tuple[str, str], RateLimitSnapshot] = {}
 
-    def observe(self, bucket: str, headers: Mapping[str, str], now: float) -> None:
+    def observe(
+        self, bucket: str, headers: Mapping[str, str], now: float
+    ) -> RateLimitSnapshot | None:
         snap = RateLimitSnapshot.from_headers(headers, now)
         if snap is not None:
             self._latest[(bucket, snap.resource or "core")] = snap
+        return snap
 
     def get(self, bucket: str, resource: str = "core") -> RateLimitSnapshot | None:
         return self._latest.get((bucket, resource))
 
     def all(self) -> dict[tuple[str, str], RateLimitSnapshot]:
         return dict(self._latest)
-
-
-class RequestCounter:
-    """HTTP requests sent, keyed ``"METHOD /route/{template}"`` (retries count too)."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-
-    def add(self, method: str, route: str) -> None:
-        self.counts[f"{method} {route}"] += 1
-
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def snapshot(self) -> dict[str, int]:
-        return dict(self.counts)
-
-    def since(self, before: Mapping[str, int]) -> dict[str, int]:
-        """Requests made after ``before = counter.snapshot()`` was taken."""
-        return {k: v - before.get(k, 0) for k, v in self.counts.items() if v != before.get(k, 0)}
-
-    def reset(self) -> None:
-        self.counts.clear()
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from typing import Any
 from cachetools import TTLCache
 
 from prbot.automation.changeset import ChangeSet
+from prbot.scm.counter import RequestCounter
 from prbot.scm.github import comments, commits, health, pulls, reads, revert, trees
 from prbot.scm.github.auth import AppAuth, Auth, TokenAuth
 from prbot.scm.github.cache import Listing, ObjectCache
 from prbot.scm.github.client import PUBLIC_API, GitHubClient
-from prbot.scm.github.limits import RequestCounter
 from prbot.scm.github.repo_api import RepoApi
 from prbot.scm.port import (
     PERMISSION_ORDER,

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import gitlab
 
+from prbot.scm.counter import RequestCounter
 from prbot.scm.gitlab.archive import ArchiveTooLarge
-from prbot.scm.gitlab.counter import RequestCounter
 from prbot.scm.gitlab.errors import translate
 from prbot.scm.gitlab.transport import CountingSession, RetryPolicy
 from prbot.scm.port import NotFound
@@ -42,7 +42,7 @@ class ProjectInfo:
 
 class GitLabClient:
     def __init__(self, url: str, token: str, *, timeout: float, retry: RetryPolicy | None) -> None:
-        self.counter = RequestCounter()
+        self.counter = RequestCounter("gitlab")
         self._secrets = (token,)
         session = CountingSession(self.counter, retry)
         # retries are the session's (jittered, method-aware); python-gitlab's are off

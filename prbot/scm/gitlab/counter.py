@@ -1,16 +1,11 @@
-"""Counting the HTTP requests a provider makes, by method and route template.
-
-Tests and benchmarks read these counts to hold the provider to its API budget ("a
-constant number of calls whatever the number of files"), so every attempt on the wire
-counts, retries included. Route templates replace ids, shas and branch names with
-placeholders so counts from different runs compare.
-"""
+"""GitLab's route templates: ids, shas and branch names in a URL become placeholders, so
+request counts (``prbot.scm.counter``) from different runs compare."""
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from urllib.parse import urlsplit
+
+from prbot.scm.counter import RequestCounter
 
 # the segment after one of these names is an identifier, named by the placeholder
 _PLACEHOLDERS = {
@@ -26,7 +21,6 @@ _PLACEHOLDERS = {
     "pipelines": ":pipeline_id",
     "deployments": ":deployment_id",
 }
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def route_template(url: str) -> str:
@@ -50,38 +44,6 @@ def route_template(url: str) -> str:
     return "/" + "/".join(out)
 
 
-class RequestCounter:
-    """Thread-safe tally of requests (``"GET /projects/:id"`` -> n); the provider's
-    calls run in worker threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def record(self, method: str, url: str) -> str:
-        key = f"{method.upper()} {route_template(url)}"
-        with self._lock:
-            self._counts[key] += 1
-        return key
-
-    @property
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-    @property
-    def total(self) -> int:
-        with self._lock:
-            return sum(self._counts.values())
-
-    @property
-    def reads(self) -> int:
-        return sum(n for k, n in self.counts.items() if k.split(" ", 1)[0] in READ_METHODS)
-
-    @property
-    def writes(self) -> int:
-        return self.total - self.reads
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
+def record(counter: RequestCounter, method: str, url: str) -> str:
+    """Count one attempt at ``url``, by its route template; returns the key."""
+    return counter.add(method, route_template(url))

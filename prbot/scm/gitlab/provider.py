@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from prbot.automation.changeset import ChangeSet
+from prbot.scm.counter import RequestCounter
 from prbot.scm.gitlab import health, merge_requests, merging, notes
 from prbot.scm.gitlab.archive import ArchiveLimits
 from prbot.scm.gitlab.client import GitLabClient
 from prbot.scm.gitlab.commit import commit_changes
 from prbot.scm.gitlab.convert import pull_request
-from prbot.scm.gitlab.counter import RequestCounter
 from prbot.scm.gitlab.reads import Reader
 from prbot.scm.gitlab.transport import RetryPolicy
 from prbot.scm.port import (

@@ -19,7 +19,8 @@ from typing import Any
 import requests
 
 from prbot.retry import Backoff, parse_retry_after
-from prbot.scm.gitlab.counter import RequestCounter
+from prbot.scm.counter import RequestCounter
+from prbot.scm.gitlab.counter import record
 from prbot.scm.port import RateLimited
 
 log = logging.getLogger("prbot.scm.gitlab")
@@ -71,17 +72,22 @@ class CountingSession(requests.Session):
         method = (request.method or "GET").upper()
         attempt = 0
         while True:
-            route = self.counter.record(method, request.url or "")
+            route = record(self.counter, method, request.url or "")
             started = time.monotonic()
             try:
                 response = super().send(request, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                self.counter.answered(route, "error")
                 log.debug("%s failed: %s", route, type(exc).__name__)
                 if method not in IDEMPOTENT or attempt >= self.policy.max_retries:
                     raise
                 delay = self.policy.backoff(attempt)
             else:
                 status = response.status_code
+                self.counter.answered(route, status)
+                remaining = response.headers.get("RateLimit-Remaining", "")
+                if remaining.isdigit():  # GitLab's budget is per user: the token's
+                    self.counter.rate_limit("token", int(remaining))
                 log.debug("%s -> %d (%.0f ms)", route, status, (time.monotonic() - started) * 1000)
                 delay = self._retry_delay(method, route, status, response.headers, attempt)
                 if delay is None:

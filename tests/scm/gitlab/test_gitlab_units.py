@@ -14,6 +14,7 @@ import requests
 from gitlab.exceptions import GitlabHttpError
 
 from prbot.automation.changeset import ChangeSet, FileChange
+from prbot.scm.counter import RequestCounter
 from prbot.scm.gitlab import convert
 from prbot.scm.gitlab.archive import (
     ArchiveCache,
@@ -25,7 +26,7 @@ from prbot.scm.gitlab.archive import (
     extract,
 )
 from prbot.scm.gitlab.changes import actions, change_id, trailer_of, with_trailer
-from prbot.scm.gitlab.counter import RequestCounter, route_template
+from prbot.scm.gitlab.counter import record, route_template
 from prbot.scm.gitlab.errors import http_status, translate
 from prbot.scm.gitlab.reads import common_folder as _common_folder
 from prbot.scm.gitlab.transport import CountingSession, RetryPolicy, retry_after
@@ -63,10 +64,10 @@ def test_route_template(url: str, template: str):
 
 
 def test_counter_splits_reads_and_writes():
-    c = RequestCounter()
-    c.record("get", f"{API}/projects/1")
-    c.record("GET", f"{API}/projects/2")
-    c.record("POST", f"{API}/projects/1/merge_requests")
+    c = RequestCounter("gitlab")
+    record(c, "get", f"{API}/projects/1")
+    record(c, "GET", f"{API}/projects/2")
+    record(c, "POST", f"{API}/projects/1/merge_requests")
     assert c.counts == {"GET /projects/:id": 2, "POST /projects/:id/merge_requests": 1}
     assert (c.reads, c.writes, c.total) == (2, 1, 3)
     c.reset()

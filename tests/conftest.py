@@ -1,0 +1,3 @@
+"""Fixtures every test folder shares (tests/support holds them)."""
+
+pytest_plugins = ["tests.support.forge"]
