@@ -135,8 +135,8 @@ VARIABLES: tuple[Var, ...] = (
     ),
     Var("WEBHOOK_SECRET_PREVIOUS", "GitHub webhook secret(s) still accepted while rotating",
         "secrets"),
-    Var("GHE_HOST", "GitHub Enterprise Server host name (e.g. github.example.com)",
-        default="github.com"),
+    Var("GHE_HOST", "GitHub Enterprise Server host name (e.g. github.example.com); unset: "
+        "github.com"),
     Var("GHE_PROTOCOL", "protocol for GHE_HOST", "choice", "https",
         choices=("http", "https"), attr="ghe_protocol"),
     Var("GITHUB_TOKEN", "GitHub token (token mode, instead of an App)", "secret",
@@ -569,6 +569,10 @@ def help_table() -> str:
     lines = ["environment variables (also keys of the --config file; the environment wins):"]
     for v in VARIABLES:
         notes = [f"default: {v.default}"] if v.default else []
+        if v.minimum is not None:
+            notes.append(f"at least {v.minimum:g}")
+        if v.maximum is not None:
+            notes.append(f"at most {v.maximum:g}")
         if v.secret:
             notes.append("secret")
         text = v.help + (f" [{'; '.join(notes)}]" if notes else "")
@@ -576,3 +580,36 @@ def help_table() -> str:
         lines.append(f"  {v.name.ljust(width - 2)}{wrapped[0]}")
         lines += [" " * width + more for more in wrapped[1:]]
     return "\n".join(lines)
+
+
+def reference_markdown() -> str:
+    """The variables as the Markdown table of ``docs/settings.md`` (a test keeps that file
+    equal to this)."""
+    lines = [
+        "# Settings of `prbot serve`",
+        "",
+        "Generated from `prbot/settings.py` (the one table of variables; `prbot serve --help`",
+        "prints the same). Environment variables, or keys of the `--config` / `PRBOT_CONFIG`",
+        "file (YAML or TOML); the environment wins. Empty values count as unset.",
+        "",
+        "| variable | what | kind | default | bounds | secret |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for v in VARIABLES:
+        bounds = []
+        if v.minimum is not None:
+            bounds.append(f">= {v.minimum:g}")
+        if v.maximum is not None:
+            bounds.append(f"<= {v.maximum:g}")
+        if v.choices:
+            bounds.append(" / ".join(v.choices))
+        cells = [
+            f"`{v.name}`",
+            v.help.replace("|", "\\|"),
+            v.kind,
+            f"`{v.default}`" if v.default else "",
+            ", ".join(bounds),
+            "yes" if v.secret else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

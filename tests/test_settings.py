@@ -4,6 +4,7 @@ private key forms, the config file (YAML/TOML, env wins) and the --help table.""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -286,3 +287,50 @@ def test_retention_and_web_processes() -> None:
     assert problem.startswith("PRBOT_RETENTION_DAYS: must be 0 (keep everything) or at least 3")
     [problem] = problems({**BASE, "PRBOT_WEB_PROCESSES": "0"})
     assert problem.startswith("PRBOT_WEB_PROCESSES: must be at least 1")
+
+
+def test_the_table_is_the_one_source_of_defaults() -> None:
+    """Every variable that fills a Settings field has that field, and the field's default
+    is what loading gives when the variable is unset (one table, not three places)."""
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    loaded = load_settings(BASE)
+    for var in VARIABLES:
+        if not var.attr:
+            continue
+        assert var.attr in fields, var.name
+        if var.attr in ("webhook_secrets",):
+            continue
+        assert getattr(Settings(), var.attr) == getattr(loaded, var.attr), var.name
+    assert Settings().database_url == loaded.database_url
+
+
+def test_bounds_come_from_the_table_and_show_in_help() -> None:
+    port = next(v for v in VARIABLES if v.name == "PORT")
+    assert (port.minimum, port.maximum) == (0, 65535)
+    [problem] = problems({**BASE, "PORT": "70000"})
+    assert problem == "PORT: must be at most 65535, got 70000"
+    assert "at most 65535" in " ".join(help_table().split())
+    [problem] = problems({**BASE, "PRBOT_MAX_BODY_BYTES": "10"})
+    assert problem == "PRBOT_MAX_BODY_BYTES: must be at least 1024, got 10"
+
+
+def test_command_line_tools_read_single_settings(tmp_path: Path) -> None:
+    from prbot.settings import database_url, setting
+
+    assert setting("PRBOT_AUTOMATIONS_DIR", {}) == Path("automations")
+    assert setting("PRBOT_WORKERS", {"PRBOT_WORKERS": "2"}) == 2
+    with pytest.raises(ConfigError, match=r"^PRBOT_WORKERS: must be an integer"):
+        setting("PRBOT_WORKERS", {"PRBOT_WORKERS": "two"})
+    config = tmp_path / "prbot.toml"
+    config.write_text('PRBOT_DATA_DIR = "/srv/prbot"\n')
+    assert database_url({"PRBOT_CONFIG": str(config)}) == "sqlite:/srv/prbot/prbot.db"
+
+
+def test_the_docs_reference_is_generated_from_the_table() -> None:
+    from prbot.settings import reference_markdown
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
+    # regenerate: python -c "from prbot.settings import *; print(reference_markdown(), end='')"
+    assert docs.read_text() == reference_markdown()
+    for var in VARIABLES:
+        assert f"`{var.name}`" in docs.read_text()
