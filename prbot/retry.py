@@ -8,6 +8,7 @@ wave. Used by both SCM providers, the definitions lookup and the worker pool.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -41,9 +42,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf" and "nan" read as floats too: neither is a wait
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -20,7 +20,6 @@ import pytest_asyncio
 
 from prbot.automation.changeset import ChangeSet, FileChange
 from prbot.forge.git import Change
-from prbot.forge.server import ForgeServer
 from prbot.forge.state import Forge
 from prbot.scm.change_id import TRAILER
 from prbot.scm.port import (
@@ -33,7 +32,7 @@ from prbot.scm.port import (
     ScmError,
 )
 from tests.support.clock import RecordedSleep
-from tests.support.forge import APP_ID, app_keypair, running_forge, seed_repo
+from tests.support.forge import APP_ID, ForgeRepo, app_keypair, running_forge
 from tests.support.memory_scm import MemoryScm, blob_sha
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -210,48 +209,49 @@ class Subject:
         )
 
 
-# -- one forge per module, one repository per test ----------------------------------------------
+# -- one forge and one provider per platform and module, one repository per test ---------------
 
 _names = itertools.count(1)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def forge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ForgeServer]:
-    async with running_forge(tmp_path_factory.mktemp("contract-forge")) as server:
-        f = server.forge
-        # GitHub: an App installed on every repository of acme; GitLab: a bot user's token
-        await f.register_app(APP_ID, app_keypair()[1], slug="prbot")
-        await f.install_app(APP_ID, OWNER, repos=None)
-        yield server
+async def github(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Forge, Scm]]:
+    """The forge playing GitHub, and GitHubScm as an App installed on all of acme's
+    repositories (one provider for every repository, as in production)."""
+    async with running_forge(tmp_path_factory.mktemp("github-forge")) as server:
+        await server.forge.register_app(APP_ID, app_keypair()[1], slug="prbot")
+        await server.forge.install_app(APP_ID, OWNER, repos=None)
+        env = ForgeRepo(server)
+        async with env.github_app_scm(sleep=RecordedSleep()) as scm:
+            yield server.forge, scm
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def gitlab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Forge, Scm]]:
+    """The forge playing GitLab, and GitLabScm with the token of the bot user prbot."""
+    async with running_forge(tmp_path_factory.mktemp("gitlab-forge")) as server:
+        server.forge.create_user("prbot", type="Bot")
+        server.forge.create_token("prbot", TOKEN)
+        scm = ForgeRepo(server, token=TOKEN).gitlab_scm()
+        try:
+            yield server.forge, scm
+        finally:
+            await scm.aclose()
 
 
 @pytest_asyncio.fixture(params=IMPLEMENTATIONS, loop_scope="module")
-async def s(request: pytest.FixtureRequest, forge: ForgeServer) -> AsyncIterator[Subject]:
+async def s(request: pytest.FixtureRequest) -> Subject:
     name: str = request.param
     repo = f"{OWNER}/contract-{next(_names):03}"
-    scm: Any
-    side: Any
     if name == "memory":
-        scm = MemoryScm(bot=BOT[name])
-        scm.add_repo(repo, START_FILES, permissions=PEOPLE)  # type: ignore[arg-type]
-        side = MemorySide(scm, repo)
-    else:
-        env = await seed_repo(
-            forge,
-            repo,
-            START_FILES,
-            bot="prbot",
-            token=TOKEN,
-            bot_type="Bot",
-            bot_permission="write",
-            permissions=PEOPLE,
-        )
-        scm = env.github_app_scm(sleep=RecordedSleep()) if name == "github" else env.gitlab_scm()
-        side = ForgeSide(forge.forge, repo)
-    try:
-        yield Subject(name, scm, repo, BOT[name], side)
-    finally:
-        await scm.aclose()
+        memory = MemoryScm(bot=BOT[name])
+        memory.add_repo(repo, START_FILES, permissions=PEOPLE)  # type: ignore[arg-type]
+        return Subject(name, memory, repo, BOT[name], MemorySide(memory, repo))
+    forge, scm = request.getfixturevalue(name)
+    await forge.create_repo(repo, files=START_FILES)
+    for login, permission in {"prbot": "write", **PEOPLE}.items():
+        forge.set_permission(repo, login, permission)
+    return Subject(name, scm, repo, BOT[name], ForgeSide(forge, repo))
 
 
 def text(files: Mapping[str, Any]) -> dict[str, tuple[str, bytes]]:

@@ -395,4 +395,8 @@ def _status_error(what: str, status: int, detail: str, errors: Any) -> ScmError:
         return GitHubNotFound(message, status=status, detail=detail)
     if status in (409, 422):
         return GitHubConflict(message, status=status, detail=detail, errors=errs)
-    return GitHubStatusError(message, status=status, detail=detail, errors=errs)
+    # what reaches here is not a rate limit (waited out before): a bad request, or a
+    # credential without the right; the same request would fail the same way
+    return GitHubStatusError(
+        message, status=status, detail=detail, errors=errs, permanent=status in (400, 401, 403)
+    )

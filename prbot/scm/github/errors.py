@@ -24,8 +24,9 @@ class GitHubStatusError(ScmError):
         status: int,
         detail: str = "",
         errors: Sequence[Any] = (),
+        permanent: bool | None = None,
     ):
-        super().__init__(message)
+        super().__init__(message, permanent=permanent)
         self.status = status
         self.detail = detail  # GitHub's own "message" field
         self.errors = tuple(errors)  # GitHub's 422 "errors" list

@@ -12,14 +12,8 @@ from collections.abc import Iterable
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError
 
+from prbot.errors import redact
 from prbot.scm.port import Conflict, NotFound, RateLimited, ScmError, ScmUnavailable
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -43,10 +37,10 @@ def translate(exc: BaseException, what: str, secrets: Iterable[str]) -> ScmError
         return ScmUnavailable(f"GitLab {what}: {type(exc).__name__}")
     if isinstance(exc, GitlabError):
         code = status_of(exc)
-        text = scrub(f"GitLab {what}: {code} {message_of(exc)}".strip(), secrets)
+        text = redact(f"GitLab {what}: {code} {message_of(exc)}".strip(), secrets)
         err: ScmError
         if isinstance(exc, GitlabAuthenticationError) or code in (401, 403):
-            err = ScmError(text)
+            err = ScmError(text, permanent=True)  # the token lacks the right: no retry helps
         elif code == 404:
             err = NotFound(text)
         elif code == 409:
@@ -59,7 +53,7 @@ def translate(exc: BaseException, what: str, secrets: Iterable[str]) -> ScmError
             err = ScmError(text)
         err.status = code  # type: ignore[attr-defined]  # read back by http_status()
         return err
-    return ScmError(scrub(f"GitLab {what}: {type(exc).__name__}: {exc}", secrets))
+    return ScmError(redact(f"GitLab {what}: {type(exc).__name__}: {exc}", secrets))
 
 
 def http_status(err: BaseException) -> int | None:
