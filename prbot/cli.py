@@ -11,7 +11,9 @@ from typing import Any
 from prbot.automation.changeset import DirRepoView, apply_to_dir, unified_diff
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.errors import DefinitionError, InputError
-from prbot.automation.loader import DefinitionSet, load_view, to_plain
+from prbot.automation.loader import DefinitionSet, to_plain
+from prbot.engine.boxed import load_path, render_folder
+from prbot.engine.sandbox import BoxLimits, Sandbox
 from prbot.errors import PrbotError
 from prbot.settings import no_color
 
@@ -74,12 +76,29 @@ class UsageError(PrbotError):
     """A command-line argument is wrong."""
 
 
+_box: Sandbox | None = None
+
+
+def box() -> Sandbox:
+    """The command's sandbox: definitions are loaded and changes rendered with the limits
+    ``prbot serve`` uses (PRBOT_SANDBOX_*), in one box process."""
+    global _box
+    if _box is None:
+        from prbot.settings import setting
+
+        limits = BoxLimits(
+            seconds=setting("PRBOT_SANDBOX_SECONDS"),
+            cpu_seconds=setting("PRBOT_SANDBOX_CPU_SECONDS"),
+            memory_mib=setting("PRBOT_SANDBOX_MEMORY_MIB"),
+            output_mib=setting("PRBOT_SANDBOX_OUTPUT_MIB"),
+        )
+        _box = Sandbox(limits, processes=1)
+    return _box
+
+
 def _load_path(path: Path) -> DefinitionSet:
-    if path.is_dir():
-        return load_view(DirRepoView(path), display_root=str(path))
-    if path.is_file():
-        parent = path.parent
-        return load_view(DirRepoView(parent), files=[path.name], display_root=str(parent))
+    if path.is_dir() or path.is_file():
+        return box().run_blocking(f"loading {path}", load_path, str(path))
     raise UsageError(f"{path}: no such file or directory")
 
 
@@ -130,7 +149,7 @@ def find_automation(name_or_file: str, repo: Path) -> PrAutomation:
         if not folder.is_dir():
             continue
         searched.append(str(folder))
-        loaded = load_view(DirRepoView(folder), display_root=str(folder))
+        loaded = _load_path(folder)
         if name_or_file in loaded.automations:
             found.append(loaded.automations[name_or_file])
         broken += loaded.problems
@@ -194,14 +213,19 @@ def _extra_context(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from prbot.automation.render import render_automation
-
     repo = Path(args.repo)
     if not repo.is_dir():
         raise UsageError(f"--repo {args.repo}: not a directory")
     automation = find_automation(args.automation, repo)
     view = DirRepoView(repo)
-    result = render_automation(automation, _inputs(args), view, extra_context=_extra_context(args))
+    result = box().run_blocking(
+        f"render of {automation.name}",
+        render_folder,
+        automation,
+        _inputs(args),
+        str(repo),
+        _extra_context(args),
+    )
     pr = result.pull_request
     out = sys.stdout
     colour = out.isatty() and not no_color()
@@ -324,6 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK
+    finally:
+        global _box
+        if _box is not None:
+            _box.close()
+            _box = None
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from aiohttp import web
 from prbot import metrics
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.providers import close_providers, scm_for
+from prbot.engine.sandbox import sandbox_from
 from prbot.settings import Settings
 from prbot.store import StoreError, open_store
 from prbot.store.url import parse_sqlite
@@ -96,8 +97,13 @@ async def serve(
             shutil.rmtree(metrics_dir, ignore_errors=True)
         return EXIT_FAILED
 
+    # untrusted work (repository definitions, renders) runs in these processes; started
+    # now where jobs run, on first use in an intake-only process (an API lookup)
+    sandbox = sandbox_from(settings)
+    if settings.workers > 0:
+        sandbox.start()
     definitions = DefinitionsCache(
-        settings.automations_dir, lambda platform: scm_for(settings, platform)
+        settings.automations_dir, lambda platform: scm_for(settings, platform), sandbox=sandbox
     )
     definitions.reload()  # logs its counts and every broken definition (skipped)
 
@@ -106,7 +112,7 @@ async def serve(
     if settings.workers > 0:
         pool = WorkerPool(
             store,
-            build_handlers(settings, store, definitions),
+            build_handlers(settings, store, definitions, sandbox=sandbox),
             concurrency=settings.workers,
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
@@ -179,6 +185,7 @@ async def serve(
         if pool is not None:
             await pool.drain(DRAIN_SECONDS)
         await close_providers()
+        sandbox.close()
         await store.close()
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -198,6 +198,18 @@ VARIABLES: tuple[Var, ...] = (
     ),
     Var("PRBOT_MAX_BODY_BYTES", "largest request body accepted", "int", str(25 * MiB),
         minimum=1024, attr="max_body_bytes"),
+    Var("PRBOT_SANDBOX_PROCESSES", "processes that load repository definitions and render "
+        "changes (untrusted work, never on the event loop); tasks beyond them wait", "int",
+        "2", minimum=1, maximum=64, attr="sandbox_processes"),
+    Var("PRBOT_SANDBOX_SECONDS", "wall-clock limit of one load or render; a task over it is "
+        "killed and its run fails", "float", "10", minimum=0.1, maximum=600,
+        attr="sandbox_seconds"),
+    Var("PRBOT_SANDBOX_CPU_SECONDS", "CPU-time limit of one load or render", "float", "10",
+        minimum=0.1, maximum=600, attr="sandbox_cpu_seconds"),
+    Var("PRBOT_SANDBOX_MEMORY_MIB", "address-space limit of a sandbox process, MiB", "int",
+        "512", minimum=128, maximum=65536, attr="sandbox_memory_mib"),
+    Var("PRBOT_SANDBOX_OUTPUT_MIB", "largest answer of one load or render, MiB", "int", "32",
+        minimum=1, maximum=1024, attr="sandbox_output_mib"),
     Var("PRBOT_API_TOKEN", "bearer token of the internal API (/api; off when unset)", "secret",
         attr="api_token"),
     Var("PRBOT_CONFIG", "config file (YAML or TOML) with the same names as keys"),
@@ -276,6 +288,11 @@ class Settings:
     reconcile_seconds: float = default_of("PRBOT_RECONCILE_SECONDS")
     retention_days: float = default_of("PRBOT_RETENTION_DAYS")
     max_body_bytes: int = default_of("PRBOT_MAX_BODY_BYTES")
+    sandbox_processes: int = default_of("PRBOT_SANDBOX_PROCESSES")
+    sandbox_seconds: float = default_of("PRBOT_SANDBOX_SECONDS")
+    sandbox_cpu_seconds: float = default_of("PRBOT_SANDBOX_CPU_SECONDS")
+    sandbox_memory_mib: int = default_of("PRBOT_SANDBOX_MEMORY_MIB")
+    sandbox_output_mib: int = default_of("PRBOT_SANDBOX_OUTPUT_MIB")
     api_token: Secret | None = None
     config_file: str = ""
     # secrets found inside other values (a database URL's password), for log redaction

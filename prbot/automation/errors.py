@@ -44,6 +44,9 @@ class DefinitionError(PrbotError):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[type, tuple[list[Problem]]]:
+        return (type(self), (self.problems,))  # across the sandbox's process boundary
+
 
 class InputError(PrbotError):
     """The inputs given to an automation do not satisfy its configuration."""
@@ -53,6 +56,9 @@ class InputError(PrbotError):
     def __init__(self, problems: Iterable[Problem]):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def __reduce__(self) -> tuple[type, tuple[list[Problem]]]:
+        return (type(self), (self.problems,))  # across the sandbox's process boundary
 
 
 class RenderError(PrbotError):

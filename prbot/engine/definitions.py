@@ -29,11 +29,13 @@ from pathlib import Path
 
 from cachetools import LRUCache
 
-from prbot.automation.changeset import SYMLINK, DirRepoView, MemoryRepoView, RepoFile
+from prbot.automation.changeset import SYMLINK, DirRepoView, RepoFile
 from prbot.automation.definitions import Pipeline, PrAutomation
 from prbot.automation.errors import Problem
 from prbot.automation.loader import DefinitionSet, load_view
+from prbot.engine.boxed import load_files
 from prbot.engine.router import Context, Router
+from prbot.engine.sandbox import Sandbox, shared_sandbox
 from prbot.errors import PermanentError, describe, is_permanent
 from prbot.events import Event, InstallationChanged, PushToDefault
 from prbot.retry import Backoff, retrying
@@ -93,6 +95,7 @@ class DefinitionsCache:
         attempts: int = LOOKUP_ATTEMPTS,
         backoff: Backoff = LOOKUP_BACKOFF,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sandbox: Sandbox | None = None,
     ):
         self.automations_dir = Path(automations_dir) if automations_dir else None
         self.scm_for = scm_for
@@ -101,6 +104,7 @@ class DefinitionsCache:
         self.attempts = attempts
         self.backoff = backoff
         self.sleep = sleep
+        self.sandbox = sandbox
         self._deployment = _Deployment()
         self._repos: LRUCache[tuple[str, str], RepoDefinitions] = LRUCache(maxsize=max_repos)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -194,7 +198,9 @@ class DefinitionsCache:
         files: dict[str, RepoFile] = {p: RepoFile(contents[p], listed[p].mode) for p in contents}
         # symlinks are listed (not followed) so the loader can refuse them by name
         files.update({p: RepoFile(b"", SYMLINK) for p, e in listed.items() if e.mode == SYMLINK})
-        loaded = load_view(MemoryRepoView(files), root=ROOT)
+        # whoever can push to the default branch wrote these: parsed in the box
+        box = self.sandbox or shared_sandbox()
+        loaded = await box.run(f"loading {repo}/{ROOT}/", load_files, files, ROOT)
         found = self._combine(repo, loaded)
         for problem in found.problems:
             log.warning("definition problem in %s@%s: %s", repo, sha[:12], problem)

@@ -1,6 +1,7 @@
 """Running an automation against a repository on a forge: read, render, commit, open a PR.
 
-The render is pure and synchronous, so the files it needs are fetched first. Which files
+The render is pure and synchronous, and untrusted: it runs in the sandbox's processes
+(``prbot.engine.sandbox``), so the files it needs are fetched first. Which files
 those are depends on the inputs (globs, templated paths), so a first pass renders with
 a view that records every read of a file not fetched yet; those are fetched in one batch
 and the render runs again. Usually two passes; bounded in any case.
@@ -9,48 +10,19 @@ and the render runs again. Usually two passes; bounded in any case.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prbot.automation.changeset import SYMLINK
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.errors import RenderError
 from prbot.automation.inputs import ValidInputs, validate_inputs
-from prbot.automation.render import RenderResult, render_automation
-from prbot.errors import PrbotError
+from prbot.automation.render import RenderResult
+from prbot.engine.boxed import render_pass
+from prbot.engine.sandbox import Sandbox, shared_sandbox
 from prbot.scm.port import PullRequest, PullRequestDraft, Scm, Snapshot
 
 MAX_PASSES = 4
-
-
-@dataclass
-class SnapshotView:
-    """A RepoView over a Snapshot that notes which file contents it was asked for."""
-
-    snapshot: Snapshot
-    contents: dict[str, bytes]
-    missing: set[str] = field(default_factory=set)
-
-    def list_files(self) -> list[str]:
-        return sorted(self.snapshot.entries)
-
-    def read(self, path: str) -> bytes | None:
-        if path not in self.snapshot.entries:
-            return None
-        if path in self.contents:
-            return self.contents[path]
-        self.missing.add(path)
-        return b""  # a placeholder: this pass's result is thrown away
-
-    def mode(self, path: str) -> str | None:
-        entry = self.snapshot.entries.get(path)
-        return entry.mode if entry else None
-
-    def symlink_target(self, path: str) -> str | None:
-        entry = self.snapshot.entries.get(path)
-        if entry is None or entry.mode != SYMLINK:
-            return None
-        return self.contents[path].decode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True)
@@ -68,6 +40,7 @@ async def render_remote(
     *,
     ref: str,
     extra_context: Mapping[str, Any] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> tuple[Snapshot, RenderResult]:
     """Render against ``ref`` on the forge, fetching exactly the files the render reads."""
     valid = (
@@ -75,24 +48,29 @@ async def render_remote(
         if isinstance(inputs, ValidInputs)
         else validate_inputs(automation.configuration, inputs)
     )
+    box = sandbox or shared_sandbox()
     snapshot = await scm.snapshot(repo, ref)
     contents: dict[str, bytes] = {}
     need = {p for p, e in snapshot.entries.items() if e.mode == SYMLINK}
+    # what crosses to the box: plain values (a provider may hand out read-only mappings)
+    listing = replace(snapshot, entries=dict(snapshot.entries), contents={})
     for _ in range(MAX_PASSES):
         if need:
             contents.update(await scm.read_files(repo, snapshot.sha, sorted(need)))
             for path in need - contents.keys():
                 contents[path] = b""  # listed but unreadable: treat as empty, don't loop
-        view = SnapshotView(snapshot, contents)
-        try:
-            result = render_automation(automation, valid, view, extra_context=extra_context)
-        except PrbotError:
-            if not view.missing:
-                raise
-        else:
-            if not view.missing:
-                return snapshot, result
-        need = set(view.missing)
+        # the render is untrusted work: in the box, never on this event loop
+        result, need = await box.run(
+            f"render of {automation.name}",
+            render_pass,
+            automation,
+            valid,
+            listing,
+            contents,
+            extra_context,
+        )
+        if result is not None:
+            return snapshot, result
     raise RenderError(f"{automation.name}: the files to read kept changing; gave up")
 
 
@@ -103,6 +81,7 @@ async def run_automation(
     inputs: Mapping[str, Any] | ValidInputs,
     *,
     extra_context: Mapping[str, Any] | None = None,
+    sandbox: Sandbox | None = None,
 ) -> RunOutcome:
     """Render, commit to the deterministic head branch, open or update the PR.
 
@@ -117,13 +96,13 @@ async def run_automation(
     base = automation.base or await scm.default_branch(repo)
     # render with the base branch known, so a templated base can't disagree with it
     snapshot, result = await render_remote(
-        scm, repo, automation, valid, ref=base, extra_context=extra_context
+        scm, repo, automation, valid, ref=base, extra_context=extra_context, sandbox=sandbox
     )
     spec = result.pull_request
     if spec.base and spec.base != base:
         base = spec.base
         snapshot, result = await render_remote(
-            scm, repo, automation, valid, ref=base, extra_context=extra_context
+            scm, repo, automation, valid, ref=base, extra_context=extra_context, sandbox=sandbox
         )
         spec = result.pull_request
     if not result.changes:

@@ -20,6 +20,7 @@ from prbot.automation.inputs import ValidInputs, validate_inputs
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.router import Context, Router
 from prbot.engine.run import run_automation
+from prbot.engine.sandbox import Sandbox
 from prbot.errors import (
     DescribedError,
     PermanentError,
@@ -53,12 +54,14 @@ class AutomationRunHandler:
         *,
         clock: Clock = time.time,
         secrets: Iterable[str] = (),
+        sandbox: Sandbox | None = None,
     ):
         self.store = store
         self.definitions = definitions
         self.scm_for = scm_for
         self.clock = clock
         self.secrets = tuple(secrets)
+        self.sandbox = sandbox
 
     async def __call__(self, job: Job) -> None:
         run_id = _run_id(job)
@@ -86,7 +89,7 @@ class AutomationRunHandler:
             ) from None
 
     async def _run(self, run: Run, automation: PrAutomation, valid: ValidInputs, scm: Scm) -> None:
-        outcome = await run_automation(scm, run.repo, automation, valid)
+        outcome = await run_automation(scm, run.repo, automation, valid, sandbox=self.sandbox)
         pr = outcome.pull_request
         now = self.clock()
         actor = run.requested_by or "prbot"

@@ -16,6 +16,7 @@ from prbot.engine.providers import scm_for as default_scm_for
 from prbot.engine.router import Context, Router
 from prbot.engine.routes import router as engine_router
 from prbot.engine.runs import AutomationRunHandler
+from prbot.engine.sandbox import Sandbox
 from prbot.errors import PermanentError
 from prbot.events import event_from_dict
 from prbot.scm.port import Scm
@@ -37,12 +38,13 @@ def build_handlers(
     scm_for: ScmFor | None = None,
     clock: Clock = time.time,
     router: Router = engine_router,
+    sandbox: Sandbox | None = None,
 ) -> dict[str, Handler]:
     provider = scm_for or (lambda platform: default_scm_for(settings, platform))
     context = Context(store, definitions, provider, clock, tuple(settings.secret_values()))
     return {
         "automation.run": AutomationRunHandler(
-            store, definitions, provider, clock=clock, secrets=context.secrets
+            store, definitions, provider, clock=clock, secrets=context.secrets, sandbox=sandbox
         ),
         "event": EventJob(router, context),
     }

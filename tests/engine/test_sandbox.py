@@ -1,0 +1,148 @@
+"""The sandbox with real processes: each limit stops a task with an error that names it,
+the process is replaced, other tasks and the event loop go on meanwhile, and nothing is
+left running after."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from prbot.automation.errors import InputError, Problem
+from prbot.engine.sandbox import BoxLimitExceeded, BoxLimits, Sandbox
+from prbot.errors import is_permanent
+
+# -- what the tests run in the box (module level: pickled by name) ---------------------------
+
+
+def spin_forever() -> None:
+    while True:
+        pass
+
+
+def sleep_forever() -> None:
+    while True:
+        time.sleep(1)
+
+
+def eat_memory() -> int:
+    hoard = []
+    while True:
+        hoard.append(bytearray(64 * 1024 * 1024))
+
+
+def big_answer(size: int) -> bytes:
+    return b"x" * size
+
+
+def refuse_input() -> None:
+    raise InputError([Problem("must be a semantic version", "tag")])
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+@pytest.fixture
+async def box() -> AsyncIterator[Sandbox]:
+    sandbox = Sandbox(BoxLimits(seconds=1.0, cpu_seconds=5, memory_mib=256, output_mib=1), 2)
+    sandbox.start()
+    yield sandbox
+    sandbox.close()
+
+
+def alive(pids: list[int]) -> list[int]:
+    living = []
+    for p in pids:
+        try:
+            os.kill(p, 0)
+        except ProcessLookupError:
+            continue
+        living.append(p)
+    return living
+
+
+async def test_an_answer_comes_back(box: Sandbox) -> None:
+    assert await box.run("addition", add, 2, 3) == 5
+    assert await box.run("a pid", pid) in box.pids()
+    assert os.getpid() not in box.pids()
+
+
+async def test_errors_come_back_as_themselves(box: Sandbox) -> None:
+    with pytest.raises(InputError) as caught:
+        await box.run("render of bump", refuse_input)
+    assert caught.value.problems == [Problem("must be a semantic version", "tag")]
+
+
+async def test_the_deadline_kills_and_replaces(box: Sandbox) -> None:
+    before = box.pids()
+    started = time.monotonic()
+    with pytest.raises(BoxLimitExceeded, match=r"^render of loop exceeded 1 s$") as caught:
+        await box.run("render of loop", sleep_forever)
+    assert time.monotonic() - started < 1.0 + 2.0  # the deadline plus a margin
+    assert is_permanent(caught.value)
+    after = box.pids()
+    assert len(after) == len(before) == 2
+    assert set(before) - set(after), "the process that went over was not replaced"
+    assert await box.run("addition", add, 1, 1) == 2
+
+
+async def test_cpu_time_is_limited(tmp_path) -> None:
+    sandbox = Sandbox(BoxLimits(seconds=30, cpu_seconds=1, memory_mib=256), 1)
+    try:
+        with pytest.raises(BoxLimitExceeded, match=r"^render of spin exceeded 1 s of CPU$"):
+            await sandbox.run("render of spin", spin_forever)
+        assert await sandbox.run("addition", add, 1, 2) == 3
+    finally:
+        sandbox.close()
+
+
+async def test_memory_is_limited(box: Sandbox) -> None:
+    with pytest.raises(BoxLimitExceeded, match=r"^loading acme/x/.prbot/ exceeded 256 MiB$"):
+        await box.run("loading acme/x/.prbot/", eat_memory)
+    assert await box.run("addition", add, 2, 2) == 4
+
+
+async def test_answers_are_capped(box: Sandbox) -> None:
+    assert len(await box.run("small", big_answer, 1000)) == 1000
+    with pytest.raises(BoxLimitExceeded, match=r"^render of big exceeded 1 MiB of output$"):
+        await box.run("render of big", big_answer, 2 * 1024 * 1024)
+
+
+async def test_the_loop_and_other_tasks_go_on_meanwhile(box: Sandbox) -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    tick = asyncio.create_task(ticker())
+    stuck = asyncio.create_task(box.run("render of loop", spin_forever))
+    await asyncio.sleep(0.1)
+    assert await box.run("addition", add, 20, 22) == 42  # the second process answers
+    with pytest.raises(BoxLimitExceeded):
+        await stuck
+    tick.cancel()
+    assert ticks > 20  # the event loop ran all along (about 100 ticks in a second)
+
+
+async def test_nothing_is_left_running_after_close() -> None:
+    sandbox = Sandbox(BoxLimits(seconds=1), 2)
+    sandbox.start()
+    pids = sandbox.pids()
+    assert len(alive(pids)) == 2
+    with pytest.raises(BoxLimitExceeded):
+        await sandbox.run("render of loop", spin_forever)
+    pids += sandbox.pids()
+    sandbox.close()
+    await asyncio.sleep(0.1)
+    assert alive(pids) == []
