@@ -96,8 +96,12 @@ class Api:
 
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            value.strip().encode(), self.token
+        value = value.strip()
+        # a non-ASCII token is a wrong one (and may not even encode): 401, never a 500
+        return (
+            scheme.lower() == "bearer"
+            and value.isascii()
+            and hmac.compare_digest(value.encode(), self.token)
         )
 
     @staticmethod

@@ -288,7 +288,9 @@ class Intake:
     def _github_signature_ok(self, body: bytes, signature: str) -> bool:
         """gidgethub's check of X-Hub-Signature-256 over the raw body, with each configured
         secret in turn (rotation); never without a secret."""
-        if not signature.startswith(SHA256_PREFIX):
+        # a non-ASCII or malformed header is a wrong signature, not a server error
+        # (hmac.compare_digest refuses non-ASCII text)
+        if not (signature.isascii() and signature.startswith(SHA256_PREFIX)):
             return False
         for secret in self.github_secrets:
             try:
@@ -312,6 +314,8 @@ class Intake:
     # -- GitLab
 
     def _gitlab_token_ok(self, token: str) -> bool:
+        if not token.isascii():  # never a configured secret; and may not even encode
+            return False
         given = token.encode()
         ok = False
         for secret in self.gitlab_secrets:
