@@ -35,7 +35,7 @@ from prbot.automation.errors import Problem
 from prbot.automation.loader import DefinitionSet, load_view
 from prbot.engine.boxed import load_files
 from prbot.engine.router import Context, Router
-from prbot.engine.sandbox import Sandbox, shared_sandbox
+from prbot.engine.sandbox import BoxLimitExceeded, Sandbox, shared_sandbox
 from prbot.errors import PermanentError, describe, is_permanent
 from prbot.events import Event, InstallationChanged, PushToDefault
 from prbot.retry import Backoff, retrying
@@ -200,7 +200,13 @@ class DefinitionsCache:
         files.update({p: RepoFile(b"", SYMLINK) for p, e in listed.items() if e.mode == SYMLINK})
         # whoever can push to the default branch wrote these: parsed in the box
         box = self.sandbox or shared_sandbox()
-        loaded = await box.run(f"loading {repo}/{ROOT}/", load_files, files, ROOT)
+        try:
+            loaded = await box.run(f"loading {repo}/{ROOT}/", load_files, files, ROOT)
+        except BoxLimitExceeded as exc:
+            # a definition that breaks a limit is a broken definition: a problem of this
+            # commit, kept with it, so the next lookup fails at once instead of again
+            # spending the box's whole deadline
+            loaded = DefinitionSet(problems=[Problem(str(exc), "", ROOT)])
         found = self._combine(repo, loaded)
         for problem in found.problems:
             log.warning("definition problem in %s@%s: %s", repo, sha[:12], problem)

@@ -214,11 +214,14 @@ class Sandbox:
 # -- the child --------------------------------------------------------------------------
 
 MEMORY_EXIT = 75  # a child that ran out of memory and could not answer
+NICENESS = 5
 
 
 def _child_main(conn: Connection, limits: BoxLimits) -> None:
     """A box process: set the limits, warm up, then answer tasks until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)  # a runaway render yields the CPU to the webhook intake
     memory = limits.memory_mib * MiB
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))

@@ -32,7 +32,7 @@ from aiohttp import web
 
 from prbot.automation.errors import InputError
 from prbot.automation.inputs import validate_inputs
-from prbot.errors import PermanentError, did_you_mean
+from prbot.errors import PrbotError, did_you_mean, is_permanent
 from prbot.scm.port import NotFound, ScmError
 from prbot.settings import Settings
 from prbot.store.base import AuditEntry, NewJob, Run, Store, StoreError
@@ -167,14 +167,17 @@ class Api:
             if self.repo_lookup is not None and repo_ok and "platform" not in errors:
                 try:
                     automation = await self.repo_lookup(platform, repo, name)
-                except (PermanentError, NotFound) as exc:
+                except PrbotError as exc:
+                    if not (is_permanent(exc) or isinstance(exc, NotFound)):
+                        if not isinstance(exc, ScmError):
+                            raise
+                        # the platform is down or rate-limits us: retry later
+                        log.warning("cannot read %s/.prbot/: %s", repo, exc)
+                        return web.json_response(
+                            {"status": "unavailable", "reason": f"cannot read {repo}/.prbot/"},
+                            status=503,
+                        )
                     errors["automation"] = str(exc)
-                except ScmError as exc:  # the platform is down or rate-limits us: retry later
-                    log.warning("cannot read %s/.prbot/: %s", repo, exc)
-                    return web.json_response(
-                        {"status": "unavailable", "reason": f"cannot read {repo}/.prbot/"},
-                        status=503,
-                    )
             else:
                 errors["automation"] = (
                     f"no automation named {name!r}{did_you_mean(name, list(automations))}"
