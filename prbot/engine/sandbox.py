@@ -203,8 +203,7 @@ class Sandbox:
     def _death_reason(self, worker: _Worker, what: str) -> str:
         worker.process.join(timeout=2)
         code = worker.process.exitcode
-        # SIGXCPU at the soft CPU limit, SIGKILL at the hard one (a second later)
-        if code in (-signal.SIGXCPU, -signal.SIGKILL):
+        if code == -signal.SIGXCPU:  # the soft CPU limit's signal
             return f"{what} exceeded {self.limits.cpu_seconds:g} s of CPU"
         if code == MEMORY_EXIT:
             return f"{what} exceeded {self.limits.memory_mib} MiB"
@@ -261,12 +260,16 @@ def _child_main(conn: Connection, limits: BoxLimits) -> None:
 
 def _limit_cpu(seconds: float) -> None:
     """CPU time is counted per process: allow ``seconds`` more than spent so far. Going
-    over sends SIGXCPU, whose default action ends the process."""
+    over sends SIGXCPU, whose default action ends the process. Only the soft limit moves
+    (up to the hard one, which stays as inherited), so this works without privileges."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     spent = usage.ru_utime + usage.ru_stime
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     soft = math.ceil(spent + seconds)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
     with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def _limit_answer(what: str) -> bytes:
