@@ -42,6 +42,13 @@ def refuse_input() -> None:
     raise InputError([Problem("must be a semantic version", "tag")])
 
 
+def burn(seconds: float) -> float:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+    return seconds
+
+
 def add(a: int, b: int) -> int:
     return a + b
 
@@ -100,6 +107,19 @@ async def test_cpu_time_is_limited(tmp_path) -> None:
         with pytest.raises(BoxLimitExceeded, match=r"^render of spin exceeded 1 s of CPU$"):
             await sandbox.run("render of spin", spin_forever)
         assert await sandbox.run("addition", add, 1, 2) == 3
+    finally:
+        sandbox.close()
+
+
+async def test_cpu_time_is_per_task_not_per_process() -> None:
+    """A reused process may spend more CPU in all than one task may: 3 x 0.6 s under a
+    1 s limit per task all succeed, in the same process."""
+    sandbox = Sandbox(BoxLimits(seconds=30, cpu_seconds=1, memory_mib=256), 1)
+    try:
+        first = await sandbox.run("a pid", pid)
+        for _ in range(3):
+            assert await sandbox.run("render of burn", burn, 0.6) == 0.6
+        assert await sandbox.run("a pid", pid) == first
     finally:
         sandbox.close()
 
