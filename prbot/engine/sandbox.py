@@ -214,11 +214,17 @@ class Sandbox:
 
 MEMORY_EXIT = 75  # a child that ran out of memory and could not answer
 NICENESS = 5
+KEEP_ENV = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR"})
 
 
 def _child_main(conn: Connection, limits: BoxLimits) -> None:
     """A box process: set the limits, warm up, then answer tasks until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    # nothing untrusted code could reach should hold a credential: the environment came
+    # from the parent (spawn passes it on), so what is not plainly harmless goes
+    for name in list(os.environ):
+        if name not in KEEP_ENV and not name.startswith(("LC_", "PYTHON")):
+            del os.environ[name]
     with contextlib.suppress(OSError):
         os.nice(NICENESS)  # a runaway render yields the CPU to the webhook intake
     memory = limits.memory_mib * MiB

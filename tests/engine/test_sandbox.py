@@ -49,6 +49,10 @@ def burn(seconds: float) -> float:
     return seconds
 
 
+def environment() -> dict[str, str]:
+    return dict(os.environ)
+
+
 def add(a: int, b: int) -> int:
     return a + b
 
@@ -80,6 +84,19 @@ async def test_an_answer_comes_back(box: Sandbox) -> None:
     assert await box.run("addition", add, 2, 3) == 5
     assert await box.run("a pid", pid) in box.pids()
     assert os.getpid() not in box.pids()
+
+
+async def test_no_credential_reaches_the_box(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_box_must_not_see_this")
+    monkeypatch.setenv("WEBHOOK_SECRET", "box-must-not-see-this-either")
+    sandbox = Sandbox(BoxLimits(seconds=10), 1)
+    try:
+        seen = await sandbox.run("the environment", environment)
+    finally:
+        sandbox.close()
+    assert "GITHUB_TOKEN" not in seen and "WEBHOOK_SECRET" not in seen
+    assert "ghp_box_must_not_see_this" not in repr(seen)
+    assert "PATH" in seen
 
 
 async def test_errors_come_back_as_themselves(box: Sandbox) -> None:
