@@ -1,66 +1,18 @@
 """run_automation's orchestration: which files it fetches, in how many batches, and when it
-commits. A small in-memory port stands in for the forge here (the end-to-end tests run the
-same function against the real forge over HTTP)."""
+commits. tests/support's MemoryScm stands in for the forge here (the end-to-end tests run
+the same function against the real forge over HTTP)."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-
 import pytest
 
-from prbot.automation.changeset import ChangeSet, MemoryRepoView, RepoFile
+from prbot.automation.changeset import MemoryRepoView, RepoFile
 from prbot.automation.errors import InputError, RenderError
 from prbot.automation.loader import load_view
 from prbot.engine.run import render_remote, run_automation
-from prbot.scm.port import (
-    CommitResult,
-    PullRequest,
-    PullRequestDraft,
-    Snapshot,
-    TreeEntry,
-)
+from tests.support.memory_scm import MemoryScm
 
-
-@dataclass
-class MemoryScm:
-    files: dict[str, RepoFile]
-    platform: str = "github"
-    reads: list[list[str]] = field(default_factory=list)
-    commits: list[ChangeSet] = field(default_factory=list)
-    prs: dict[str, PullRequest] = field(default_factory=dict)
-
-    async def default_branch(self, repo: str) -> str:
-        return "main"
-
-    async def snapshot(self, repo: str, ref: str) -> Snapshot:
-        entries = {
-            p: TreeEntry(p, f.mode, hashlib.sha1(f.content).hexdigest())
-            for p, f in self.files.items()
-        }
-        return Snapshot(repo, ref, "a" * 40, entries)
-
-    async def read_files(self, repo: str, sha: str, paths: Sequence[str]) -> dict[str, bytes]:
-        self.reads.append(list(paths))
-        return {p: self.files[p].content for p in paths if p in self.files}
-
-    async def commit_changes(self, repo, *, base_sha, branch, changes, message) -> CommitResult:
-        changed = not self.commits or self.commits[-1] != changes
-        if changed:
-            self.commits.append(changes)
-        return CommitResult(branch, "b" * 40, len(self.commits) == 1, changed)
-
-    async def open_pull_request(self, repo: str, draft: PullRequestDraft) -> PullRequest:
-        pr = self.prs.get(draft.head) or PullRequest(
-            repo, len(self.prs) + 1, "", draft.head, draft.base, draft.title, draft.body,
-            "open", "b" * 40,
-        )  # fmt: skip
-        self.prs[draft.head] = pr
-        return pr
-
-    async def find_pull_request(self, repo: str, head: str) -> PullRequest | None:
-        return self.prs.get(head)
+REPO = "acme/gitops"
 
 
 AUTOMATION = """\
@@ -88,13 +40,18 @@ def repo_files() -> dict[str, RepoFile]:
     return files
 
 
+def memory_scm() -> MemoryScm:
+    """The forge: acme/gitops holding ``repo_files()`` on main."""
+    return MemoryScm({REPO: repo_files()})
+
+
 def automation():
     return load_view(MemoryRepoView({"a.yaml": AUTOMATION})).automations["bump"]
 
 
 async def test_reads_exactly_the_needed_files_in_one_batch() -> None:
-    scm = MemoryScm(repo_files())
-    outcome = await run_automation(scm, "acme/gitops", automation(), {"env": "dev", "tag": "2"})
+    scm = memory_scm()
+    outcome = await run_automation(scm, REPO, automation(), {"env": "dev", "tag": "2"})
     # the symlink first (path safety needs its target), then the three dev overlays at once
     assert scm.reads == [["link"], [f"services/s{i}-dev.yaml" for i in range(3)]]
     assert sorted(outcome.render.changes.paths()) == [f"services/s{i}-dev.yaml" for i in range(3)]
@@ -103,23 +60,23 @@ async def test_reads_exactly_the_needed_files_in_one_batch() -> None:
 
 
 async def test_rerun_reuses_the_pr_and_makes_no_commit() -> None:
-    scm = MemoryScm(repo_files())
-    first = await run_automation(scm, "acme/gitops", automation(), {"env": "dev", "tag": "2"})
-    again = await run_automation(scm, "acme/gitops", automation(), {"env": "dev", "tag": "2"})
+    scm = memory_scm()
+    first = await run_automation(scm, REPO, automation(), {"env": "dev", "tag": "2"})
+    again = await run_automation(scm, REPO, automation(), {"env": "dev", "tag": "2"})
     assert again.pull_request == first.pull_request and not again.changed
-    assert len(scm.commits) == 1
+    assert len(scm.committed) == 1
 
 
 async def test_nothing_to_change_opens_nothing() -> None:
-    scm = MemoryScm(repo_files())
-    outcome = await run_automation(scm, "acme/gitops", automation(), {"env": "dev", "tag": "1"})
-    assert outcome.pull_request is None and not outcome.changed and scm.commits == []
+    scm = memory_scm()
+    outcome = await run_automation(scm, REPO, automation(), {"env": "dev", "tag": "1"})
+    assert outcome.pull_request is None and not outcome.changed and scm.committed == []
 
 
 async def test_errors_surface_after_the_files_are_read() -> None:
-    scm = MemoryScm(repo_files())
+    scm = memory_scm()
     with pytest.raises(RenderError, match="no file matches"):
-        await render_remote(scm, "r", automation(), {"env": "qa", "tag": "2"}, ref="main")
+        await render_remote(scm, REPO, automation(), {"env": "qa", "tag": "2"}, ref="main")
     with pytest.raises(InputError):
-        await run_automation(scm, "r", automation(), {"env": "dev"})
-    assert scm.commits == []
+        await run_automation(scm, REPO, automation(), {"env": "dev"})
+    assert scm.committed == []

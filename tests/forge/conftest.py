@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from prbot.forge.server import ForgeServer
 from tests.fixtures import GITHUB_OPENAPI, GITHUB_WEBHOOK_SCHEMAS, fixture_files
+from tests.support.forge import running_forge, seed_repo
 
 
 @functools.cache
@@ -131,24 +131,24 @@ FILES = {
 
 @pytest.fixture
 async def server(tmp_path):
-    async with ForgeServer(tmp_path / "forge") as srv:
+    async with running_forge(tmp_path / "forge") as srv:
         yield srv
 
 
 @pytest.fixture
 async def world(server):
     """A server with octo/app (owner octo), a writer dev, a reader ro and tokens."""
+    on = await seed_repo(
+        server,
+        "octo/app",
+        FILES,
+        bot="dev",
+        token="ghp_forge-test-dev-0123456789",
+        bot_permission="write",
+        permissions={"ro": "read"},
+    )
     f = server.forge
-    await f.create_repo("octo/app", files=FILES)
-    f.create_user("dev")
-    f.create_user("ro")
-    f.set_permission("octo/app", "dev", "write")
-    f.set_permission("octo/app", "ro", "read")
-    server.tokens = {
-        "octo": f.create_token("octo"),
-        "dev": f.create_token("dev"),
-        "ro": f.create_token("ro"),
-    }
+    server.tokens = {"octo": f.create_token("octo"), "dev": on.token, "ro": f.create_token("ro")}
     return server
 
 

@@ -27,6 +27,7 @@ from gitlab.exceptions import GitlabAuthenticationError, GitlabError
 
 from prbot.forge.server import ForgeServer
 from prbot.forge.state import Forge
+from tests.support.forge import running_forge, seed_repo
 
 REPO = "acme/gitops"
 ENC = "acme%2Fgitops"
@@ -72,18 +73,17 @@ class Api:
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    forge = Forge(tmp_path / "forge")
-    async with ForgeServer(forge=forge) as server, aiohttp.ClientSession() as http:
+    async with running_forge(tmp_path / "forge") as server, aiohttp.ClientSession() as http:
         files: dict[str, Any] = {f"apps/app-{i:03}.yaml": f"n: {i}\n" for i in range(120)}
         files.update({"README.md": "# gitops\n", "bin/run.sh": ("#!/bin/sh\n", "100755")})
-        await forge.create_repo(REPO, files=files)
-        for user, token in TOKENS.items():
-            forge.create_user(user)
-            forge.create_token(user, token)
-        forge.set_permission(REPO, "prbot", "write")
-        forge.set_permission(REPO, "alice", "maintain")
-        forge.set_permission(REPO, "bob", "read")
-        yield Api(server, forge, http)
+        people = {"alice": "maintain", "bob": "read"}
+        await seed_repo(
+            server, REPO, files, bot="prbot", token=TOKENS["prbot"], bot_permission="write",
+            permissions=people,
+        )  # fmt: skip
+        for user in people:
+            server.forge.create_token(user, TOKENS[user])
+        yield Api(server, server.forge, http)
 
 
 async def branch_with_change(api: Api, branch: str, path: str = "new.yaml") -> str:

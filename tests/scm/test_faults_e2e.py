@@ -4,22 +4,16 @@ top of the base and one open PR, checked with git on the forge's bare repository
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from prbot.automation.changeset import MemoryRepoView
 from prbot.automation.loader import load_view
 from prbot.engine.run import run_automation
-from prbot.forge.server import ForgeServer
-from prbot.scm.github import GitHubScm
-from prbot.scm.gitlab import GitLabScm, RetryPolicy
+from prbot.scm.gitlab import RetryPolicy
 from prbot.scm.port import Scm
+from tests.support.clock import RecordedSleep
+from tests.support.forge import REPO, Files, ForgeRepo
 
-REPO = "acme/gitops"
-TOKEN = "fault-test-token-0123456789"
 BRANCH = "prbot/faults/checkout"
 
 AUTOMATION = """\
@@ -50,52 +44,25 @@ def automation():
     return loaded.automations["faulty"]
 
 
-class NoSleep:
-    """GitHub's backoff and rate-limit waits are recorded, not slept."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[ForgeServer]:
-    async with ForgeServer(tmp_path / "forge") as server:
-        forge = server.forge
-        forge.create_user("bot")
-        forge.create_token("bot", TOKEN)
-        await forge.create_repo(
-            REPO,
-            files={"values.yaml": "image:\n  tag: '1.0.0' # bump\n", "legacy.yaml": "x: 1\n"},
-        )
-        forge.set_permission(REPO, "bot", "admin")
-        yield server
+def forge_files() -> Files:
+    return {"values.yaml": "image:\n  tag: '1.0.0' # bump\n", "legacy.yaml": "x: 1\n"}
 
 
-def make_scm(platform: str, server: ForgeServer, sleep: NoSleep) -> Scm:
+def make_scm(platform: str, on: ForgeRepo) -> Scm:
     if platform == "github":
-        return GitHubScm.with_token(
-            TOKEN, api_url=server.github_api_url, graphql_url=server.graphql_url, sleep=sleep
-        )
+        # backoff and rate-limit waits are recorded, not slept
+        return on.github_scm(sleep=RecordedSleep())
     retry = RetryPolicy(max_retries=6, base_delay=0.01, max_delay=0.05, max_wait=5.0)
-    return GitLabScm(server.gitlab_url, TOKEN, timeout=10, retry=retry)
-
-
-def git(server: ForgeServer, *args: str) -> str:
-    git_dir = server.forge.git_dir(REPO)
-    return subprocess.run(
-        ["git", "--git-dir", str(git_dir), *args], check=True, capture_output=True, text=True
-    ).stdout
+    return on.gitlab_scm(retry=retry)
 
 
 @pytest.mark.parametrize("platform", ["github", "gitlab"])
 async def test_faults_still_give_one_branch_one_commit_one_pr(
-    platform: str, server: ForgeServer
+    platform: str, forge_repo: ForgeRepo
 ) -> None:
-    sleep = NoSleep()
-    scm = make_scm(platform, server, sleep)
+    server, git = forge_repo.server, forge_repo.git
+    scm = make_scm(platform, forge_repo)
     server.faults.configure(
         error_rate=0.2, seed=7, latency_ms=15, rate_limit_next=1, rate_limit_reset_in=1
     )
@@ -110,13 +77,13 @@ async def test_faults_still_give_one_branch_one_commit_one_pr(
     assert statuses & {"500", "502", "503"}, "no 5xx was injected: the test proved nothing"
     assert statuses & {"403", "429"}, "no rate-limit answer was injected"
 
-    branches = git(server, "for-each-ref", "--format=%(refname:short)", "refs/heads/").split()
+    branches = git("for-each-ref", "--format=%(refname:short)", "refs/heads/").split()
     assert sorted(branches) == sorted(["main", BRANCH])
-    commits = git(server, "rev-list", f"main..{BRANCH}").split()
+    commits = git("rev-list", f"main..{BRANCH}").split()
     assert len(commits) == 1
-    assert git(server, "show", f"{BRANCH}:services/checkout.yaml") == "name: checkout\n"
-    assert "2.0.0" in git(server, "show", f"{BRANCH}:values.yaml")
-    assert "legacy.yaml" not in git(server, "ls-tree", "--name-only", BRANCH).split()
+    assert git("show", f"{BRANCH}:services/checkout.yaml") == "name: checkout\n"
+    assert "2.0.0" in git("show", f"{BRANCH}:values.yaml")
+    assert "legacy.yaml" not in git("ls-tree", "--name-only", BRANCH).split()
 
     prs = [p for p in server.forge.pull_requests(REPO, state="open") if p.head == BRANCH]
     assert len(prs) == 1

@@ -14,6 +14,8 @@ What a test checks on a branch it reads with the git CLI on the bare repository
 from __future__ import annotations
 
 import functools
+import itertools
+import ssl
 import subprocess
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -21,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from prbot.forge.server import ForgeServer
 from prbot.forge.state import Forge
-from prbot.scm.github import GitHubScm
+from prbot.scm.github import AppAuth, GitHubScm
 from prbot.scm.gitlab import GitLabScm, RetryPolicy
 
 REPO = "acme/gitops"
@@ -62,6 +65,28 @@ def app_keypair() -> tuple[str, str]:
         .decode()
     )
     return private, public
+
+
+_installation_ids = itertools.count(81_000_001)
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+def http_client(**options: Any) -> httpx.AsyncClient:
+    """An httpx client for a provider's ``http=`` (to hook requests). The forge is plain
+    HTTP, but building a client's TLS context costs ~30 ms: all of them share one."""
+    options.setdefault("timeout", 30)
+    options.setdefault("verify", _tls())
+    return httpx.AsyncClient(**options)
+
+
+@functools.cache
+def app_auth(app_id: int = APP_ID) -> AppAuth:
+    """The App's credentials, shared by the test run (loading the key costs ~50 ms)."""
+    return AppAuth(app_id, app_keypair()[0])
 
 
 @dataclass
@@ -124,17 +149,19 @@ class ForgeRepo:
         )
 
     async def install_app(self, app_id: int = APP_ID, *, slug: str = "prbot", **install: Any):
-        """Register a GitHub App with ``app_keypair()`` and install it on the repository's
-        owner (``repos=None``: on every repository of the owner)."""
+        """Register a GitHub App with ``app_keypair()`` and install it on the repository
+        (``repos=None``: on every repository of its owner). Installation ids are unique in
+        the test run, so ``app_auth()``'s cached tokens never reach the wrong forge."""
         await self.forge.register_app(app_id, app_keypair()[1], slug=slug)
         install.setdefault("repos", [self.repo])
+        install.setdefault("installation_id", next(_installation_ids))
         return await self.forge.install_app(app_id, self.repo.split("/")[0], **install)
 
     def github_app_scm(self, app_id: int = APP_ID, **options: Any) -> GitHubScm:
-        """GitHubScm as the App of ``install_app`` (installation looked up per repo)."""
-        return GitHubScm.as_app(
-            app_id,
-            app_keypair()[0],
+        """GitHubScm as the App of ``install_app`` (the installation is looked up per
+        repository unless ``installation_id`` is given)."""
+        return GitHubScm(
+            app_auth(app_id),
             api_url=self.server.github_api_url,
             graphql_url=self.server.graphql_url,
             **options,
@@ -167,9 +194,9 @@ async def seed_repo(
     """``repo`` on ``server`` with one commit holding ``files`` on main; ``bot`` (created
     with ``token`` if new) gets ``bot_permission``, each login of ``permissions`` its role."""
     forge = server.forge
+    await forge.create_repo(repo, files=FILES if files is None else files)
     forge.create_user(bot, type=bot_type)
     forge.create_token(bot, token)
-    await forge.create_repo(repo, files=FILES if files is None else files)
     forge.set_permission(repo, bot, bot_permission)
     for login, permission in (permissions or {}).items():
         forge.set_permission(repo, login, permission)

@@ -1,12 +1,11 @@
 """Shared pieces of the worker tests: a real SQLite store, a running forge with a GitOps
-repository, a deployment automations folder and Settings pointing at the forge."""
+repository (tests/support's ``forge_repo``), a deployment automations folder and Settings
+pointing at the forge."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from prbot.forge.server import ForgeServer
 from prbot.settings import Secret, Settings
 from prbot.store import open_store
 from prbot.store.base import Store
+from tests.support.forge import Files, ForgeRepo
 
 REPO = "acme/gitops"
 TOKEN = "worker-test-token-0123456789"
@@ -63,14 +63,19 @@ def automations_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def forge(tmp_path: Path) -> AsyncIterator[ForgeServer]:
-    async with ForgeServer(tmp_path / "forge") as server:
-        f = server.forge
-        f.create_user("bot")
-        f.create_token("bot", TOKEN)
-        await f.create_repo(REPO, files=REPO_FILES)
-        f.set_permission(REPO, "bot", "admin")
-        yield server
+def forge_files() -> Files:
+    return REPO_FILES
+
+
+@pytest.fixture
+def forge_options() -> dict[str, object]:
+    return {"repo": REPO, "bot": "bot", "token": TOKEN}
+
+
+@pytest.fixture
+def forge(forge_repo: ForgeRepo) -> ForgeServer:
+    """The forge with acme/gitops, where the bot (TOKEN) is admin."""
+    return forge_repo.server
 
 
 def settings_for(server: ForgeServer, automations_dir: Path, **changes: object) -> Settings:
@@ -96,19 +101,3 @@ def git(server: ForgeServer, *args: str, repo: str = REPO) -> str:
         capture_output=True,
         text=True,
     ).stdout
-
-
-async def wait_for(
-    check: Callable[[], object], *, timeout: float = 10.0, every: float = 0.02, what: str = ""
-) -> object:
-    """Poll ``check`` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(every)

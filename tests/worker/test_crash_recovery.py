@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from prbot.store.base import NewJob, Run, Store
+from tests.support.waiting import wait_for
 
-from .conftest import BRANCH, REPO, TOKEN, git, wait_for
+from .conftest import BRANCH, REPO, TOKEN, git
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(__file__).with_name("runner.py")

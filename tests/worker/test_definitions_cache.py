@@ -15,8 +15,9 @@ from prbot.scm.github import GitHubScm
 from prbot.store.base import NewJob
 from prbot.worker.handlers import build_handlers
 from prbot.worker.pool import WorkerPool
+from tests.support.waiting import wait_for
 
-from .conftest import REPO, TOKEN, settings_for, wait_for
+from .conftest import REPO, TOKEN, settings_for
 
 NOTE = """\
 apiVersion: prbot.dev/v1alpha1

@@ -14,8 +14,9 @@ from prbot.events import PullRequestEvent
 from prbot.store.base import Job, NewJob, Run, Store
 from prbot.worker.handlers import build_handlers
 from prbot.worker.pool import WorkerPool
+from tests.support.waiting import wait_for
 
-from .conftest import BRANCH, REPO, git, settings_for, wait_for
+from .conftest import BRANCH, REPO, git, settings_for
 
 INPUTS = {"service": "podinfo", "tag": "6.7.1"}
 

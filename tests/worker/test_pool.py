@@ -13,18 +13,8 @@ from prbot.errors import PermanentError
 from prbot.retry import Backoff
 from prbot.store.base import Job, NewJob, Store
 from prbot.worker.pool import WorkerPool
-
-from .conftest import wait_for
-
-
-class Clock:
-    """A clock the test moves by hand (the store reads no clock: jobs fall due by it)."""
-
-    def __init__(self, now: float = 1_000_000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
+from tests.support.waiting import wait_for
 
 
 async def enqueue(store: Store, kind: str = "echo", *, now: float, **kw: object) -> int:
@@ -67,7 +57,7 @@ async def test_success_completes_the_job(store, pools) -> None:
     async def echo(job: Job) -> None:
         seen.append(job.payload)
 
-    clock = Clock()
+    clock = ManualClock()
     job_id = await enqueue(store, now=clock())
     pool = pools(store, {"echo": echo}, clock=clock)
     await pool.start()
@@ -82,7 +72,7 @@ async def test_failure_is_retried_with_full_jitter_backoff(store, pools) -> None
     async def boom(job: Job) -> None:
         raise RuntimeError(f"boom {job.attempts}")
 
-    clock = Clock()
+    clock = ManualClock()
     job_id = await enqueue(store, now=clock())
     pool = pools(store, {"echo": boom}, clock=clock, rng=random.Random(7))
     expected = random.Random(7)
@@ -124,7 +114,7 @@ async def test_dead_letter_after_max_attempts_keeps_the_error(store, pools) -> N
         async def on_dead(self, job: Job, error: str) -> None:
             dead.append((job.id, error))
 
-    clock = Clock()
+    clock = ManualClock()
     job_id = await enqueue(store, now=clock(), max_attempts=3)
     pool = pools(store, {"echo": Handler()}, backoff=Backoff(base=0.0), clock=clock)
     await pool.start()
@@ -136,7 +126,7 @@ async def test_dead_letter_after_max_attempts_keeps_the_error(store, pools) -> N
 
 
 async def test_unknown_kind_is_dead_at_once(store, pools) -> None:
-    clock = Clock()
+    clock = ManualClock()
     job_id = await enqueue(store, "nope", now=clock())
 
     async def echo(job: Job) -> None:
@@ -157,7 +147,7 @@ async def test_permanent_error_is_not_retried_and_names_the_cause(store, pools) 
         except ValueError as exc:
             raise PermanentError("inputs are invalid: tag must be a version") from exc
 
-    clock = Clock()
+    clock = ManualClock()
     job_id = await enqueue(store, now=clock())
     pool = pools(store, {"echo": bad}, clock=clock)
     await pool.start()
@@ -171,7 +161,7 @@ async def test_errors_are_redacted(store, pools) -> None:
     async def leaky(job: Job) -> None:
         raise RuntimeError("GET https://x-access-token:ghs_s3cr3tvalue@host failed")
 
-    clock = Clock()
+    clock = ManualClock()
     job_id = await enqueue(store, now=clock(), max_attempts=1)
     pool = pools(store, {"echo": leaky}, clock=clock, secrets=["ghs_s3cr3tvalue"])
     await pool.start()

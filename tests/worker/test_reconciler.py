@@ -9,18 +9,11 @@ from prbot.engine.providers import close_providers, scm_for
 from prbot.engine.run import run_automation
 from prbot.store.base import NewJob, Run, Store
 from prbot.worker.reconciler import Reconciler
+from tests.support.clock import ManualClock
 
 from .conftest import REPO, settings_for
 
 INPUTS = {"service": "podinfo", "tag": "6.7.1"}
-
-
-class Clock:
-    def __init__(self, now: float):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def open_pr_run(store: Store, forge, settings, automations_dir) -> tuple[int, int]:
@@ -54,7 +47,7 @@ async def test_merged_without_a_webhook_is_found(store, forge, automations_dir) 
         assert forge.forge.hooks() == []
         merged_id, number = await open_pr_run(store, forge, settings, automations_dir)
         await forge.forge.merge_pull_request(REPO, number, actor="bot")
-        reconciler = Reconciler(store, settings, interval=60, clock=Clock(10_000))
+        reconciler = Reconciler(store, settings, interval=60, clock=ManualClock(10_000))
         report = await reconciler.reconcile_once()
         assert report.merged == [merged_id] and report.checked == 1
         run = await store.run(merged_id)
@@ -71,7 +64,7 @@ async def test_open_prs_are_checked_at_most_once_per_interval(
     store, forge, automations_dir
 ) -> None:
     settings = settings_for(forge, automations_dir)
-    clock = Clock(10_000)
+    clock = ManualClock(10_000)
     try:
         run_id, _ = await open_pr_run(store, forge, settings, automations_dir)
         reconciler = Reconciler(store, settings, interval=60, clock=clock)
@@ -92,7 +85,7 @@ async def test_a_stuck_run_is_re_enqueued_once_per_interval(store, forge, automa
     run_id = await store.create_run(
         Run(0, "bump", REPO, "github", "alice", INPUTS, "running", created_at=1000)
     )
-    clock = Clock(1030)
+    clock = ManualClock(1030)
     reconciler = Reconciler(store, settings, interval=300, clock=clock)
     assert (await reconciler.reconcile_once()).requeued == []  # younger than a lease
 
@@ -116,7 +109,9 @@ async def test_a_run_whose_job_died_unnoticed_is_failed(store, forge, automation
     await store.claim("w", limit=1, lease=60, now=1001)
     # the worker records the death and crashes before telling the run
     await store.fail(job_id, "w", error="ScmUnavailable: 503", retry_at=None, now=1002)
-    report = await Reconciler(store, settings, interval=300, clock=Clock(2000)).reconcile_once()
+    report = await Reconciler(
+        store, settings, interval=300, clock=ManualClock(2000)
+    ).reconcile_once()
     assert report.failed == [run_id] and report.requeued == []
     run = await store.run(run_id)
     assert run is not None and (run.status, run.error) == ("failed", "ScmUnavailable: 503")

@@ -8,7 +8,7 @@ from typing import Any
 from prbot.scm.github import convert
 from prbot.scm.github.errors import GitHubUnavailable
 from prbot.scm.github.repo_api import RepoApi
-from prbot.scm.port import Comment, Reaction
+from prbot.scm.port import Comment, Reaction, ScmError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:/@#=+-]")
 
@@ -23,17 +23,29 @@ def with_marker(body: str, marker: str) -> str:
     return body if tag in body else f"{body.rstrip()}\n\n{tag}"
 
 
-async def find(api: RepoApi, number: int, marker: str) -> dict[str, Any] | None:
+async def whoami(api: RepoApi) -> str:
+    """The login these credentials act as (an App's installation: ``slug[bot]``)."""
+    data, _ = await api.client.graphql("query { viewer { login } }", {}, auth=api.auth)
+    login = (data.get("viewer") or {}).get("login")
+    if not login:  # without it no comment could be told ours: a new one every time
+        raise ScmError("POST /graphql: GitHub did not say who the credentials act as")
+    return str(login)
+
+
+async def find(api: RepoApi, number: int, marker: str, me: str) -> dict[str, Any] | None:
+    """Our own comment carrying the marker: anyone can paste the marker into theirs."""
     tag = marker_tag(marker)
     async for item in api.paginate("/issues/{issue_number}/comments", {"issue_number": number}):
-        if tag in (item.get("body") or ""):
+        author = str((item.get("user") or {}).get("login") or "")
+        if tag in (item.get("body") or "") and author.lower() == me.lower():
             return item
     return None
 
 
-async def upsert(api: RepoApi, number: int, marker: str, body: str) -> Comment:
+async def upsert(api: RepoApi, number: int, marker: str, body: str, *, me: str) -> Comment:
+    """Create, or edit in place, ``me``'s comment carrying ``marker``."""
     text = with_marker(body, marker)
-    found = await find(api, number, marker)
+    found = await find(api, number, marker, me)
     if found is not None:
         if found.get("body") == text:
             return convert.comment(found)
@@ -60,7 +72,7 @@ async def upsert(api: RepoApi, number: int, marker: str, body: str) -> Comment:
             if attempt >= api.client.policy.max_attempts:
                 raise
             await api.client.pause(attempt)
-            found = await find(api, number, marker)  # the lost POST may have landed
+            found = await find(api, number, marker, me)  # the lost POST may have landed
             if found is not None:
                 return convert.comment(found)
 

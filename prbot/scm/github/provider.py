@@ -59,6 +59,7 @@ class GitHubScm:
         # a default branch is renamed rarely; five minutes of staleness saves a call per run
         self._default_branches: TTLCache[str, str] = TTLCache(maxsize=4096, ttl=300)
         self.objects = objects or ObjectCache()
+        self._me: str | None = None  # the login we act as, once asked
 
     def __repr__(self) -> str:
         return f"GitHubScm(api_url={self.client.api_url!r}, auth={self._auth!r})"
@@ -179,7 +180,10 @@ class GitHubScm:
         return await pulls.find(await self._api(repo), head)
 
     async def upsert_comment(self, repo: str, number: int, marker: str, body: str) -> Comment:
-        return await comments.upsert(await self._api(repo), number, marker, body)
+        api = await self._api(repo)
+        if self._me is None:  # who we are decides which comment is ours: asked once
+            self._me = await comments.whoami(api)
+        return await comments.upsert(api, number, marker, body, me=self._me)
 
     async def add_reaction(
         self, repo: str, number: int, comment_id: int, reaction: Reaction

@@ -73,6 +73,14 @@ async def revert(
         except ScmUnavailable:
             if attempt == WRITE_ATTEMPTS - 1:
                 raise
+        except ScmError as exc:
+            # 400 "Sorry, we cannot revert this commit automatically": the target changed
+            # the same lines since the merge, as GitHub's Conflict says
+            if http_status(exc) != 400 or "revert" not in str(exc).lower():
+                raise
+            raise Conflict(
+                f"GitLab revert: !{number} cannot be reverted cleanly onto {target}: {exc}"
+            ) from None
         head = await client.branch_head(project, branch)
     draft = PullRequestDraft(head=branch, base=target, title=title, body=body)
     return await open_merge_request(client, repo, draft)

@@ -1,4 +1,7 @@
-"""GitHubScm end to end against the local forge: real HTTP on loopback, real git.
+"""GitHubScm end to end against the local forge: real HTTP on loopback, real git. What is
+GitHub's own: request counts, request shapes against GitHub's OpenAPI description, check
+runs and deployments, token mode, lost answers, 5xx and rate limits. The port's
+behaviours, the same on every platform, are in tests/scm/test_contract.py.
 
 The forge plays GitHub (REST under /api/v3, GraphQL at /api/graphql); prbot talks to it
 as a GitHub App through its installation. Files on branches are checked with the git CLI
@@ -7,15 +10,10 @@ against the forge's bare repository, not through the API under test.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from prbot.automation.changeset import (
     ChangeSet,
@@ -26,17 +24,15 @@ from prbot.automation.changeset import (
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.loader import load_view
 from prbot.engine.run import run_automation
-from prbot.forge import git as forge_git
-from prbot.forge import server as forge_server
+from prbot.forge.server import ForgeServer
 from prbot.forge.state import Forge
 from prbot.scm.github import GitHubScm, TokenAuth
 from prbot.scm.github.cache import ObjectCache
-from prbot.scm.port import Conflict, RateLimited
+from prbot.scm.port import RateLimited
+from tests.support.clock import RecordedSleep
+from tests.support.forge import REPO, Files, ForgeRepo, http_client
 
 from .openapi_requests import RequestRecorder, validate_all
-
-REPO = "acme/gitops"
-APP_ID = 31337
 
 VALUES = """\
 # dev cluster values: comments must survive prbot's edits
@@ -46,7 +42,7 @@ image:
 replicas: 2
 """
 
-START_FILES: dict[str, bytes | str | tuple[bytes | str, str]] = {
+START_FILES: Files = {
     "README.md": "# gitops\n",
     "clusters/dev/values.yaml": VALUES,
     "legacy/old.yaml": "old: true\n",
@@ -99,70 +95,42 @@ spec:
 
 @dataclass
 class Env:
-    server: forge_server.ForgeServer
-    forge: Forge
+    on: ForgeRepo  # the forge and the repository (git helpers)
     scm: GitHubScm
-    git_dir: Path
-    sleeps: list[float]
-    private_key: str
+    sleeps: list[float]  # backoff and rate-limit waits, recorded, never slept
     sent: RequestRecorder  # every HTTP request the provider made
 
+    @property
+    def server(self) -> ForgeServer:
+        return self.on.server
 
-class RecordSleep:
-    """Backoff and rate-limit waits are recorded, not slept: the forge needs no real waits."""
-
-    def __init__(self, waits: list[float]) -> None:
-        self.waits = waits
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-def _keypair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-@pytest.fixture(scope="module")
-def keypair() -> tuple[str, str]:
-    return _keypair()
+    @property
+    def forge(self) -> Forge:
+        return self.on.forge
 
 
 @pytest.fixture
-async def env(tmp_path: Path, keypair: tuple[str, str]) -> AsyncIterator[Env]:
-    private, public = keypair
-    sleeps: list[float] = []
-    forge = Forge(tmp_path / "forge")
-    async with forge_server.ForgeServer(forge=forge) as server:
-        await forge.create_repo(REPO, files=START_FILES)
-        await forge.register_app(APP_ID, public, slug="prbot")
-        await forge.install_app(APP_ID, "acme", repos=[REPO])
-        forge.set_permission(REPO, "alice", "write")
-        recorder = RequestRecorder()
-        http = httpx.AsyncClient(timeout=30, event_hooks={"request": [recorder]})
-        scm = GitHubScm.as_app(
-            APP_ID,
-            private,
-            api_url=server.github_api_url,
-            graphql_url=server.graphql_url,
-            sleep=RecordSleep(sleeps),
-            http=http,
-        )
-        try:
-            yield Env(server, forge, scm, forge.git_dir(REPO), sleeps, private, recorder)
-        finally:
-            await scm.aclose()
-            await http.aclose()
+def forge_files() -> Files:
+    return START_FILES
+
+
+@pytest.fixture
+def forge_options() -> dict[str, object]:
+    return {"permissions": {"alice": "write"}}
+
+
+@pytest.fixture
+async def env(forge_repo: ForgeRepo) -> AsyncIterator[Env]:
+    await forge_repo.install_app()
+    sleep = RecordedSleep()
+    recorder = RequestRecorder()
+    http = http_client(event_hooks={"request": [recorder]})
+    scm = forge_repo.github_app_scm(sleep=sleep, http=http)
+    try:
+        yield Env(forge_repo, scm, sleep.waits, recorder)
+    finally:
+        await scm.aclose()
+        await http.aclose()
 
 
 def assert_requests_follow_github_openapi(env: Env) -> set[str]:
@@ -171,138 +139,38 @@ def assert_requests_follow_github_openapi(env: Env) -> set[str]:
 
 
 def git(env: Env, *args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(env.git_dir), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
-def ls_tree(env: Env, ref: str) -> dict[str, tuple[str, str]]:
-    """path -> (mode, blob sha) of ``ref``, straight from git."""
-    out = {}
-    for line in git(env, "ls-tree", "-r", ref).splitlines():
-        meta, path = line.split("\t", 1)
-        mode, _kind, sha = meta.split()
-        out[path] = (mode, sha)
-    return out
+    return env.on.git(*args)
 
 
 def show(env: Env, ref: str, path: str) -> str:
-    return git(env, "show", f"{ref}:{path}")
+    return env.on.show(ref, path)
 
 
 def open_prs(env: Env, head: str) -> list:
-    return [p for p in env.forge.pull_requests(REPO, state="open") if p.head == head]
+    return env.on.open_prs(head)
 
 
-# -- the scenario ------------------------------------------------------------------------------
+# -- what only GitHub has: check runs and deployments, token mode, binary blobs -----------------
 
 
-async def test_automation_to_pr_rerun_health_comment_merge_revert(env: Env):
-    automation = automation_definition(3)
-    inputs = {"name": "billing", "tag": "2.0.0"}
-
-    outcome = await run_automation(env.scm, REPO, automation, inputs)
-    pr = outcome.pull_request
-    assert outcome.changed and pr is not None
-    branch = "prbot/e2e/billing"
-    assert pr.head == branch and pr.base == "main" and pr.state == "open"
-    assert pr.title == "Add billing at 2.0.0"
-    assert set(pr.labels) == {"e2e", "svc/billing"}
-    assert len(open_prs(env, branch)) == 1
-
-    files = ls_tree(env, branch)
-    assert "legacy/old.yaml" not in files
-    assert show(env, branch, "services/billing/file-002.yaml") == (
-        "name: billing\nindex: 2\ntag: 2.0.0\n"
-    )
-    assert show(env, branch, "clusters/dev/values.yaml") == VALUES.replace('"1.0.0"', '"2.0.0"')
-    assert files["scripts/deploy.sh"][0] == "100755"  # untouched files keep their mode
-    parents = git(env, "rev-list", "--parents", "-n", "1", branch).split()
-    assert parents[1] == git(env, "rev-parse", "main").strip()  # one commit on the base
-    assert "Prbot-Change-Id: " in git(env, "log", "-1", "--format=%B", branch)
-    head_before = git(env, "rev-parse", branch).strip()
-
-    # a re-run: same PR, no new commit, still one PR
-    again = await run_automation(env.scm, REPO, automation, inputs)
-    assert not again.changed
-    assert again.pull_request.number == pr.number
-    assert git(env, "rev-parse", branch).strip() == head_before
-    assert len(open_prs(env, branch)) == 1
-
-    # a changed input moves the branch onto a new single commit and updates the same PR
-    changed = await run_automation(env.scm, REPO, automation, {**inputs, "tag": "2.1.0"})
-    assert changed.changed and changed.pull_request.number == pr.number
-    assert changed.pull_request.title == "Add billing at 2.1.0"
-    assert show(env, branch, "services/billing/file-000.yaml").endswith("tag: 2.1.0\n")
-    assert git(env, "rev-list", "--count", f"main..{branch}").strip() == "1"
-    head = git(env, "rev-parse", branch).strip()
-
-    # health: a status, a check run and a deployment on the head commit
+async def test_health_of_statuses_and_check_runs(env: Env):
+    head = git(env, "rev-parse", "main").strip()
     await env.forge.post_status(REPO, head, "success", creator="acme", context="flux")
     await env.forge.post_check_run(REPO, head, "ci", status="completed", conclusion="failure")
     await env.forge.post_check_run(REPO, head, "ci", status="completed", conclusion="success")
     await env.forge.post_check_run(REPO, head, "lint", status="in_progress")
     health = await env.scm.commit_health(REPO, head)
     assert health.state_of("flux") == "success"
-    assert health.state_of("ci") == "success"
+    assert health.state_of("ci") == "success"  # the newest run of a check wins
     assert health.state_of("lint") == "pending"
-
-    # comment upsert edits in place; a reaction; permissions
-    first = await env.scm.upsert_comment(REPO, pr.number, "plan", "Plan: 3 files")
-    second = await env.scm.upsert_comment(REPO, pr.number, "plan", "Plan: 4 files")
-    assert first.id == second.id
-    bodies = [c.body for c in env.forge.comments(REPO, pr.number)]
-    assert len(bodies) == 1 and bodies[0].startswith("Plan: 4 files")
-    await env.scm.add_reaction(REPO, pr.number, second.id, "rocket")
-    await env.scm.add_reaction(REPO, pr.number, second.id, "rocket")  # repeat: no error
-    reactions = env.forge.comment(REPO, second.id).reactions
-    assert [r.content for r in reactions] == ["rocket"]
-    assert await env.scm.permission(REPO, "alice") == "write"
-    assert await env.scm.permission(REPO, "acme") == "admin"
-    assert await env.scm.permission(REPO, "mallory") == "none"
-
-    # merge: a real merge commit with two parents
-    main_before = git(env, "rev-parse", "main").strip()
-    merged = await env.scm.merge(REPO, pr.number, message="Merge billing\n\nShip it.")
-    assert merged.merged and merged.sha
-    assert git(env, "rev-parse", "main").strip() == merged.sha
-    assert git(env, "rev-list", "--parents", "-n", "1", merged.sha).split()[1:] == [
-        main_before,
-        head,
-    ]
-    got = await env.scm.get_pull_request(REPO, pr.number)
-    assert got.state == "merged" and got.merge_commit_sha == merged.sha
-    assert await env.scm.find_pull_request(REPO, branch) is None
-    again_merge = await env.scm.merge(REPO, pr.number)
-    assert again_merge.merged  # merging a merged PR again reports it as merged
-
-    # revert: a new PR whose branch restores the files of main before the merge
-    revert = await env.scm.revert(
-        REPO,
-        pr.number,
-        branch="prbot/revert/billing",
-        title="Revert billing",
-        body=f"Rolls back #{pr.number}",
+    assert {s.name: s.kind for s in health.signals} == {
+        "flux": "status",
+        "ci": "check",
+        "lint": "check",
+    }
+    assert "GET /repos/{owner}/{repo}/commits/{ref}/check-runs" in (
+        assert_requests_follow_github_openapi(env)
     )
-    assert revert.number != pr.number and revert.state == "open"
-    assert revert.head == "prbot/revert/billing" and revert.base == "main"
-    assert ls_tree(env, "prbot/revert/billing") == ls_tree(env, main_before)
-    assert show(env, "prbot/revert/billing", "legacy/old.yaml") == "old: true\n"
-    assert git(env, "rev-list", "--parents", "-n", "1", "prbot/revert/billing").split()[1:] == [
-        merged.sha
-    ]
-    # asking again finds the same revert PR
-    revert_again = await env.scm.revert(
-        REPO, pr.number, branch="prbot/revert/billing", title="Revert billing", body="x"
-    )
-    assert revert_again.number == revert.number
-
-    # and every request on the way had the shape GitHub documents
-    used = assert_requests_follow_github_openapi(env)
-    assert len(used) >= 20, sorted(used)
 
 
 async def test_deployment_health(env: Env):
@@ -328,20 +196,16 @@ async def test_binary_and_symlink_round_trip(env: Env):
         REPO, base_sha=base.sha, branch="prbot/bin", changes=changes, message="Binary"
     )
     assert result.created_branch
-    files = ls_tree(env, "prbot/bin")
+    files = env.on.ls_tree("prbot/bin")
     assert files["current"][0] == "120000" and files["scripts/deploy.sh"][0] == "100755"
-    raw = subprocess.run(
-        ["git", "--git-dir", str(env.git_dir), "show", "prbot/bin:assets/logo.png"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    assert raw == png
+    assert env.on.git_bytes("show", "prbot/bin:assets/logo.png") == png
     snap = await env.scm.snapshot(REPO, "prbot/bin")
     assert snap.entries["current"].mode == "120000"
     read = await env.scm.read_files(
         REPO, snap.sha, ["assets/logo.png", "current", "README.md", "nope.txt"]
     )
     assert read == {"assets/logo.png": png, "current": b"clusters/dev", "README.md": b"# gitops\n"}
+    # binary content goes up as a blob and comes back over REST: GitHub's own routes
     used = assert_requests_follow_github_openapi(env)
     assert "POST /repos/{owner}/{repo}/git/blobs" in used
     assert "GET /repos/{owner}/{repo}/contents/{path}" in used
@@ -542,33 +406,3 @@ async def test_rate_limit_longer_than_our_bound_is_reported(env: Env):
     with pytest.raises(RateLimited):
         await env.scm.find_pull_request(REPO, "x")
     assert env.server.requests.total - before == 1
-
-
-async def test_revert_refuses_when_the_base_changed_the_same_files(env: Env):
-    outcome = await run_automation(
-        env.scm, REPO, automation_definition(1), {"name": "rv", "tag": "5.0.0"}
-    )
-    number = outcome.pull_request.number
-    assert (await env.scm.merge(REPO, number)).merged
-    await env.forge.commit_changes(
-        REPO,
-        "main",
-        "Hand edit",
-        {"clusters/dev/values.yaml": git_change(b"image:\n  tag: hand\n")},
-        actor="acme",
-    )
-    with pytest.raises(Conflict) as e:
-        await env.scm.revert(REPO, number, branch="prbot/revert/rv", title="Revert", body="")
-    assert "clusters/dev/values.yaml" in str(e.value)
-    assert "prbot/revert/rv" not in git(env, "branch", "--list", "prbot/revert/rv")
-
-
-def git_change(content: bytes) -> forge_git.Change:
-    return forge_git.Change(content=content)
-
-
-async def test_snapshot_of_a_tag(env: Env):
-    sha = git(env, "rev-parse", "main").strip()
-    await env.forge.create_ref(REPO, "refs/tags/v1.0", sha, actor="acme")
-    snap = await env.scm.snapshot(REPO, "v1.0")
-    assert snap.sha == sha and "README.md" in snap.entries

@@ -32,6 +32,7 @@ from prbot.scm.port import (
     ScmError,
     ScmUnavailable,
 )
+from tests.support.clock import ManualClock, RecordedSleep
 
 API = "https://ghe.example.com/api/v3"
 GRAPHQL = "https://ghe.example.com/api/graphql"
@@ -61,32 +62,14 @@ def pem(rsa_key: rsa.RSAPrivateKey) -> str:
     ).decode()
 
 
-class FakeSleep:
-    """Records the waits instead of waiting."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def sleep() -> RecordedSleep:
+    return RecordedSleep()
 
 
 @pytest.fixture
-def sleep() -> FakeSleep:
-    return FakeSleep()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture
@@ -96,7 +79,7 @@ def gh() -> respx.MockRouter:
 
 
 @pytest.fixture
-async def scm(sleep: FakeSleep, clock: Clock) -> GitHubScm:
+async def scm(sleep: RecordedSleep, clock: ManualClock) -> GitHubScm:
     s = GitHubScm(
         TokenAuth(TOKEN),
         api_url=API,
@@ -668,7 +651,13 @@ async def test_merge_request_shape(gh, scm):
 # -- comments, reactions, permission, health -------------------------------------------------
 
 
+def viewer(gh: respx.MockRouter, login: str = "bot") -> respx.Route:
+    """Who the token acts as (asked once, to tell our comments from others')."""
+    return gh.post(GRAPHQL).mock(return_value=ok({"data": {"viewer": {"login": login}}}))
+
+
 async def test_upsert_comment_paginates_and_edits_in_place(gh, scm):
+    who = viewer(gh)
     page2 = f"{REPO}/issues/7/comments?per_page=100&page=2"
     gh.get(f"{REPO}/issues/7/comments", params={"page": "2"}).mock(
         return_value=ok(
@@ -677,7 +666,11 @@ async def test_upsert_comment_paginates_and_edits_in_place(gh, scm):
     )
     first = gh.get(f"{REPO}/issues/7/comments", params={"per_page": "100"}).mock(
         return_value=ok(
-            [{"id": 11, "body": "hello", "user": {"login": "alice"}}],
+            [
+                {"id": 10, "body": "hello", "user": {"login": "alice"}},
+                # someone quoting the marker: never ours to edit
+                {"id": 11, "body": "<!-- prbot:status -->", "user": {"login": "alice"}},
+            ],
             link=f'<{page2}>; rel="next", <{page2}>; rel="last"',
         )
     )
@@ -692,9 +685,13 @@ async def test_upsert_comment_paginates_and_edits_in_place(gh, scm):
     assert first.call_count == 1
     assert body(edit.calls.last) == {"body": "new\n\n<!-- prbot:status -->"}
     assert post.call_count == 0
+    assert body(who.calls.last)["query"] == "query { viewer { login } }"
+    await scm.upsert_comment("acme/gitops", 7, "status", "new")
+    assert who.call_count == 1  # asked once per provider
 
 
 async def test_upsert_comment_creates_when_missing(gh, scm):
+    viewer(gh)
     gh.get(f"{REPO}/issues/7/comments").mock(return_value=ok([]))
     post = gh.post(f"{REPO}/issues/7/comments").mock(
         return_value=ok({"id": 13, "body": "x", "user": {"login": "bot"}}, 201)
@@ -938,7 +935,7 @@ async def test_secrets_never_reach_logs_reprs_or_errors(gh, pem, clock, caplog):
     gh.get(f"{REPO}/pulls/1").mock(return_value=ok({"message": "Not Found"}, 404))
     gh.get(f"{REPO}/pulls/2").mock(side_effect=httpx.ConnectError("refused"))
     app = AppAuth(7, pem, clock=clock)
-    scm = GitHubScm(app, api_url=API, installation_id=99, clock=clock, sleep=FakeSleep())
+    scm = GitHubScm(app, api_url=API, installation_id=99, clock=clock, sleep=RecordedSleep())
     jwt_value = app.jwt()
 
     texts: list[str] = [repr(app), repr(scm), repr(app.installation(99)), repr(TokenAuth(TOKEN))]

@@ -1,8 +1,8 @@
-"""A forge on loopback playing GitLab, a repository on it, and GitLabScm pointed at it."""
+"""A forge on loopback playing GitLab, a repository on it, and GitLabScm pointed at it:
+tests/support's ``forge_repo`` seeded with this folder's files and people."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +13,8 @@ import pytest
 from prbot.automation.changeset import MemoryRepoView, RepoFile
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.loader import load_view
-from prbot.forge.server import ForgeServer
-from prbot.forge.state import Forge
-from prbot.scm.gitlab import GitLabScm, RetryPolicy
+from prbot.scm.gitlab import GitLabScm
+from tests.support.forge import Files, ForgeRepo
 
 REPO = "acme/gitops"
 TOKEN = "glpat-Zx81-very-secret-token"
@@ -38,19 +37,14 @@ START_FILES: dict[str, Any] = {
 BRANCH = "prbot/e2e/billing"
 INPUTS = {"name": "billing", "tag": "2.0.0"}
 
-# quick retries: tests exercise the retry paths, not the production delays
-FAST_RETRY = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05, max_wait=2.0)
-
 
 @dataclass
 class GitLabEnv:
     """What a test gets: the forge and its server, a GitLabScm, constants, git helpers
     (tests reach everything through this fixture, never by importing each other)."""
 
-    server: Any
-    forge: Any
+    on: ForgeRepo
     scm: GitLabScm
-    git_dir: Path
     repo: str = REPO
     token: str = TOKEN
     values: str = VALUES
@@ -60,35 +54,37 @@ class GitLabEnv:
     def __post_init__(self) -> None:
         self.inputs = dict(INPUTS)
 
+    @property
+    def server(self) -> Any:
+        return self.on.server
+
+    @property
+    def forge(self) -> Any:
+        return self.on.forge
+
+    @property
+    def git_dir(self) -> Path:
+        return self.on.git_dir
+
     @staticmethod
     def automation(n_files: int) -> PrAutomation:
         return automation(n_files)
 
     def new_scm(self, token: str = TOKEN, **kwargs: Any) -> GitLabScm:
-        kwargs.setdefault("retry", FAST_RETRY)
-        return GitLabScm(self.server.gitlab_url, token, timeout=10, **kwargs)
+        return self.on.gitlab_scm(token, **kwargs)
 
     def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", "--git-dir", str(self.git_dir), *args],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        return self.on.git(*args)
 
     def ls_tree(self, ref: str) -> dict[str, str]:
         """path -> mode at ``ref``, from git itself rather than the API under test."""
-        out = {}
-        for line in self.git("ls-tree", "-r", ref).splitlines():
-            meta, path = line.split("\t", 1)
-            out[path] = meta.split()[0]
-        return out
+        return {path: mode for path, (mode, _sha) in self.on.ls_tree(ref).items()}
 
     def show(self, ref: str, path: str) -> str:
-        return self.git("show", f"{ref}:{path}")
+        return self.on.show(ref, path)
 
     def open_mrs(self, head: str) -> list:
-        return self.forge.pull_requests(REPO, state="open", head=head)
+        return self.on.open_prs(head)
 
 
 def automation(n_files: int) -> PrAutomation:
@@ -132,18 +128,24 @@ spec:
 
 
 @pytest.fixture
-async def gl(tmp_path: Path) -> AsyncIterator[GitLabEnv]:
-    forge = Forge(tmp_path / "forge")
-    async with ForgeServer(forge=forge) as server:
-        await forge.create_repo(REPO, files=START_FILES)
-        forge.create_user("prbot", type="Bot")
-        forge.create_token("prbot", TOKEN)
-        forge.set_permission(REPO, "prbot", "write")
-        forge.set_permission(REPO, "alice", "maintain")
-        forge.set_permission(REPO, "bob", "read")
-        env = GitLabEnv(server, forge, None, forge.git_dir(REPO))  # type: ignore[arg-type]
-        env.scm = env.new_scm()
-        try:
-            yield env
-        finally:
-            await env.scm.aclose()
+def forge_files() -> Files:
+    return START_FILES
+
+
+@pytest.fixture
+def forge_options() -> dict[str, Any]:
+    return {
+        "token": TOKEN,
+        "bot_type": "Bot",
+        "bot_permission": "write",
+        "permissions": {"alice": "maintain", "bob": "read"},
+    }
+
+
+@pytest.fixture
+async def gl(forge_repo: ForgeRepo) -> AsyncIterator[GitLabEnv]:
+    scm = forge_repo.gitlab_scm(TOKEN)
+    try:
+        yield GitLabEnv(forge_repo, scm)
+    finally:
+        await scm.aclose()
