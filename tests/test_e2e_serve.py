@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from tests.support.forge import Files, ForgeRepo
+from tests.support.serve import free_port
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,12 +29,6 @@ SECRET = "e2e-webhook-secret-1234"
 API_TOKEN = "e2e-internal-api-token"
 # a process and a webhook are slower than a coroutine: poll longer and less often
 SLOW = {"timeout": 20.0, "every": 0.1}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def repo_files() -> dict[str, str]:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from prbot.cli import main
 from prbot.settings import VARIABLES
 from prbot.store import open_store
+from tests.support.serve import free_port
 
 from .conftest import GH_SECRET, fixture_named, github_headers
 
@@ -65,12 +65,6 @@ def test_config_file_option(
     path.write_text('WEBHOOK_SECRET = "serve-test-secret"\nPORT = "nope"\n')
     assert main(["serve", "--config", str(path)]) == 2
     assert "prbot: PORT: must be an integer" in capsys.readouterr().err
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_real_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
