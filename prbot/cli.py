@@ -11,6 +11,7 @@ from typing import Any
 from prbot.automation.changeset import DirRepoView, apply_to_dir, unified_diff
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.errors import DefinitionError, InputError
+from prbot.automation.limits import Limits
 from prbot.automation.loader import DefinitionSet, to_plain
 from prbot.engine.boxed import load_path, render_folder
 from prbot.engine.sandbox import BoxLimits, Sandbox
@@ -96,9 +97,15 @@ def box() -> Sandbox:
     return _box
 
 
+def core_limits() -> Limits:
+    from prbot.settings import core_limits as from_settings
+
+    return from_settings()
+
+
 def _load_path(path: Path) -> DefinitionSet:
     if path.is_dir() or path.is_file():
-        return box().run_blocking(f"loading {path}", load_path, str(path))
+        return box().run_blocking(f"loading {path}", load_path, str(path), core_limits())
     raise UsageError(f"{path}: no such file or directory")
 
 
@@ -225,6 +232,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         _inputs(args),
         str(repo),
         _extra_context(args),
+        core_limits(),
     )
     pr = result.pull_request
     out = sys.stdout

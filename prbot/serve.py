@@ -103,7 +103,10 @@ async def serve(
     if settings.workers > 0:
         sandbox.start()
     definitions = DefinitionsCache(
-        settings.automations_dir, lambda platform: scm_for(settings, platform), sandbox=sandbox
+        settings.automations_dir,
+        lambda platform: scm_for(settings, platform),
+        sandbox=sandbox,
+        limits=settings.limits,
     )
     definitions.reload()  # logs its counts and every broken definition (skipped)
 

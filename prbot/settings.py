@@ -36,11 +36,12 @@ import re
 import textwrap
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from prbot.automation.limits import LIMITS, Limits
 from prbot.errors import PrbotError, did_you_mean, redact_url
 
 MiB = 1024 * 1024
@@ -214,6 +215,34 @@ VARIABLES: tuple[Var, ...] = (
         attr="api_token"),
     Var("PRBOT_CONFIG", "config file (YAML or TOML) with the same names as keys"),
 )  # fmt: skip
+# the pure core's limits on untrusted definitions, templates and inputs: one variable per
+# field of prbot.automation.limits.Limits, named after it (its errors name the field)
+LIMIT_HELP = {
+    "max_file_bytes": "largest definition file, bytes",
+    "max_documents": "YAML documents in one definition file",
+    "max_alias_nodes": "YAML nodes of one document with its aliases expanded",
+    "max_file_nodes": "YAML nodes written in one definition file",
+    "max_repo_nodes": "YAML nodes written in all the definition files of one folder",
+    "max_repo_files": "files in a repository's .prbot/",
+    "max_repo_bytes": "bytes in a repository's .prbot/, all files together",
+    "max_string": "largest string one template operation may build, bytes",
+    "max_list": "longest list or range one template operation may build",
+    "max_output_file_bytes": "largest rendered file, bytes",
+    "max_output_bytes": "all the files of one change together, bytes",
+    "max_input_bytes": "largest input value, bytes",
+    "max_inputs": "input values given to one run",
+}
+LIMIT_VARIABLES: tuple[Var, ...] = tuple(
+    Var(
+        f"PRBOT_LIMIT_{f.name.upper()}",
+        LIMIT_HELP[f.name],
+        "int",
+        str(f.default),
+        minimum=1,
+    )
+    for f in fields(Limits)
+)
+VARIABLES += LIMIT_VARIABLES
 BY_NAME: dict[str, Var] = {v.name: v for v in VARIABLES}
 
 
@@ -293,6 +322,7 @@ class Settings:
     sandbox_cpu_seconds: float = default_of("PRBOT_SANDBOX_CPU_SECONDS")
     sandbox_memory_mib: int = default_of("PRBOT_SANDBOX_MEMORY_MIB")
     sandbox_output_mib: int = default_of("PRBOT_SANDBOX_OUTPUT_MIB")
+    limits: Limits = LIMITS
     api_token: Secret | None = None
     config_file: str = ""
     # secrets found inside other values (a database URL's password), for log redaction
@@ -555,6 +585,7 @@ def load_settings(
             "with a secret",
         )
     _check_retention(r, values["retention_days"])
+    limits = limits_from(r)
 
     settings = Settings(
         **values,
@@ -563,12 +594,28 @@ def load_settings(
         gitlab_webhook_secrets=gitlab_webhook_secrets,
         ghe_host=ghe_host,
         database_url=database_url,
+        limits=limits,
         config_file=config_file,
         extra_secrets=extra,
     )
     if r.problems:
         raise ConfigError(r.problems)
     return settings
+
+
+def limits_from(r: _Reader) -> Limits:
+    names = {v.name.removeprefix("PRBOT_LIMIT_").lower(): v.name for v in LIMIT_VARIABLES}
+    return Limits(**{field: r.value(name) for field, name in names.items()})
+
+
+def core_limits(env: Mapping[str, str] | None = None) -> Limits:
+    """The core's limits alone, for the command-line tools."""
+    raw, _ = _raw(env, None)
+    r = _Reader(raw)
+    limits = limits_from(r)
+    if r.problems:
+        raise ConfigError(r.problems)
+    return limits
 
 
 def _check_retention(r: _Reader, days: float) -> None:

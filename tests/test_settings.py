@@ -334,3 +334,17 @@ def test_the_docs_reference_is_generated_from_the_table() -> None:
     assert docs.read_text() == reference_markdown()
     for var in VARIABLES:
         assert f"`{var.name}`" in docs.read_text()
+
+
+def test_core_limits_are_settings_named_after_their_fields() -> None:
+    from prbot.automation.limits import LIMITS, Limits
+    from prbot.settings import core_limits
+
+    assert load_settings(BASE).limits == LIMITS
+    for f in dataclasses.fields(Limits):
+        assert f"PRBOT_LIMIT_{f.name.upper()}" in {v.name for v in VARIABLES}
+    s = load_settings({**BASE, "PRBOT_LIMIT_MAX_STRING": "4096", "PRBOT_LIMIT_MAX_INPUTS": "7"})
+    assert (s.limits.max_string, s.limits.max_inputs) == (4096, 7)
+    assert core_limits({"PRBOT_LIMIT_MAX_LIST": "10"}).max_list == 10
+    [problem] = problems({**BASE, "PRBOT_LIMIT_MAX_STRING": "0"})
+    assert problem == "PRBOT_LIMIT_MAX_STRING: must be at least 1, got 0"

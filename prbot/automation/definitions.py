@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from prbot.automation import regex
 from prbot.automation.errors import Problem
 from prbot.automation.inputs import (
     FIELD_TYPES,
@@ -178,11 +179,14 @@ Definition = PrAutomation | Pipeline | Catalog
 
 
 def _regex_ok(value: str) -> str | None:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        return f"is not a valid regular expression: {exc}"
-    return None
+    """validation.regex: run on RE2 (linear time); what RE2 cannot run is named here."""
+    return regex.check(value)
+
+
+def _replacement_regex_ok(value: str) -> str | None:
+    """regexReplacements[].regex, matched line by line (multi-line mode). A pattern that is
+    a template is checked when it is rendered, with the same message."""
+    return None if regex.is_template(value) else regex.check(value, multiline=True)
 
 
 def parse_duration(text: str) -> int:
@@ -295,7 +299,7 @@ PR_AUTOMATION_SPEC = Obj(
                             Obj(
                                 {
                                     "file": Field(STR, required=True),
-                                    "regex": Field(STR, required=True),
+                                    "regex": Field(Str(check=_replacement_regex_ok), required=True),
                                     "replacement": Field(STR, required=True),
                                 }
                             )

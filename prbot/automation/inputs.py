@@ -14,13 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from prbot.automation import regex
 from prbot.automation.errors import InputError, Problem
+from prbot.automation.limits import LIMITS, Limits, size_text, text_size
 from prbot.errors import did_you_mean
 
 FieldType = Literal["string", "int", "bool", "enum", "json", "password"]
 FIELD_TYPES: tuple[str, ...] = ("string", "int", "bool", "enum", "json", "password")
 OPERATIONS: tuple[str, ...] = ("eq", "not", "gt", "lt", "gte", "lte", "prefix", "suffix")
-MAX_INPUT_LENGTH = 64 * 1024
+MAX_NAME_SHOWN = 64  # an unknown input's name is cut to this in messages
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -70,9 +72,9 @@ class CoercionError(ValueError):
 
 
 def coerce(f: ConfigField, raw: Any) -> Any:
-    """Turn a raw value (a CLI/form string, or a typed value from YAML/JSON) into f's type."""
-    if isinstance(raw, str) and len(raw) > MAX_INPUT_LENGTH:
-        raise CoercionError(f"is longer than {MAX_INPUT_LENGTH} characters")
+    """Turn a raw value (a CLI/form string, or a typed value from YAML/JSON) into f's type.
+
+    Sizes are checked by ``validate_inputs`` (``check_size``) before a value gets here."""
     if f.type in ("string", "password", "enum"):
         if isinstance(raw, bool | float):
             raise CoercionError("must be a string (quote it in YAML to keep it as written)")
@@ -117,9 +119,14 @@ def check_constraints(f: ConfigField, value: Any) -> None:
     if f.type in ("bool", "json"):
         return
     text = str(value)
-    if f.regex is not None and not re.fullmatch(f.regex, text):
-        shown = "" if f.type == "password" else f", got {text!r}"
-        raise CoercionError(f"must match the pattern {f.regex}{shown}")
+    if f.regex is not None:
+        try:
+            matched = regex.fullmatch(f.regex, text)  # RE2: linear time, whatever the input
+        except regex.RegexError as exc:
+            raise CoercionError(f"cannot be checked: its validation pattern {exc}") from None
+        if not matched:
+            shown = "" if f.type == "password" else f", got {text!r}"
+            raise CoercionError(f"must match the pattern {f.regex}{shown}")
     if f.json:
         try:
             json.loads(text)
@@ -180,14 +187,53 @@ def evaluation_order(fields: tuple[ConfigField, ...]) -> list[ConfigField]:
     return list(done.values())
 
 
-def validate_inputs(fields: tuple[ConfigField, ...], raw: Mapping[str, Any]) -> ValidInputs:
-    """Validate raw inputs; raise InputError with one Problem per bad or missing field."""
+def check_size(value: Any, limits: Limits = LIMITS) -> str | None:
+    """The problem with one input value's size (UTF-8 bytes of its text or JSON form)."""
+    limit = limits.max_input_bytes
+    if isinstance(value, str):
+        size = len(value) if len(value) * 4 <= limit else len(value.encode("utf-8", "replace"))
+    else:
+        size = text_size(value, limit)
+    if size > limit:
+        return f"is larger than {size_text(limit)} (max_input_bytes)"
+    return None
+
+
+def _shown(name: Any) -> str:
+    text = str(name)
+    return text if len(text) <= MAX_NAME_SHOWN else text[:MAX_NAME_SHOWN] + "..."
+
+
+def validate_inputs(
+    fields: tuple[ConfigField, ...], raw: Mapping[str, Any], limits: Limits = LIMITS
+) -> ValidInputs:
+    """Validate raw inputs; raise InputError with one Problem per bad or missing field.
+
+    At most ``limits.max_inputs`` values, each at most ``limits.max_input_bytes``: over
+    either is refused before any value is looked at further."""
+    if len(raw) > limits.max_inputs:
+        raise InputError(
+            [
+                Problem(
+                    f"{len(raw)} input values given; at most {limits.max_inputs} are accepted "
+                    "(max_inputs)"
+                )
+            ]
+        )
+    too_big = [
+        Problem(message, _shown(name))
+        for name, value in raw.items()
+        if (message := check_size(value, limits))
+    ]
+    if too_big:
+        raise InputError(too_big)
     by_name = {f.name: f for f in fields}
     problems: list[Problem] = []
     for name in raw:
         if name not in by_name:
-            hint = did_you_mean(str(name), list(by_name))
-            problems.append(Problem(f"is not an input of this automation{hint}", str(name)))
+            shown = _shown(name)
+            hint = did_you_mean(shown, list(by_name)) if shown == str(name) else ""
+            problems.append(Problem(f"is not an input of this automation{hint}", shown))
 
     values: dict[str, Any] = {}
     current: dict[str, Any] = {}  # what conditions see: given, else default

@@ -27,12 +27,13 @@ from prbot.automation.definitions import (
     parse_document,
 )
 from prbot.automation.errors import DefinitionError, PathError, Problem
+from prbot.automation.limits import LIMITS, Limits, size_text
 from prbot.automation.paths import normalise
 from prbot.automation.schema import Located
-from prbot.automation.templating import syntax_error
+from prbot.automation.templating import regex_problems, syntax_error
+from prbot.automation.yamlload import FolderBudget, YamlLimitError, load_all
 from prbot.errors import did_you_mean
 
-MAX_DEFINITION_BYTES = 1024 * 1024
 MAX_TEMPLATE_BYTES = 16 * 1024 * 1024  # all templates of one automation together
 _DEFINITION_MARKER = re.compile(rb"^apiVersion:\s*[\"']?prbot\.dev/", re.MULTILINE)
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -139,15 +140,30 @@ def _line_finder(doc: Any, first_line: int):
     return line_of
 
 
-def parse_text(text: bytes, display: str) -> tuple[list[Definition], list[Problem]]:
-    """Parse every document of one definition file (no template loading)."""
+def parse_text(
+    text: bytes, display: str, limits: Limits = LIMITS, folder: FolderBudget | None = None
+) -> tuple[list[Definition], list[Problem]]:
+    """Parse every document of one definition file (no template loading).
+
+    A file over ``limits.max_file_bytes``, with more than ``limits.max_documents``
+    documents, or whose aliases expand past ``limits.max_alias_nodes`` is refused before
+    any value is built from it (see ``yamlload``). ``folder``: the node budget of the
+    folder the file is loaded with."""
     where = Located(display)
-    if len(text) > MAX_DEFINITION_BYTES:
-        return [], [where.problem("", f"is larger than {MAX_DEFINITION_BYTES} bytes")]
+    if len(text) > limits.max_file_bytes:
+        return [], [
+            where.problem(
+                "",
+                f"is {len(text)} bytes; a definition file may have at most "
+                f"{size_text(limits.max_file_bytes)} (max_file_bytes)",
+            )
+        ]
     try:
-        docs = list(_yaml().load_all(text.decode("utf-8")))
+        docs = load_all(_yaml(), text.decode("utf-8"), limits, folder)
     except UnicodeDecodeError:
         return [], [where.problem("", "is not UTF-8 text")]
+    except YamlLimitError as exc:
+        return [], [Problem(exc.message, "", display, exc.document, exc.line)]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -261,40 +277,96 @@ def _value_strings(path: str, value: Any) -> Iterable[tuple[str, str, bool]]:
 
 
 def template_problems(a: PrAutomation) -> list[Problem]:
-    """Jinja syntax errors in any templated field or template file, found at load time."""
+    """Problems found at load time in any templated field or template file: Jinja syntax
+    errors, and literal patterns (of ``regex_replace``, ``match``) that RE2 cannot run."""
     problems = []
     for path, text, expression in _string_fields(a):
         found = syntax_error(text, expression=expression)
         if found:
             problems.append(Problem(f"template syntax error: {found[1]}", path, a.source_file))
+            continue
+        for _line, message in regex_problems(text, expression=expression):
+            problems.append(Problem(message, path, a.source_file))
     for i, t in enumerate(a.templates):
         for f in t.files:
             try:
                 text = f.content.decode("utf-8")
             except UnicodeDecodeError:
                 continue  # binary: copied, not rendered
+            name = posixpath.join(t.source, f.relpath) if f.relpath else t.source
+            where = f"spec.creates.templates[{i}].source"
             found = syntax_error(text)
             if found:
-                name = posixpath.join(t.source, f.relpath) if f.relpath else t.source
                 problems.append(
                     Problem(
                         f"template syntax error in {name} at line {found[0]}: {found[1]}",
-                        f"spec.creates.templates[{i}].source",
+                        where,
                         a.source_file,
                     )
+                )
+                continue
+            for line, message in regex_problems(text):
+                problems.append(
+                    Problem(f"in {name} at line {line}: {message}", where, a.source_file)
                 )
     return problems
 
 
+def _folder_problem(
+    view: RepoView, root: str, display: str, limits: Limits
+) -> tuple[Problem | None, dict[str, bytes]]:
+    """A repository's definitions folder over ``limits.max_repo_files`` or
+    ``limits.max_repo_bytes`` (counting every regular file under ``root``); else the
+    contents read on the way, so no file is read twice."""
+    listed = [
+        p
+        for p in view.list_files()
+        if (not root or p.startswith(root + "/")) and view.mode(p) != SYMLINK
+    ]
+    if len(listed) > limits.max_repo_files:
+        return Problem(
+            f"has {len(listed)} files; at most {limits.max_repo_files} are read (max_repo_files)",
+            "",
+            display,
+        ), {}
+    contents: dict[str, bytes] = {}
+    total = 0
+    for path in listed:
+        data = view.read(path) or b""
+        total += len(data)
+        if total > limits.max_repo_bytes:
+            return Problem(
+                f"holds more than {size_text(limits.max_repo_bytes)} of files; at most that "
+                "much is read (max_repo_bytes)",
+                "",
+                display,
+            ), {}
+        contents[path] = data
+    return None, contents
+
+
 def load_view(
-    view: RepoView, *, root: str = "", files: Iterable[str] | None = None, display_root: str = ""
+    view: RepoView,
+    *,
+    root: str = "",
+    files: Iterable[str] | None = None,
+    display_root: str = "",
+    limits: Limits = LIMITS,
 ) -> DefinitionSet:
     """Load every definition file under ``root`` in ``view`` (or just ``files``).
 
     ``display_root`` is prefixed to paths in messages (the folder as the user named it).
+    A folder (``files`` not given) is untrusted as a whole: more than
+    ``limits.max_repo_files`` files or ``limits.max_repo_bytes`` bytes in all under
+    ``root`` is one problem and nothing is loaded. Every definition file is held to the
+    YAML limits of ``parse_text``.
     """
     root = root.strip("/")
+    contents: dict[str, bytes] = {}
     if files is None:
+        problem, contents = _folder_problem(view, root, display_root or root or ".", limits)
+        if problem is not None:
+            return DefinitionSet(problems=[problem])
         candidates = [
             p
             for p in view.list_files()
@@ -307,15 +379,18 @@ def load_view(
         candidates = list(files)
         wanted = set(candidates)
     result = DefinitionSet()
+    budget = FolderBudget(limits)
     for path in candidates:
-        text = view.read(path)
+        if budget.spent:
+            break  # the problem is recorded on the file that went over
+        text = contents[path] if path in contents else view.read(path)
         display = posixpath.join(display_root, path) if display_root else path
         if text is None:
             result.problems.append(Problem("does not exist", "", display))
             continue
         if wanted is None and not _DEFINITION_MARKER.search(text):
             continue  # not a definition (a template, a values file, ...)
-        definitions, problems = parse_text(text, display)
+        definitions, problems = parse_text(text, display, limits, budget)
         result.problems += problems
         folder = posixpath.dirname(path)
         for d in definitions:

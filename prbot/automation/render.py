@@ -19,21 +19,22 @@ from jinja2 import StrictUndefined
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from prbot.automation import yamledit
+from prbot.automation import regex, yamledit
 from prbot.automation.changeset import EXECUTABLE, REGULAR, ChangeSet, RepoView, WorkingTree
 from prbot.automation.definitions import PrAutomation, TemplateSpec
 from prbot.automation.errors import PathError, RenderError
 from prbot.automation.inputs import ValidInputs, validate_inputs
+from prbot.automation.limits import LIMITS, LimitExceeded, Limits, size_text
 from prbot.automation.paths import glob_to_regex, is_glob, normalise, resolve_in_repo
 from prbot.automation.templating import (
     evaluate_condition,
     render_string,
     render_value,
 )
+from prbot.automation.yamlload import YamlLimitError, load_all
 from prbot.errors import PrbotError, redact
 
 MAX_CHANGED_FILES = 10_000
-MAX_CHANGESET_BYTES = 64 * 1024 * 1024
 MAX_TITLE_LENGTH = 256
 _BAD_REF = re.compile(r"(\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|//|/\.|\.lock$|\.lock/|^[-/.]|[/.]$)")
 
@@ -75,10 +76,20 @@ def check_branch_name(head: str, field: str) -> str:
 
 
 class _Renderer:
-    def __init__(self, automation: PrAutomation, inputs: ValidInputs, repo: RepoView, extra):
+    def __init__(
+        self,
+        automation: PrAutomation,
+        inputs: ValidInputs,
+        repo: RepoView,
+        extra: Mapping[str, Any],
+        limits: Limits,
+    ):
         self.a = automation
         self.inputs = inputs
+        self.limits = limits
         self.tree = WorkingTree(repo)
+        self.sizes: dict[str, int] = {}  # bytes of each file written so far
+        self.total = 0  # their sum
         self.context = {**inputs.values, **extra}
         hidden = {
             name: StrictUndefined(
@@ -93,10 +104,51 @@ class _Renderer:
 
     def text(self, source: str, path: str, *, public: bool = False) -> str:
         ctx = self.public_context if public else self.context
-        return render_string(source, {"context": ctx}, self.field(path))
+        return render_string(source, {"context": ctx}, self.field(path), limits=self.limits)
 
     def pattern(self, source: str, path: str) -> str:
-        return render_string(source, {"context": self.context}, self.field(path), glob=True)
+        return render_string(
+            source, {"context": self.context}, self.field(path), glob=True, limits=self.limits
+        )
+
+    def render(self, source: str, ctx: Mapping[str, Any], name: str) -> str:
+        return render_string(source, {"context": ctx}, name, limits=self.limits)
+
+    # ---- output
+
+    def allowance(self, before: str | bytes = b"") -> int:
+        """The most one file may hold: the per-file limit, or more for an update of a file
+        that was already bigger (``before``: its content)."""
+        return max(self.limits.max_output_file_bytes, len(before))
+
+    def write(
+        self,
+        target: str,
+        content: bytes,
+        path: str,
+        mode: str | None = None,
+        *,
+        before: str | bytes = b"",
+    ) -> None:
+        """Write a file of the change, within the per-file and per-change limits."""
+        limit = self.allowance(before)
+        if len(content) > limit:
+            raise RenderError(
+                f"{self.field(path)}: {target} would be {len(content)} bytes, more than "
+                f"{size_text(limit)} (max_output_file_bytes)"
+            )
+        self.total += len(content) - self.sizes.get(target, 0)
+        self.sizes[target] = len(content)
+        if self.total > self.limits.max_output_bytes:
+            raise RenderError(
+                f"{self.field(path)}: writing {target} takes the change over "
+                f"{size_text(self.limits.max_output_bytes)} in all (max_output_bytes)"
+            )
+        self.tree.write(target, content, mode)
+
+    def delete(self, target: str) -> None:
+        self.total -= self.sizes.pop(target, 0)
+        self.tree.delete(target)
 
     # ---- paths
 
@@ -138,20 +190,21 @@ class _Renderer:
             path = f"spec.creates.templates[{i}]"
             ctx = {**self.context, **spec.context}
             if not evaluate_condition(
-                spec.condition, {"context": ctx}, self.field(f"{path}.condition")
+                spec.condition,
+                {"context": ctx},
+                self.field(f"{path}.condition"),
+                limits=self.limits,
             ):
                 continue
             self.create(spec, ctx, path)
 
     def create(self, spec: TemplateSpec, ctx: dict[str, Any], path: str) -> None:
-        destination = render_string(
-            spec.destination, {"context": ctx}, self.field(f"{path}.destination")
-        )
+        destination = self.render(spec.destination, ctx, self.field(f"{path}.destination"))
         for f in spec.files:
             name = posixpath.join(spec.source, f.relpath) if f.relpath else spec.source
             dest = destination
             if spec.is_folder:
-                rel = render_string(f.relpath, {"context": ctx}, self.field(f"{path}.source"))
+                rel = self.render(f.relpath, ctx, self.field(f"{path}.source"))
                 dest = posixpath.join(destination, rel)
             target = self.target_path(dest, f"{path}.destination")
             try:
@@ -159,62 +212,79 @@ class _Renderer:
             except UnicodeDecodeError:
                 content = f.content  # binary templates are copied as they are
             else:
-                content = render_string(text, {"context": ctx}, name).encode()
-            self.tree.write(target, content, EXECUTABLE if f.executable else REGULAR)
+                content = self.render(text, ctx, name).encode()
+            self.write(target, content, path, EXECUTABLE if f.executable else REGULAR)
 
     def updates(self) -> None:
         for i, r in enumerate(self.a.regex_replacements):
             path = f"spec.updates.regexReplacements[{i}]"
             regex_text = self.text(r.regex, f"{path}.regex")
             replacement = self.text(r.replacement, f"{path}.replacement")
-            try:
-                regex = re.compile(regex_text, re.MULTILINE)
-            except re.error as exc:
-                raise RenderError(
-                    f"{self.field(path)}.regex: invalid regular expression: {exc}"
-                ) from None
+            try:  # RE2: linear time in the file, whatever the pattern
+                compiled = regex.compile_regex(regex_text, multiline=True)
+            except regex.RegexError as exc:
+                raise RenderError(f"{self.field(path)}.regex: {exc}") from None
             for target in self.targets(self.pattern(r.file, f"{path}.file"), f"{path}.file"):
                 before = self.read_text(target, path)
-                if not regex.search(before):
-                    continue  # as Go's ReplaceAllString: no match, no change, no error
                 try:
-                    after = regex.sub(replacement, before)
-                except (re.error, IndexError) as exc:
+                    after, count = regex.substitute(
+                        compiled,
+                        replacement,
+                        before,
+                        limit=self.allowance(before),
+                        what=f"{target} after the replacement",
+                    )
+                except regex.RegexError as exc:
                     raise RenderError(f"{self.field(path)}.replacement: {exc}") from None
-                self.tree.write(target, after.encode())
+                except LimitExceeded as exc:
+                    raise RenderError(
+                        f"{self.field(path)}: {exc} (max_output_file_bytes)"
+                    ) from None
+                if count:  # as Go's ReplaceAllString: no match, no change, no error
+                    self.write(target, after.encode(), path, before=before)
         for i, o in enumerate(self.a.yaml_overlays):
             path = f"spec.updates.yamlOverlays[{i}]"
             overlay_text = self.text(o.yaml, f"{path}.yaml")
-            try:
-                overlay = YAML(typ="safe", pure=True).load(overlay_text)
+            try:  # aliases are refused before they expand, as in definition files
+                documents = load_all(YAML(typ="safe", pure=True), overlay_text, self.limits)
+            except YamlLimitError as exc:
+                raise RenderError(f"{self.field(path)}.yaml: the rendered overlay {exc}") from None
             except YAMLError as exc:
                 raise RenderError(
                     f"{self.field(path)}.yaml: rendered overlay is not YAML: {exc}"
                 ) from None
+            if len(documents) > 1:
+                raise RenderError(
+                    f"{self.field(path)}.yaml: rendered overlay is not YAML: expected a single "
+                    "document, found several"
+                )
+            overlay = documents[0] if documents else None
             if not isinstance(overlay, dict):
                 raise RenderError(f"{self.field(path)}.yaml: the overlay must be a mapping")
             for target in self.targets(self.pattern(o.file, f"{path}.file"), f"{path}.file"):
-                text = self.read_text(target, path)
+                before = self.read_text(target, path)
                 try:
-                    text = yamledit.merge_overlay(text, overlay, list_merge=o.list_merge)
+                    text = yamledit.merge_overlay(before, overlay, list_merge=o.list_merge)
                 except yamledit.YamlEditError as exc:
                     raise RenderError(f"{self.field(path)}: {target}: {exc}") from None
-                self.tree.write(target, text.encode())
+                self.write(target, text.encode(), path, before=before)
         for i, e in enumerate(self.a.yaml_edits):
             path = f"spec.updates.yamlEdits[{i}]"
             yaml_path = self.text(e.path, f"{path}.path")
             value = self.value(e.value, f"{path}.value")
             for target in self.targets(self.pattern(e.file, f"{path}.file"), f"{path}.file"):
-                text = self.read_text(target, path)
+                before = self.read_text(target, path)
                 try:
-                    text = yamledit.set_value(text, yaml_path, value)
+                    text = yamledit.set_value(before, yaml_path, value)
                 except yamledit.YamlEditError as exc:
                     raise RenderError(f"{self.field(path)}: {target}: {exc}") from None
-                self.tree.write(target, text.encode())
+                self.write(target, text.encode(), path, before=before)
 
     def value(self, raw: Any, path: str) -> Any:
         if isinstance(raw, str):
-            return render_value(raw, {"context": self.context}, self.field(path))
+            return render_value(
+                raw, {"context": self.context}, self.field(path), limits=self.limits
+            )
         if isinstance(raw, list):
             return [self.value(v, f"{path}[{i}]") for i, v in enumerate(raw)]
         if isinstance(raw, dict):
@@ -225,13 +295,13 @@ class _Renderer:
         for i, pattern in enumerate(self.a.delete_files):
             path = f"spec.deletes.files[{i}]"
             for target in self.targets(self.pattern(pattern, path), path, must_match=False):
-                self.tree.delete(target)
+                self.delete(target)
         for i, folder in enumerate(self.a.delete_folders):
             path = f"spec.deletes.folders[{i}]"
             prefix = self.target_path(self.text(folder, path), path) + "/"
             for p in self.tree.list_files():
                 if p.startswith(prefix):
-                    self.tree.delete(p)
+                    self.delete(p)
 
     # ---- metadata
 
@@ -267,12 +337,15 @@ class _Renderer:
         return PullRequestSpec(title, message, message, head, base, labels, reviewers)
 
 
-def _check_limits(changes: ChangeSet, name: str) -> None:
+def _check_limits(changes: ChangeSet, name: str, limits: Limits) -> None:
     if len(changes) > MAX_CHANGED_FILES:
         raise RenderError(f"{name}: changes {len(changes)} files, more than {MAX_CHANGED_FILES}")
     size = sum(len(c.content or b"") for c in changes)
-    if size > MAX_CHANGESET_BYTES:
-        raise RenderError(f"{name}: changes {size} bytes, more than {MAX_CHANGESET_BYTES}")
+    if size > limits.max_output_bytes:
+        raise RenderError(
+            f"{name}: changes {size} bytes, more than {size_text(limits.max_output_bytes)} "
+            "(max_output_bytes)"
+        )
 
 
 def render_automation(
@@ -281,26 +354,28 @@ def render_automation(
     repo: RepoView,
     *,
     extra_context: Mapping[str, Any] | None = None,
+    limits: Limits = LIMITS,
 ) -> RenderResult:
     """Render ``automation`` for ``inputs`` against ``repo``.
 
     Raises InputError (bad inputs, one problem per field) or RenderError (a template,
-    path or edit failed); neither message contains a password input's value.
+    path or edit failed, or a limit was reached); neither message contains a password
+    input's value.
     """
     valid = (
         inputs
         if isinstance(inputs, ValidInputs)
-        else validate_inputs(automation.configuration, inputs)
+        else validate_inputs(automation.configuration, inputs, limits)
     )
     extra = dict(extra_context or {})
-    renderer = _Renderer(automation, valid, repo, extra)
+    renderer = _Renderer(automation, valid, repo, extra, limits)
     try:
         renderer.creates()
         renderer.updates()
         renderer.deletes()
         pull_request = renderer.pull_request(extra)
         changes = renderer.tree.changeset()
-        _check_limits(changes, automation.name)
+        _check_limits(changes, automation.name, limits)
     except PrbotError as exc:
         if not valid.secrets:
             raise

@@ -13,6 +13,7 @@ from prbot.automation.changeset import SYMLINK, DirRepoView, MemoryRepoView, Rep
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.errors import PrbotError
 from prbot.automation.inputs import ValidInputs
+from prbot.automation.limits import LIMITS, Limits
 from prbot.automation.loader import DefinitionSet, load_view
 from prbot.automation.render import RenderResult, render_automation
 from prbot.scm.port import Snapshot
@@ -54,11 +55,14 @@ def render_pass(
     snapshot: Snapshot,
     contents: dict[str, bytes],
     extra_context: Mapping[str, Any] | None,
+    limits: Limits = LIMITS,
 ) -> tuple[RenderResult | None, set[str]]:
     """One render over the files read so far: the result, or the files it still needs."""
     view = SnapshotView(snapshot, contents)
     try:
-        result = render_automation(automation, inputs, view, extra_context=extra_context)
+        result = render_automation(
+            automation, inputs, view, extra_context=extra_context, limits=limits
+        )
     except PrbotError:
         if not view.missing:
             raise
@@ -71,22 +75,24 @@ def render_folder(
     inputs: Mapping[str, Any] | ValidInputs,
     folder: str,
     extra_context: Mapping[str, Any] | None,
+    limits: Limits = LIMITS,
 ) -> RenderResult:
     """``prbot render``: the automation over a local checkout."""
-    return render_automation(
-        automation, inputs, DirRepoView(Path(folder)), extra_context=extra_context
-    )
+    view = DirRepoView(Path(folder))
+    return render_automation(automation, inputs, view, extra_context=extra_context, limits=limits)
 
 
-def load_files(files: dict[str, RepoFile], root: str) -> DefinitionSet:
+def load_files(files: dict[str, RepoFile], root: str, limits: Limits = LIMITS) -> DefinitionSet:
     """A repository's ``.prbot/`` files, read by the parent, parsed here."""
-    return load_view(MemoryRepoView(files), root=root)
+    return load_view(MemoryRepoView(files), root=root, limits=limits)
 
 
-def load_path(path: str) -> DefinitionSet:
+def load_path(path: str, limits: Limits = LIMITS) -> DefinitionSet:
     """``prbot validate`` / ``prbot render``: a definition file or a folder of them."""
     target = Path(path)
     if target.is_dir():
-        return load_view(DirRepoView(target), display_root=str(target))
+        return load_view(DirRepoView(target), display_root=str(target), limits=limits)
     parent = target.parent
-    return load_view(DirRepoView(parent), files=[target.name], display_root=str(parent))
+    return load_view(
+        DirRepoView(parent), files=[target.name], display_root=str(parent), limits=limits
+    )

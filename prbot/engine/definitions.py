@@ -32,6 +32,7 @@ from cachetools import LRUCache
 from prbot.automation.changeset import SYMLINK, DirRepoView, RepoFile
 from prbot.automation.definitions import Pipeline, PrAutomation
 from prbot.automation.errors import Problem
+from prbot.automation.limits import LIMITS, Limits
 from prbot.automation.loader import DefinitionSet, load_view
 from prbot.engine.boxed import load_files
 from prbot.engine.router import Context, Router
@@ -45,8 +46,6 @@ log = logging.getLogger("prbot.definitions")
 
 ROOT = ".prbot"
 STATUS_CONTEXT = "prbot/definitions"
-# a definitions folder is small; a huge one is a mistake we refuse to download
-MAX_FILES = 500
 SUBMODULE = "160000"
 # reading a repository's definitions again after the forge stayed unavailable through the
 # provider's own retries: 3 attempts, waits of up to 0.5 s then 1 s
@@ -96,6 +95,7 @@ class DefinitionsCache:
         backoff: Backoff = LOOKUP_BACKOFF,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         sandbox: Sandbox | None = None,
+        limits: Limits = LIMITS,
     ):
         self.automations_dir = Path(automations_dir) if automations_dir else None
         self.scm_for = scm_for
@@ -105,6 +105,7 @@ class DefinitionsCache:
         self.backoff = backoff
         self.sleep = sleep
         self.sandbox = sandbox
+        self.limits = limits
         self._deployment = _Deployment()
         self._repos: LRUCache[tuple[str, str], RepoDefinitions] = LRUCache(maxsize=max_repos)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
@@ -124,7 +125,7 @@ class DefinitionsCache:
         loaded = DefinitionSet()
         folder = self.automations_dir
         if folder is not None and folder.is_dir():
-            loaded = load_view(DirRepoView(folder), display_root=str(folder))
+            loaded = load_view(DirRepoView(folder), display_root=str(folder), limits=self.limits)
             loaded.check_references()
         elif folder is not None:
             log.warning("automations folder %s does not exist: no deployment definitions", folder)
@@ -188,9 +189,13 @@ class DefinitionsCache:
     ) -> RepoDefinitions:
         listed = {p: e for p, e in entries.items() if p.startswith(ROOT + "/")}
         found = DefinitionSet()
-        if len(listed) > MAX_FILES:
+        # a definitions folder is small; a huge one is a mistake we refuse to download
+        most = self.limits.max_repo_files
+        if len(listed) > most:
             found.problems.append(
-                Problem(f"has {len(listed)} files; at most {MAX_FILES} are read", "", ROOT)
+                Problem(
+                    f"has {len(listed)} files; at most {most} are read (max_repo_files)", "", ROOT
+                )
             )
             return RepoDefinitions(repo, sha, found, True, self.clock())
         regular = sorted(p for p, e in listed.items() if e.mode not in (SYMLINK, SUBMODULE))
@@ -201,7 +206,7 @@ class DefinitionsCache:
         # whoever can push to the default branch wrote these: parsed in the box
         box = self.sandbox or shared_sandbox()
         try:
-            loaded = await box.run(f"loading {repo}/{ROOT}/", load_files, files, ROOT)
+            loaded = await box.run(f"loading {repo}/{ROOT}/", load_files, files, ROOT, self.limits)
         except BoxLimitExceeded as exc:
             # a definition that breaks a limit is a broken definition: a problem of this
             # commit, kept with it, so the next lookup fails at once instead of again

@@ -17,6 +17,7 @@ from prbot.automation.changeset import SYMLINK
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.errors import RenderError
 from prbot.automation.inputs import ValidInputs, validate_inputs
+from prbot.automation.limits import LIMITS, Limits
 from prbot.automation.render import RenderResult
 from prbot.engine.boxed import render_pass
 from prbot.engine.sandbox import Sandbox, shared_sandbox
@@ -41,12 +42,13 @@ async def render_remote(
     ref: str,
     extra_context: Mapping[str, Any] | None = None,
     sandbox: Sandbox | None = None,
+    limits: Limits = LIMITS,
 ) -> tuple[Snapshot, RenderResult]:
     """Render against ``ref`` on the forge, fetching exactly the files the render reads."""
     valid = (
         inputs
         if isinstance(inputs, ValidInputs)
-        else validate_inputs(automation.configuration, inputs)
+        else validate_inputs(automation.configuration, inputs, limits)
     )
     box = sandbox or shared_sandbox()
     snapshot = await scm.snapshot(repo, ref)
@@ -68,6 +70,7 @@ async def render_remote(
             listing,
             contents,
             extra_context,
+            limits,
         )
         if result is not None:
             return snapshot, result
@@ -82,6 +85,7 @@ async def run_automation(
     *,
     extra_context: Mapping[str, Any] | None = None,
     sandbox: Sandbox | None = None,
+    limits: Limits = LIMITS,
 ) -> RunOutcome:
     """Render, commit to the deterministic head branch, open or update the PR.
 
@@ -91,18 +95,32 @@ async def run_automation(
     valid = (
         inputs
         if isinstance(inputs, ValidInputs)
-        else validate_inputs(automation.configuration, inputs)
+        else validate_inputs(automation.configuration, inputs, limits)
     )
     base = automation.base or await scm.default_branch(repo)
     # render with the base branch known, so a templated base can't disagree with it
     snapshot, result = await render_remote(
-        scm, repo, automation, valid, ref=base, extra_context=extra_context, sandbox=sandbox
+        scm,
+        repo,
+        automation,
+        valid,
+        ref=base,
+        extra_context=extra_context,
+        sandbox=sandbox,
+        limits=limits,
     )
     spec = result.pull_request
     if spec.base and spec.base != base:
         base = spec.base
         snapshot, result = await render_remote(
-            scm, repo, automation, valid, ref=base, extra_context=extra_context, sandbox=sandbox
+            scm,
+            repo,
+            automation,
+            valid,
+            ref=base,
+            extra_context=extra_context,
+            sandbox=sandbox,
+            limits=limits,
         )
         spec = result.pull_request
     if not result.changes:

@@ -17,6 +17,7 @@ from typing import Any
 
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.inputs import ValidInputs, validate_inputs
+from prbot.automation.limits import LIMITS, Limits
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.router import Context, Router
 from prbot.engine.run import run_automation
@@ -55,6 +56,7 @@ class AutomationRunHandler:
         clock: Clock = time.time,
         secrets: Iterable[str] = (),
         sandbox: Sandbox | None = None,
+        limits: Limits = LIMITS,
     ):
         self.store = store
         self.definitions = definitions
@@ -62,6 +64,7 @@ class AutomationRunHandler:
         self.clock = clock
         self.secrets = tuple(secrets)
         self.sandbox = sandbox
+        self.limits = limits
 
     async def __call__(self, job: Job) -> None:
         run_id = _run_id(job)
@@ -75,7 +78,7 @@ class AutomationRunHandler:
         secrets: Iterable[str] = self.secrets
         try:
             automation = await self.definitions.lookup(run.platform, run.repo, run.automation)
-            valid = validate_inputs(automation.configuration, _inputs(job, run))
+            valid = validate_inputs(automation.configuration, _inputs(job, run), self.limits)
             secrets = (*self.secrets, *valid.secrets)
             scm = self.scm_for(run.platform)
             await self._run(run, automation, valid, scm)
@@ -89,7 +92,9 @@ class AutomationRunHandler:
             ) from None
 
     async def _run(self, run: Run, automation: PrAutomation, valid: ValidInputs, scm: Scm) -> None:
-        outcome = await run_automation(scm, run.repo, automation, valid, sandbox=self.sandbox)
+        outcome = await run_automation(
+            scm, run.repo, automation, valid, sandbox=self.sandbox, limits=self.limits
+        )
         pr = outcome.pull_request
         now = self.clock()
         actor = run.requested_by or "prbot"

@@ -200,7 +200,7 @@ class Api:
             for key in given_passwords:
                 errors[f"inputs.{key}"] = PASSWORD_REFUSED
             try:
-                valid = validate_inputs(automation.configuration, raw_inputs)
+                valid = validate_inputs(automation.configuration, raw_inputs, self.settings.limits)
             except InputError as exc:
                 for p in exc.problems:
                     key = f"inputs.{p.field}" if p.field else "inputs"

@@ -44,7 +44,13 @@ def build_handlers(
     context = Context(store, definitions, provider, clock, tuple(settings.secret_values()))
     return {
         "automation.run": AutomationRunHandler(
-            store, definitions, provider, clock=clock, secrets=context.secrets, sandbox=sandbox
+            store,
+            definitions,
+            provider,
+            clock=clock,
+            secrets=context.secrets,
+            sandbox=sandbox,
+            limits=settings.limits,
         ),
         "event": EventJob(router, context),
     }

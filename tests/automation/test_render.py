@@ -278,9 +278,9 @@ def test_destinations_stay_in_the_repository(destination: str, fragment: str) ->
             "updates:\n    yamlEdits:\n      - {file: 'nothing/*.yaml', path: a, value: 1}",
             "no file matches",
         ),
-        (
-            "updates:\n    regexReplacements:\n      - {file: values.yaml, regex: '(', replacement: b}",
-            "invalid regular expression",
+        (  # a pattern that is a template is checked when rendered (a literal one at load)
+            "updates:\n    regexReplacements:\n      - {file: values.yaml, regex: '{{ \"(\" }}', replacement: b}",
+            "regexReplacements[0].regex: is not a valid regular expression: missing ): (",
         ),
         (
             "updates:\n    regexReplacements:\n      - {file: values.yaml, regex: 'tag', replacement: '\\9'}",

@@ -78,7 +78,7 @@ def test_output_size_is_limited() -> None:
     payload = "{% for i in range(90000) %}{{ 'x' * 1000 }}{% endfor %}"
     with pytest.raises(RenderError) as err:
         render_string(payload, CTX, "big.yaml")
-    assert "output is larger than" in str(err.value)
+    assert str(err.value) == "big.yaml: rendered output exceeds 2 MiB (max_output_file_bytes)"
 
 
 def test_render_value_keeps_native_types_for_a_lone_expression() -> None:

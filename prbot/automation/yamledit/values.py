@@ -10,8 +10,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import ScalarNode
 
+from ..limits import LIMITS
 from .errors import YamlEditError
 from .tree import STR_TAG, Node
+
+# A file being edited is repository content, as untrusted as a definition: its aliases may
+# not add more nodes to a value read from it than a definition's document may hold.
+MAX_ALIAS_GROWTH = LIMITS.max_alias_nodes
 
 
 def _construct_scalar(node: Node) -> Any:
@@ -24,7 +29,43 @@ def _construct_scalar(node: Node) -> Any:
         return node.value  # a custom tag: compare by text
 
 
+def _alias_growth(root: Node) -> int:
+    """How many nodes aliases add to ``root`` when expanded (computed once per node)."""
+    cap = 1 << 62
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, leaving = stack.pop()
+        kids = _kids(node)
+        if leaving:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = min(cap + 1, 1 + sum(sizes.get(id(k), 1) for k in kids))
+            continue
+        if id(node) in sizes or id(node) in open_nodes:
+            continue  # done, or a recursive alias (to_python cuts those off)
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids if id(k) not in sizes and id(k) not in open_nodes)
+    return sizes.get(id(root), 1)
+
+
+def _kids(node: Node) -> list[Node]:
+    if node.kind == "alias":
+        return [node.target] if node.target is not None else []
+    if node.kind == "seq":
+        return list(node.items)
+    if node.kind == "map":
+        return [n for pair in node.pairs for n in pair]
+    return []
+
+
 def to_python(node: Node, depth: int = 0) -> Any:
+    if depth == 0 and _alias_growth(node) > MAX_ALIAS_GROWTH:
+        raise YamlEditError(
+            f"aliases expand the value by more than {MAX_ALIAS_GROWTH} YAML nodes; "
+            "refused before expanding"
+        )
     if depth > 200:  # a recursive alias; nothing sensible to compare
         return object()
     if node.kind == "alias":
