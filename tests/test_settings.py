@@ -348,3 +348,12 @@ def test_core_limits_are_settings_named_after_their_fields() -> None:
     assert core_limits({"PRBOT_LIMIT_MAX_LIST": "10"}).max_list == 10
     [problem] = problems({**BASE, "PRBOT_LIMIT_MAX_STRING": "0"})
     assert problem == "PRBOT_LIMIT_MAX_STRING: must be at least 1, got 0"
+
+
+def test_the_readme_security_section_lists_every_limit() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Security") :]
+    limits = [v for v in VARIABLES if v.name.startswith(("PRBOT_SANDBOX_", "PRBOT_LIMIT_"))]
+    assert len(limits) >= 18
+    for var in [*limits, next(v for v in VARIABLES if v.name == "PRBOT_MAX_BODY_BYTES")]:
+        assert f"| `{var.name}` | {var.default} |" in section, var.name
