@@ -8,18 +8,14 @@ and handled by a worker; merging on the forge moves the run to merged through th
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.forge import Files, ForgeRepo
-from tests.support.serve import free_port
+from tests.support.serve import free_port, serve_process
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,9 +53,6 @@ async def test_api_run_opens_pr_and_forge_webhooks_flow_back(
     forge.add_hook("github", f"http://127.0.0.1:{port}/webhooks/github", secret=SECRET)
 
     env = {
-        "PATH": os.environ["PATH"],
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
         "WEBHOOK_SECRET": SECRET,
         "GITHUB_TOKEN": TOKEN,
         "GHE_HOST": f"127.0.0.1:{forge_server.port}",
@@ -72,111 +65,86 @@ async def test_api_run_opens_pr_and_forge_webhooks_flow_back(
         "PRBOT_RECONCILE_SECONDS": "3600",
         "LOG_FORMAT": "json",
     }
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prbot.cli", "serve"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+    async with (
+        serve_process(tmp_path, env, port=port) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
+    ):
+        auth = {"Authorization": f"Bearer {API_TOKEN}"}
 
-            async def ready():
-                try:
-                    return (await http.get("/readyz")).status_code == 200
-                except httpx.TransportError:
-                    return False
+        async def ask(automation: str, inputs: dict, requested_by: str):
+            body = {"automation": automation, "repo": REPO, "platform": "github"}
+            body |= {"inputs": inputs, "requested_by": requested_by}
+            return await http.post("/api/runs", headers=auth, json=body)
 
-            await wait_for(ready, **SLOW, what="prbot serve to be ready")
-            auth = {"Authorization": f"Bearer {API_TOKEN}"}
+        answer = await ask(
+            "image-bump", {"service": "myapp", "env": "dev", "tag": "6.7.1"}, "alice"
+        )
+        assert answer.status_code == 201, answer.text
+        run_id = answer.json()["run"]["id"]
 
-            async def ask(automation: str, inputs: dict, requested_by: str):
-                body = {"automation": automation, "repo": REPO, "platform": "github"}
-                body |= {"inputs": inputs, "requested_by": requested_by}
-                return await http.post("/api/runs", headers=auth, json=body)
+        async def run_status(*wanted: str):
+            data = (
+                await http.get(
+                    f"/api/runs/{run_id}",
+                    headers={"Authorization": f"Bearer {API_TOKEN}"},
+                )
+            ).json()
+            return data["run"] if data["run"]["status"] in wanted else None
 
-            answer = await ask(
-                "image-bump", {"service": "myapp", "env": "dev", "tag": "6.7.1"}, "alice"
-            )
-            assert answer.status_code == 201, answer.text
-            run_id = answer.json()["run"]["id"]
+        run = await wait_for(lambda: run_status("pr_open"), **SLOW, what="the PR to open")
+        prs = list(forge.pull_requests(REPO, state="open"))
+        assert len(prs) == 1 and prs[0].head == "prbot/image-bump/myapp-dev"
+        assert run["pr_number"] == prs[0].number
+        _sha, content = await forge.read_file(
+            REPO, prs[0].head, "bootstrap/services/myapp-dev.yaml"
+        )
+        text = content.decode()
+        assert 'tag: "6.7.1" # promoted by prbot' in text
 
-            async def run_status(*wanted: str):
-                data = (
-                    await http.get(
-                        f"/api/runs/{run_id}",
-                        headers={"Authorization": f"Bearer {API_TOKEN}"},
-                    )
-                ).json()
-                return data["run"] if data["run"]["status"] in wanted else None
+        # the forge's signed pull_request.opened delivery reached prbot and was stored
+        db = tmp_path / "data"
 
-            run = await wait_for(lambda: run_status("pr_open"), **SLOW, what="the PR to open")
-            prs = list(forge.pull_requests(REPO, state="open"))
-            assert len(prs) == 1 and prs[0].head == "prbot/image-bump/myapp-dev"
-            assert run["pr_number"] == prs[0].number
-            _sha, content = await forge.read_file(
-                REPO, prs[0].head, "bootstrap/services/myapp-dev.yaml"
-            )
-            text = content.decode()
-            assert 'tag: "6.7.1" # promoted by prbot' in text
+        def stored_events() -> list[str]:
+            files = list(db.rglob("*.db")) + list(db.rglob("*.sqlite*"))
+            path = next(p for p in files if p.suffix in (".db", ".sqlite", ".sqlite3"))
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+                return [r[0] for r in conn.execute("SELECT event FROM deliveries")]
 
-            # the forge's signed pull_request.opened delivery reached prbot and was stored
-            db = tmp_path / "data"
+        async def opened_delivered():
+            return "pull_request" in stored_events()
 
-            def stored_events() -> list[str]:
-                files = list(db.rglob("*.db")) + list(db.rglob("*.sqlite*"))
-                path = next(p for p in files if p.suffix in (".db", ".sqlite", ".sqlite3"))
-                with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-                    return [r[0] for r in conn.execute("SELECT event FROM deliveries")]
+        await wait_for(opened_delivered, **SLOW, what="the pull_request webhook to be stored")
 
-            async def opened_delivered():
-                return "pull_request" in stored_events()
+        # merging on the forge: its signed webhook marks the run merged
+        await forge.merge_pull_request(REPO, prs[0].number, actor="alice")
+        await wait_for(lambda: run_status("merged"), **SLOW, what="the run to be marked merged")
 
-            await wait_for(opened_delivered, **SLOW, what="the pull_request webhook to be stored")
+        # the repository's own automation (.prbot/scale.yaml on its default branch)
+        # is requested the same way, and runs into a PR of its own
+        scale = await ask("scale", {"service": "myapp", "env": "dev", "replicas": 3}, "bob")
+        assert scale.status_code == 201, scale.text
+        run_id = scale.json()["run"]["id"]
+        await wait_for(lambda: run_status("pr_open"), **SLOW, what="the scale PR to open")
+        [scale_pr] = [p for p in forge.pull_requests(REPO, state="open") if p.head != prs[0].head]
+        _sha, content = await forge.read_file(
+            REPO, scale_pr.head, "bootstrap/services/myapp-dev.yaml"
+        )
+        assert "replicaCount: 3" in content.decode()
+        # a name neither the deployment nor the repository defines: 422, naming both
+        missing = await ask("scale-up", {}, "bob")
+        assert missing.status_code == 422
+        assert ".prbot/" in missing.json()["errors"]["automation"]
 
-            # merging on the forge: its signed webhook marks the run merged
-            await forge.merge_pull_request(REPO, prs[0].number, actor="alice")
-            await wait_for(lambda: run_status("merged"), **SLOW, what="the run to be marked merged")
-
-            # the repository's own automation (.prbot/scale.yaml on its default branch)
-            # is requested the same way, and runs into a PR of its own
-            scale = await ask("scale", {"service": "myapp", "env": "dev", "replicas": 3}, "bob")
-            assert scale.status_code == 201, scale.text
-            run_id = scale.json()["run"]["id"]
-            await wait_for(lambda: run_status("pr_open"), **SLOW, what="the scale PR to open")
-            [scale_pr] = [
-                p for p in forge.pull_requests(REPO, state="open") if p.head != prs[0].head
-            ]
-            _sha, content = await forge.read_file(
-                REPO, scale_pr.head, "bootstrap/services/myapp-dev.yaml"
-            )
-            assert "replicaCount: 3" in content.decode()
-            # a name neither the deployment nor the repository defines: 422, naming both
-            missing = await ask("scale-up", {}, "bob")
-            assert missing.status_code == 422
-            assert ".prbot/" in missing.json()["errors"]["automation"]
-
-            metrics = (await http.get("/metrics")).text
-            accepted = [
-                line
-                for line in metrics.splitlines()
-                if line.startswith("prbot_webhook_deliveries_total{")
-                and 'event="pull_request"' in line
-                and 'outcome="accepted"' in line
-            ]
-            assert accepted and float(accepted[0].rsplit(" ", 1)[1]) >= 2  # opened, merged
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-        log.close()
-    output = (tmp_path / "serve.log").read_text()
-    assert code == 0, output[-3000:]
+        metrics = (await http.get("/metrics")).text
+        accepted = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("prbot_webhook_deliveries_total{")
+            and 'event="pull_request"' in line
+            and 'outcome="accepted"' in line
+        ]
+        assert accepted and float(accepted[0].rsplit(" ", 1)[1]) >= 2  # opened, merged
+    output = served.output()
+    assert served.exit_code == 0, output[-3000:]
     for secret in (TOKEN, SECRET, API_TOKEN):
         assert secret not in output

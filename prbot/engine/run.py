@@ -98,30 +98,19 @@ async def run_automation(
         else validate_inputs(automation.configuration, inputs, limits)
     )
     base = automation.base or await scm.default_branch(repo)
+
+    async def render_on(ref: str) -> tuple[Snapshot, RenderResult]:
+        return await render_remote(
+            scm, repo, automation, valid, ref=ref, extra_context=extra_context,
+            sandbox=sandbox, limits=limits,
+        )  # fmt: skip
+
     # render with the base branch known, so a templated base can't disagree with it
-    snapshot, result = await render_remote(
-        scm,
-        repo,
-        automation,
-        valid,
-        ref=base,
-        extra_context=extra_context,
-        sandbox=sandbox,
-        limits=limits,
-    )
+    snapshot, result = await render_on(base)
     spec = result.pull_request
     if spec.base and spec.base != base:
         base = spec.base
-        snapshot, result = await render_remote(
-            scm,
-            repo,
-            automation,
-            valid,
-            ref=base,
-            extra_context=extra_context,
-            sandbox=sandbox,
-            limits=limits,
-        )
+        snapshot, result = await render_on(base)
         spec = result.pull_request
     if not result.changes:
         return RunOutcome(result, await scm.find_pull_request(repo, spec.head), False)

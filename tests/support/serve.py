@@ -48,10 +48,15 @@ class ServeProcess:
 
 @asynccontextmanager
 async def serve_process(
-    tmp_path: Path, env: Mapping[str, str], *, ready_timeout: float = 20.0
+    tmp_path: Path,
+    env: Mapping[str, str],
+    *,
+    port: int | None = None,
+    ready_timeout: float = 20.0,
 ) -> AsyncIterator[ServeProcess]:
-    """Run ``prbot serve`` with ``env`` (HOST and PORT are set here) until the block ends."""
-    port = free_port()
+    """Run ``prbot serve`` with ``env`` (HOST and PORT are set here: ``port``, else a free
+    one) until the block ends."""
+    port = port or free_port()
     full_env = {"PATH": os.environ["PATH"], **env, "HOST": "127.0.0.1", "PORT": str(port)}
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
