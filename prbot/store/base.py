@@ -78,6 +78,24 @@ class Run:
 
 
 @dataclass(frozen=True)
+class PromotionRow:
+    """One promotion: a run of a promotion pipeline. ``data`` is its whole state as
+    ``prbot.pipeline.codec.to_data`` made it (the store keeps it as plain JSON); the other
+    fields are copies for lookups. ``version`` goes up by one at every save."""
+
+    id: int
+    pipeline: str
+    repo: str
+    platform: str
+    status: str
+    requested_by: str
+    data: dict[str, Any]
+    version: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     at: float
     actor: str  # "prbot" or the user the action was taken for
@@ -157,7 +175,7 @@ class Store(Protocol):
         """Number of jobs by state (for /metrics)."""
         ...
 
-    # -- runs and audit
+    # -- runs
 
     async def create_run(self, run: Run) -> int: ...
 
@@ -174,6 +192,54 @@ class Store(Protocol):
     ) -> list[Run]:
         """Runs, newest first; only those in ``status`` and on branch ``head`` if given."""
         ...
+
+    # -- promotions
+
+    async def create_promotion(
+        self,
+        *,
+        pipeline: str,
+        repo: str,
+        platform: str,
+        requested_by: str,
+        status: str,
+        data: dict[str, Any],
+        now: float,
+    ) -> int:
+        """Store a new promotion at version 1; returns its id."""
+        ...
+
+    async def save_promotion(
+        self,
+        promotion_id: int,
+        *,
+        status: str,
+        data: dict[str, Any],
+        expected_version: int,
+        now: float,
+    ) -> bool:
+        """Replace a promotion's status and data if its version is still
+        ``expected_version`` (the one read); the version becomes ``expected_version + 1``.
+        False, and nothing changed, if another save came first or there is no such
+        promotion: read it again and redo the step."""
+        ...
+
+    async def promotion(self, promotion_id: int) -> PromotionRow | None: ...
+
+    async def promotions(
+        self,
+        *,
+        platform: str | None = None,
+        repo: str | None = None,
+        pipeline: str | None = None,
+        status: Sequence[str] | None = None,
+        limit: int = 100,
+    ) -> list[PromotionRow]:
+        """Promotions, newest first; only those matching each filter given (``repo``
+        compared without case, ``status`` any of those named)."""
+        ...
+
+    # -- audit
 
     async def audit(self, entry: AuditEntry) -> None: ...
 

@@ -210,7 +210,35 @@ V4 = """
 CREATE INDEX runs_head ON runs (head, status);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+# Promotions (issue 10): one row per run of a promotion pipeline. Its whole state is one
+# JSON document (``prbot.pipeline.codec.to_data``), rewritten at each step, beside the
+# columns lookups need; ``version`` counts saves, for optimistic concurrency (a save names
+# the version it read, and loses if another save came first). V1's promotions and
+# promotion_stages tables were never written by any prbot: they give way to this one.
+V5 = """
+DROP TABLE promotion_stages;
+DROP TABLE promotions;
+CREATE TABLE promotions (
+    id           INTEGER PRIMARY KEY,
+    pipeline     TEXT NOT NULL,
+    -- owner/name as the forge spells it; compared without case, as forges do
+    repo         TEXT NOT NULL COLLATE NOCASE,
+    platform     TEXT NOT NULL,
+    -- no CHECK on status, as for runs: the pipeline's statuses may grow
+    status       TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    data         TEXT NOT NULL,
+    version      INTEGER NOT NULL DEFAULT 0,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL
+);
+-- a repository's promotions (of one pipeline, in some statuses), newest first
+CREATE INDEX promotions_repo ON promotions (platform, repo, pipeline, status, id);
+-- the live ones (running, held) across repositories, newest first
+CREATE INDEX promotions_status ON promotions (status, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 
 LATEST = len(MIGRATIONS)
 

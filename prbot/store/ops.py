@@ -239,7 +239,7 @@ def retry(conn: sqlite3.Connection, job_id: int, *, now: float) -> bool:
     return cur.rowcount == 1
 
 
-# -- runs and audit
+# -- runs
 
 
 def create_run(conn: sqlite3.Connection, values: tuple[Any, ...]) -> int:
@@ -266,6 +266,42 @@ def update_run(
 
 
 UPDATABLE_RUN_FIELDS = frozenset({"status", "head", "pr_number", "pr_url", "error", "inputs"})
+
+
+# -- promotions
+
+
+def create_promotion(conn: sqlite3.Connection, values: tuple[Any, ...]) -> int:
+    """``values``: pipeline, repo, platform, status, requested_by, data (JSON), created_at,
+    updated_at; the version starts at 1."""
+    cur = conn.execute(
+        "INSERT INTO promotions (pipeline, repo, platform, status, requested_by, data, "
+        "version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        values,
+    )
+    return int(cur.lastrowid or 0)
+
+
+def save_promotion(
+    conn: sqlite3.Connection,
+    promotion_id: int,
+    *,
+    status: str,
+    data: str,
+    expected_version: int,
+    now: float,
+) -> bool:
+    # the version in the WHERE is the whole of the concurrency control: of two saves that
+    # read the same version, the second matches no row (writes are serialized)
+    cur = conn.execute(
+        "UPDATE promotions SET status = ?, data = ?, version = ?, updated_at = ? "
+        "WHERE id = ? AND version = ?",
+        (status, data, expected_version + 1, now, promotion_id, expected_version),
+    )
+    return cur.rowcount == 1
+
+
+# -- audit
 
 
 def audit(conn: sqlite3.Connection, values: tuple[float, str, str, str, str]) -> None:

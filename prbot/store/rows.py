@@ -9,7 +9,7 @@ from typing import Any, get_args
 
 import orjson
 
-from prbot.store.base import AuditEntry, Delivery, Job, Run, RunStatus
+from prbot.store.base import AuditEntry, Delivery, Job, PromotionRow, Run, RunStatus
 
 JOB_COLUMNS = (
     "id, kind, payload, state, attempts, max_attempts, next_run_at, lease_owner, "
@@ -18,6 +18,9 @@ JOB_COLUMNS = (
 RUN_COLUMNS = (
     "id, automation, repo, platform, requested_by, inputs, status, head, pr_number, pr_url, "
     "error, created_at, updated_at"
+)
+PROMOTION_COLUMNS = (
+    "id, pipeline, repo, platform, status, requested_by, data, version, created_at, updated_at"
 )
 AUDIT_COLUMNS = "at, actor, action, repo, detail"
 DELIVERY_COLUMNS = "platform, delivery_id, event, received_at, payload"
@@ -76,6 +79,21 @@ def run(row: Sequence[Any]) -> Run:
         error=row[10],
         created_at=float(row[11]),
         updated_at=float(row[12]),
+    )
+
+
+def promotion(row: Sequence[Any]) -> PromotionRow:
+    return PromotionRow(
+        id=row[0],
+        pipeline=row[1],
+        repo=row[2],
+        platform=row[3],
+        status=row[4],
+        requested_by=row[5],
+        data=json.loads(row[6]),
+        version=row[7],
+        created_at=float(row[8]),
+        updated_at=float(row[9]),
     )
 
 

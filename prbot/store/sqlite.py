@@ -38,6 +38,7 @@ from prbot.store.base import (
     Job,
     JobState,
     NewJob,
+    PromotionRow,
     Pruned,
     Run,
     StoreError,
@@ -254,7 +255,7 @@ class SqliteStore:
         done = total - queued - running - dead
         return {"queued": queued, "running": running, "done": done, "dead": dead}
 
-    # -- runs and audit
+    # -- runs
 
     async def create_run(self, run: Run) -> int:
         """Store a new run; ``run.id`` is ignored (the store assigns ids)."""
@@ -319,6 +320,79 @@ class SqliteStore:
         params.append(limit)
         found = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [rows.run(r) for r in found]
+
+    # -- promotions
+
+    async def create_promotion(
+        self,
+        *,
+        pipeline: str,
+        repo: str,
+        platform: str,
+        requested_by: str,
+        status: str,
+        data: dict[str, Any],
+        now: float,
+    ) -> int:
+        values = (pipeline, repo, platform, status, requested_by, rows.dumps(data), now, now)
+        return await self._write(lambda c: ops.create_promotion(c, values), size=len(values[5]))
+
+    async def save_promotion(
+        self,
+        promotion_id: int,
+        *,
+        status: str,
+        data: dict[str, Any],
+        expected_version: int,
+        now: float,
+    ) -> bool:
+        text = rows.dumps(data)  # encoded here: a bad value fails before it is queued
+        return await self._write(
+            lambda c: ops.save_promotion(
+                c,
+                promotion_id,
+                status=status,
+                data=text,
+                expected_version=expected_version,
+                now=now,
+            ),
+            size=len(text),
+        )
+
+    async def promotion(self, promotion_id: int) -> PromotionRow | None:
+        sql = f"SELECT {rows.PROMOTION_COLUMNS} FROM promotions WHERE id = ?"
+        found = await self._read(lambda c: c.execute(sql, (promotion_id,)).fetchone())
+        return rows.promotion(found) if found else None
+
+    async def promotions(
+        self,
+        *,
+        platform: str | None = None,
+        repo: str | None = None,
+        pipeline: str | None = None,
+        status: Sequence[str] | None = None,
+        limit: int = 100,
+    ) -> list[PromotionRow]:
+        sql = f"SELECT {rows.PROMOTION_COLUMNS} FROM promotions"
+        where: list[str] = []
+        params: list[Any] = []
+        # repo = ? takes the column's NOCASE collation (migrations.V5), so the index serves it
+        for column, value in (("platform", platform), ("repo", repo), ("pipeline", pipeline)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            params.extend(statuses)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        found = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [rows.promotion(r) for r in found]
+
+    # -- audit
 
     async def audit(self, entry: AuditEntry) -> None:
         values = (entry.at, entry.actor, entry.action, entry.repo, rows.dumps(entry.detail))

@@ -13,7 +13,7 @@ from prbot.store.sqlite import SqliteStore
 
 from .helpers import delivery, merged
 
-TABLES = {"deliveries", "events", "jobs", "runs", "promotions", "promotion_stages", "audit"}
+TABLES = {"deliveries", "events", "jobs", "runs", "promotions", "audit"}
 
 
 def tables(path: Path) -> set[str]:
