@@ -29,6 +29,7 @@ from aiohttp import web
 
 from prbot import metrics
 from prbot.engine.definitions import DefinitionsCache
+from prbot.engine.promotions import PromotionEngine
 from prbot.engine.providers import close_providers, scm_for
 from prbot.engine.sandbox import sandbox_from
 from prbot.settings import Settings
@@ -131,6 +132,14 @@ async def serve(
         ready=None if pool is None else (lambda: pool.running),
         definitions=lambda: definitions.deployment,
         repo_lookup=definitions.lookup,
+        promotions=PromotionEngine(
+            store,
+            definitions,
+            lambda platform: scm_for(settings, platform),
+            sandbox=sandbox,
+            limits=settings.limits,
+        ),
+        pipeline_lookup=definitions.pipeline,
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=REQUEST_GRACE_SECONDS)
     children: WebChildren | None = None

@@ -292,6 +292,14 @@ class DefinitionsCache:
             message += f"; {repo}/{ROOT}/ has {len(entry.problems)} problem(s): {broken[0]}"
         raise UnknownAutomation(message)
 
+    async def pipeline(self, platform: str, repo: str, name: str) -> Pipeline | None:
+        """The pipeline ``name`` for ``repo``: a deployment one, else the repository's."""
+        found = self.deployment.pipelines.get(name)
+        if found is not None:
+            return found
+        entry = await self.repo_definitions(platform, repo)
+        return entry.definitions.pipelines.get(name)
+
 
 def _clash(ours: PrAutomation | Pipeline, theirs: PrAutomation | Pipeline) -> Problem:
     # the file name only: the deployment's folder layout is none of the repository's business

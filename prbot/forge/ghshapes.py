@@ -721,6 +721,39 @@ class GitHubShapes:
             },
         }
 
+    def commit(self, repo: str, c: git.CommitInfo) -> dict[str, Any]:
+        """A commit as the REST commits and compare APIs show it (GitHub's "commit")."""
+        g = self.git_commit(repo, c)
+        api = f"{self.api}/repos/{repo}/commits"
+
+        def account(sig: git.Signature) -> dict[str, Any] | None:
+            # GitHub links a commit to the account whose email it carries, if any
+            login = next((u.login for u in self.forge._users.values() if u.email == sig.email), "")
+            return self.user(login) if login else None
+
+        return {
+            "url": f"{api}/{c.sha}",
+            "sha": c.sha,
+            "node_id": g["node_id"],
+            "html_url": g["html_url"],
+            "comments_url": f"{api}/{c.sha}/comments",
+            "commit": {
+                "url": g["url"],
+                "author": g["author"],
+                "committer": g["committer"],
+                "message": c.message,
+                "comment_count": 0,
+                "tree": g["tree"],
+                "verification": g["verification"],
+            },
+            "author": account(c.author),
+            "committer": account(c.committer),
+            "parents": [
+                {"sha": p, "url": f"{api}/{p}", "html_url": f"{self.web}/{repo}/commit/{p}"}
+                for p in c.parents
+            ],
+        }
+
     def git_ref(self, repo: str, ref: str, sha: str, kind: str = "commit") -> dict[str, Any]:
         api = f"{self.api}/repos/{repo}/git"
         return {

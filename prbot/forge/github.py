@@ -1,5 +1,6 @@
 """GitHub REST v3 routes under ``/api/v3``: the 34 operations of
-shared/api/github-openapi-subset.json, answered from ``Forge`` in GitHub's shapes.
+shared/api/github-openapi-subset.json, plus the compare API (not in the subset: its
+shape follows GitHub's documentation), answered from ``Forge`` in GitHub's shapes.
 
 Handlers stay thin: parse and check the request, call one ``Forge`` method, shape the
 answer with ``ghshapes``. Auth, budgets and error bodies are ghhttp's middleware.
@@ -417,6 +418,66 @@ async def get_git_commit(request: web.Request) -> web.Response:
     return json_response(shapes(request).git_commit(repo.full_name, info))
 
 
+# GitHub lists at most this many commits in a comparison that is not paginated
+COMPARE_MAX_COMMITS = 250
+
+
+async def compare(request: web.Request) -> web.Response:
+    """``compare/BASE...HEAD``: how HEAD stands against BASE, from their merge base.
+
+    The commits listed are HEAD's since the merge base, oldest first (``per_page`` and
+    ``page`` paginate them); the optional ``files`` list is left out. Unknown refs answer
+    404 "Not Found", unrelated histories 404 "No common ancestor between BASE and HEAD."."""
+    forge = forge_of(request)
+    repo = repo_access(request)
+    base_ref, dots, head_ref = _ref_param(request, "basehead").partition("...")
+    if not dots or not base_ref or not head_ref:
+        raise ApiError(404, "Not Found")
+    base = await forge.resolve(repo.full_name, base_ref)
+    head = await forge.resolve(repo.full_name, head_ref)
+    if base is None or head is None:
+        raise ApiError(404, "Not Found")
+    merge_base = await forge.merge_base(repo.full_name, base, head)
+    if merge_base is None:
+        raise ApiError(404, f"No common ancestor between {base_ref} and {head_ref}.")
+    limit = 1_000_000
+    ahead = await forge.log(repo.full_name, head, limit, merge_base)
+    behind = await forge.log(repo.full_name, base, limit, merge_base)
+    if not ahead and not behind:
+        status = "identical"
+    elif not behind:
+        status = "ahead"
+    elif not ahead:
+        status = "behind"
+    else:
+        status = "diverged"
+    oldest_first = list(reversed(ahead))
+    headers: dict[str, str] = {}
+    if "per_page" in request.query or "page" in request.query:
+        listed, headers = paginate(request, oldest_first)
+    else:
+        listed = oldest_first[:COMPARE_MAX_COMMITS]
+    s = shapes(request)
+    name = repo.full_name
+    spec = f"{base_ref}...{head_ref}"
+    web_url = f"{forge.base_url}/{name}/compare/{spec}"
+    body = {
+        "url": f"{s.api}/repos/{name}/compare/{spec}",
+        "html_url": web_url,
+        "permalink_url": f"{forge.base_url}/{name}/compare/{base}...{head}",
+        "diff_url": f"{web_url}.diff",
+        "patch_url": f"{web_url}.patch",
+        "base_commit": s.commit(name, await forge.commit_info(name, base)),
+        "merge_base_commit": s.commit(name, await forge.commit_info(name, merge_base)),
+        "status": status,
+        "ahead_by": len(ahead),
+        "behind_by": len(behind),
+        "total_commits": len(ahead),
+        "commits": [s.commit(name, c) for c in listed],
+    }
+    return json_response(body, headers=headers or None)
+
+
 async def matching_refs(request: web.Request) -> web.Response:
     forge = forge_of(request)
     repo = repo_access(request)
@@ -713,6 +774,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", f"{REPO}/collaborators/{{username}}/permission", collaborator_permission),
     ("GET", f"{REPO}/commits/{{ref:.+}}/check-runs", check_runs_for_ref),
     ("GET", f"{REPO}/commits/{{ref:.+}}/status", combined_status),
+    ("GET", f"{REPO}/compare/{{basehead:.+}}", compare),
     ("GET", f"{REPO}/contents/{{path:.*}}", get_contents),
     ("GET", f"{REPO}/deployments", list_deployments),
     ("POST", f"{REPO}/deployments", create_deployment),

@@ -184,6 +184,10 @@ class GitMixin:
             raise NotFound("Not Found")
         return await self._git(repo, git.log, sha, max_count, exclude)
 
+    async def merge_base(self, repo: str, a: str, b: str) -> str | None:
+        """The best common ancestor of commits ``a`` and ``b`` (None: unrelated histories)."""
+        return await self._git(repo, git.merge_base, a, b)
+
     async def create_ref(self, repo: str, ref: str, sha: str, *, actor: str) -> None:
         """Create ``refs/...`` at ``sha``; 422 "Reference already exists" if it does."""
         if not ref.startswith("refs/") or not git.check_ref_name(ref) or ref.count("/") < 2:

@@ -206,6 +206,18 @@ class Scm(Protocol):
         ``description`` is cut to the platforms' 140 characters."""
         ...
 
+    async def close_pull_request(self, repo: str, number: int, *, comment: str = "") -> PullRequest:
+        """Close PR ``number`` unmerged, posting ``comment`` on it first when given (a plain
+        comment, no marker). Only the call that closes it comments: a PR already closed
+        is returned closed, a merged one returned merged, and neither gets the comment."""
+        ...
+
+    async def is_ancestor(self, repo: str, ancestor: str, descendant: str) -> bool:
+        """Whether commit ``ancestor`` is commit ``descendant`` or one of its ancestors
+        (both full shas), in one request. Unrelated histories: False; an unknown sha:
+        NotFound."""
+        ...
+
     async def merge(self, repo: str, number: int, *, message: str | None = None) -> MergeResult: ...
 
     async def revert(

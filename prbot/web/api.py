@@ -76,11 +76,11 @@ class Api:
     def add_routes(self, app: web.Application) -> None:
         if not self.token:
             return  # no token, no API: nothing is reachable without authentication
-        app.router.add_post("/api/runs", self._guard(self.create_run))
-        app.router.add_get("/api/runs/{id}", self._guard(self.get_run))
-        app.router.add_get("/api/jobs", self._guard(self.list_jobs))
+        app.router.add_post("/api/runs", self.guard(self.create_run))
+        app.router.add_get("/api/runs/{id}", self.guard(self.get_run))
+        app.router.add_get("/api/jobs", self.guard(self.list_jobs))
 
-    def _guard(self, handler: Handler) -> Handler:
+    def guard(self, handler: Handler) -> Handler:
         """Authentication first; a store failure is a 503 with a JSON body, not a 500."""
 
         async def guarded(request: web.Request) -> web.Response:

@@ -8,11 +8,13 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from prbot.engine.promotions import PromotionEngine
 from prbot.settings import Settings
 from prbot.store.base import Store
 from prbot.web.api import Api, Definitions, RepoLookup
 from prbot.web.health import Health
 from prbot.web.intake import Intake
+from prbot.web.promotions_api import PipelineLookup, PromotionsApi
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -25,6 +27,8 @@ def create_app(
     ready: Callable[[], bool] | None,
     definitions: Definitions,
     repo_lookup: RepoLookup | None = None,
+    promotions: PromotionEngine | None = None,
+    pipeline_lookup: PipelineLookup | None = None,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
     """The web app. ``ready`` tells whether the worker pool runs (for /readyz; None: this
@@ -37,5 +41,8 @@ def create_app(
     app[STORE] = store
     Intake(settings, store, clock=clock).add_routes(app)
     Health(store, ready).add_routes(app)
-    Api(settings, store, definitions, repo_lookup=repo_lookup, clock=clock).add_routes(app)
+    api = Api(settings, store, definitions, repo_lookup=repo_lookup, clock=clock)
+    api.add_routes(app)
+    if api.token and promotions is not None and pipeline_lookup is not None:
+        PromotionsApi(store, promotions, pipeline_lookup, api.guard, clock=clock).add_routes(app)
     return app

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from prbot.engine.definitions import DefinitionsCache
+from prbot.engine.promotions import PromotionEngine, PromotionJob
 from prbot.engine.providers import scm_for as default_scm_for
 from prbot.engine.router import Context, Router
 from prbot.engine.routes import router as engine_router
@@ -53,6 +54,16 @@ def build_handlers(
             limits=settings.limits,
         ),
         "event": EventJob(router, context),
+        "promotion.happen": PromotionJob(
+            PromotionEngine(
+                store,
+                definitions,
+                provider,
+                sandbox=sandbox,
+                limits=settings.limits,
+                clock=clock,
+            )
+        ),
     }
 
 

@@ -356,6 +356,30 @@ async def test_revert_commit(api: Api):
     assert status == 400 and body["message"].startswith("Sorry, we cannot revert")
 
 
+async def test_merge_base(api: Api):
+    gl = api.client()
+    project = await sync(gl.projects.get, REPO, lazy=True)
+    base = api.rev("main")
+    feat = await branch_with_change(api, "feat")
+    found = await sync(project.repository_merge_base, ["feat", base])
+    assert (found["id"], found["parent_ids"]) == (
+        base,
+        api.git("log", "-1", "--format=%P", base).split(),
+    )
+    assert (await sync(project.repository_merge_base, [feat, feat]))["id"] == feat
+    moved = await api.forge.commit_changes(REPO, "main", "m", {"y": _change(b"y\n")}, actor="prbot")
+    assert (await sync(project.repository_merge_base, [moved, feat]))["id"] == base
+    path = f"/projects/{ENC}/repository/merge_base"
+    status, body, _ = await api.call("GET", f"{path}?refs[]={base}")
+    assert (status, body) == (400, {"message": "Provide at least 2 refs"})
+    status, body, _ = await api.call("GET", f"{path}?refs[]={base}&refs[]=nope&refs[]=gone")
+    assert (status, body) == (400, {"message": "Could not find refs: nope, gone"})
+    tree = (await api.forge.commit_info(REPO, base)).tree
+    orphan = await api.forge.create_commit(REPO, tree, [], "orphan", author="prbot")
+    status, body, _ = await api.call("GET", f"{path}?refs[]={orphan}&refs[]={base}")
+    assert (status, body) == (404, {"message": "404 Merge Base Not Found"})
+
+
 # -- merge requests ----------------------------------------------------------------------------
 
 

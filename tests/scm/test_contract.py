@@ -86,6 +86,7 @@ class Side(Protocol):
     async def branch(self, name: str, sha: str) -> None: ...
     async def tag(self, name: str, sha: str) -> None: ...
     async def close(self, number: int) -> None: ...
+    async def orphan(self) -> str: ...  # a commit with main's files and no parent
 
 
 @dataclass
@@ -135,6 +136,10 @@ class ForgeSide:
     async def close(self, number: int) -> None:
         await self.forge.update_pull_request(self.repo, number, actor=OWNER, state="closed")
 
+    async def orphan(self) -> str:
+        main = await self.forge.commit_info(self.repo, await self.forge.resolve(self.repo, "main"))
+        return await self.forge.create_commit(self.repo, main.tree, [], "Orphan", author=OWNER)
+
 
 @dataclass
 class MemorySide:
@@ -176,7 +181,12 @@ class MemorySide:
         self.scm.create_tag(self.repo, name, sha)
 
     async def close(self, number: int) -> None:
-        self.scm.close_pull_request(self.repo, number)
+        await self.scm.close_pull_request(self.repo, number)
+
+    async def orphan(self) -> str:
+        r = self.scm.repos[self.repo]
+        tree = r.commits[r.refs["heads/main"]].tree
+        return self.scm._new_commit(r, tree, (), "Orphan", OWNER)
 
 
 @dataclass
@@ -267,7 +277,7 @@ def test_the_memory_fake_has_the_whole_port() -> None:
     """Every method of ``Scm``, with the same parameters (the tests below check behaviour)."""
     fake = MemoryScm()
     methods = [n for n, v in vars(Scm).items() if inspect.isfunction(v) and not n.startswith("_")]
-    assert len(methods) == 15
+    assert len(methods) == 17
     for name in methods:
         want = inspect.signature(getattr(Scm, name))
         got = inspect.signature(getattr(MemoryScm, name))
@@ -328,6 +338,8 @@ async def test_missing_repository_ref_and_pull_request_are_not_found(s: Subject)
         await s.scm.snapshot(s.repo, "no-such-branch")
     with pytest.raises(NotFound):
         await s.scm.get_pull_request(s.repo, 999)
+    with pytest.raises(NotFound):
+        await s.scm.close_pull_request(s.repo, 999, comment="Closing")
 
 
 # -- commits ---------------------------------------------------------------------------------
@@ -526,6 +538,41 @@ async def test_get_pull_request_follows_the_branch(s: Subject) -> None:
     assert (await s.scm.get_pull_request(s.repo, pr.number)).state == "closed"
 
 
+async def test_close_pull_request_comments_then_closes_it_unmerged(s: Subject) -> None:
+    pr = await s.open_pr()
+    base = await s.main()
+    text = "Superseded by promotion 42."
+    closed = await s.scm.close_pull_request(s.repo, pr.number, comment=text)
+    assert (closed.number, closed.state, closed.merge_commit_sha) == (pr.number, "closed", None)
+    assert (closed.head, closed.head_sha) == (BRANCH, pr.head_sha)
+    # a plain comment by the bot: no hidden marker, so no later upsert edits it
+    assert await s.side.comments(pr.number) == [(s.bot, text)]
+    assert (await s.scm.get_pull_request(s.repo, pr.number)).state == "closed"
+    assert await s.scm.find_pull_request(s.repo, BRANCH) is None
+    assert await s.side.open_prs(BRANCH) == []
+    assert await s.main() == base  # nothing merged
+    assert await s.side.head(BRANCH) == pr.head_sha  # the branch stays
+
+
+async def test_closing_a_closed_pr_returns_it_closed_without_commenting(s: Subject) -> None:
+    pr = await s.open_pr()
+    first = await s.scm.close_pull_request(s.repo, pr.number)  # no comment given: none posted
+    assert first.state == "closed" and await s.side.comments(pr.number) == []
+    again = await s.scm.close_pull_request(s.repo, pr.number, comment="Closing again")
+    assert (again.number, again.state) == (pr.number, "closed")
+    assert await s.side.comments(pr.number) == []  # only the call that closes it comments
+
+
+async def test_closing_a_merged_pr_leaves_it_merged(s: Subject) -> None:
+    pr = await s.open_pr()
+    merged = await s.scm.merge(s.repo, pr.number)
+    got = await s.scm.close_pull_request(s.repo, pr.number, comment="Superseded")
+    assert (got.number, got.state, got.merge_commit_sha) == (pr.number, "merged", merged.sha)
+    assert await s.side.comments(pr.number) == []
+    assert (await s.scm.get_pull_request(s.repo, pr.number)).state == "merged"
+    assert await s.main() == merged.sha
+
+
 # -- comments and reactions ------------------------------------------------------------------
 
 
@@ -632,6 +679,53 @@ async def test_repeating_a_status_and_a_long_description_are_fine(s: Subject) ->
             s.repo, sha, state="success", context="prbot", description=long
         )
     assert (await s.scm.commit_health(s.repo, sha)).state_of("prbot") == "success"
+
+
+# -- history ---------------------------------------------------------------------------------
+
+
+async def test_is_ancestor_along_a_branch(s: Subject) -> None:
+    base = await s.main()
+    first = await s.side.push("main", {"README.md": b"# one\n"})
+    second = await s.side.push("main", {"README.md": b"# two\n"})
+    assert await s.scm.is_ancestor(s.repo, base, second)
+    assert await s.scm.is_ancestor(s.repo, first, second)
+    assert await s.scm.is_ancestor(s.repo, second, second)  # a commit counts as its own
+    assert not await s.scm.is_ancestor(s.repo, second, first)  # behind is not descended
+    assert not await s.scm.is_ancestor(s.repo, second, base)
+
+
+async def test_a_later_base_commit_descends_from_the_merge_commit(s: Subject) -> None:
+    """What a CD tool reports health on: the base moved on after the PR merged."""
+    pr = await s.open_pr()
+    merged = await s.scm.merge(s.repo, pr.number)
+    assert merged.sha
+    later = await s.side.push("main", {"README.md": b"# later\n"})
+    assert await s.scm.is_ancestor(s.repo, merged.sha, later)
+    assert await s.scm.is_ancestor(s.repo, pr.head_sha, later)  # via the merge's 2nd parent
+    assert not await s.scm.is_ancestor(s.repo, later, merged.sha)
+
+
+async def test_diverged_commits_and_unrelated_histories_are_not_ancestors(s: Subject) -> None:
+    base = await s.main()
+    branch = (await s.commit()).sha
+    main = await s.side.push("main", {"README.md": b"# moved on\n"})
+    assert await s.scm.is_ancestor(s.repo, base, branch)
+    assert not await s.scm.is_ancestor(s.repo, branch, main)
+    assert not await s.scm.is_ancestor(s.repo, main, branch)
+    # no common ancestor at all (GitHub's compare and GitLab's merge base answer 404)
+    orphan = await s.side.orphan()
+    assert not await s.scm.is_ancestor(s.repo, orphan, main)
+    assert not await s.scm.is_ancestor(s.repo, main, orphan)
+
+
+async def test_is_ancestor_of_an_unknown_commit_is_not_found(s: Subject) -> None:
+    main = await s.main()
+    unknown = "0123456789abcdef0123456789abcdef01234567"
+    with pytest.raises(NotFound):
+        await s.scm.is_ancestor(s.repo, unknown, main)
+    with pytest.raises(NotFound):
+        await s.scm.is_ancestor(s.repo, main, unknown)
 
 
 # -- merge and revert ------------------------------------------------------------------------

@@ -5,13 +5,14 @@ them) and a forge around it (pull requests, comments and reactions, permissions,
 statuses), behaving as the providers do where the port says what to do: a commit carries
 the Change-Id trailer and a re-commit of the same change makes none; a PR is opened once
 per head and updated after; only the bot's own comment carrying a marker is edited; a
-merge makes a merge commit and moves the base; a revert opens a PR restoring the files.
+merge makes a merge commit and moves the base; a revert opens a PR restoring the files;
+closing comments only on a PR still open.
 tests/scm/test_contract.py runs the same tests on it as on GitHub and GitLab.
 
 Besides the port it has what a test needs to look behind it (``files``, ``branch_head``,
 ``commit``, ``pulls``, ``comments``, ``reactions``, ``reads``, ``committed``) and to act
 as someone else on the forge (``add_repo``, ``push``, ``create_tag``, ``add_comment``,
-``close_pull_request``, ``set_permission``, ``add_signal``).
+``set_permission``, ``add_signal``); closing a PR is the port's ``close_pull_request``.
 """
 
 from __future__ import annotations
@@ -269,6 +270,21 @@ class MemoryScm:
         self._commit_at(r, sha)  # a status names a commit that exists
         self.add_signal(repo, sha, HealthSignal("status", context, state, target_url))
 
+    async def close_pull_request(self, repo: str, number: int, *, comment: str = "") -> PullRequest:
+        r = self._repo(repo)
+        pull = self._pull(r, number)
+        if pull.state == "open":  # closed or merged already: as it is, and no comment
+            if comment.strip():
+                self._add_comment(r, number, comment, self.bot)
+            pull.head_sha = r.refs.get(f"heads/{pull.head}", pull.head_sha)
+            pull.state = "closed"
+        return self._pull_request(r, pull)
+
+    async def is_ancestor(self, repo: str, ancestor: str, descendant: str) -> bool:
+        r = self._repo(repo)
+        self._commit_at(r, ancestor)  # an unknown sha is NotFound, as on the platforms
+        return ancestor in self._ancestors(r, self._commit_at(r, descendant).sha)
+
     async def merge(self, repo: str, number: int, *, message: str | None = None) -> MergeResult:
         r = self._repo(repo)
         pull = self._pull(r, number)
@@ -381,13 +397,6 @@ class MemoryScm:
         r = self._repo(repo)
         self._pull(r, number)
         return self._add_comment(r, number, body, author).id
-
-    def close_pull_request(self, repo: str, number: int) -> None:
-        r = self._repo(repo)
-        pull = self._pull(r, number)
-        if pull.state == "open":
-            pull.head_sha = r.refs.get(f"heads/{pull.head}", pull.head_sha)
-            pull.state = "closed"
 
     def set_permission(self, repo: str, user: str, permission: Permission) -> None:
         if permission not in PERMISSION_ORDER:

@@ -4,11 +4,13 @@ SIGTERM (killed if it hangs), its output kept for the assertions."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -83,11 +85,14 @@ async def serve_process(
         yield served
     finally:
         proc.send_signal(signal.SIGTERM)
-        try:
-            served.exit_code = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+        # wait without blocking this event loop: an in-process forge on it may be what
+        # the server's last job is waiting for
+        deadline = time.monotonic() + 25
+        while proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if proc.poll() is None:
             proc.kill()
-            served.exit_code = proc.wait()
+        served.exit_code = proc.wait()
 
 
 def children_of(pid: int) -> list[int]:

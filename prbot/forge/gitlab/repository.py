@@ -123,6 +123,27 @@ def setup(routes: Routes, shapes: GitLabShapes) -> None:
             ) from None
         return web.json_response(await commit_json(repo, new), status=201)
 
+    async def merge_base(ctx: Ctx) -> web.Response:
+        """The best common ancestor of two or more refs (GitLab: 400 for fewer refs or
+        unknown ones, 404 "Merge Base Not Found" for unrelated histories)."""
+        repo = ctx.project()
+        refs = ctx.list_param("refs") or []
+        if len(refs) < 2:
+            raise bad_request("Provide at least 2 refs")
+        shas = [await forge.resolve(repo.full_name, ref) for ref in refs]
+        unknown = [ref for ref, sha in zip(refs, shas, strict=True) if sha is None]
+        if unknown:
+            noun = "ref" if len(unknown) == 1 else "refs"
+            raise bad_request(f"Could not find {noun}: {', '.join(unknown)}")
+        base: str | None = shas[0]
+        for sha in shas[1:]:
+            if base is None or sha is None:
+                break
+            base = await forge.merge_base(repo.full_name, base, sha)
+        if base is None:
+            raise not_found("Merge Base")
+        return web.json_response(await commit_json(repo, base))
+
     # --- tree and archive ------------------------------------------------------------
 
     async def tree(ctx: Ctx) -> web.Response:
@@ -178,6 +199,7 @@ def setup(routes: Routes, shapes: GitLabShapes) -> None:
     routes.add("POST", "/projects/{id}/repository/commits", post_commit)
     routes.add("GET", "/projects/{id}/repository/commits/{sha}", get_commit)
     routes.add("POST", "/projects/{id}/repository/commits/{sha}/revert", revert_commit)
+    routes.add("GET", "/projects/{id}/repository/merge_base", merge_base)
     routes.add("GET", "/projects/{id}/repository/tree", tree)
     routes.add("GET", "/projects/{id}/repository/archive", archive)
     routes.add("GET", "/projects/{id}/repository/archive.{format}", archive)

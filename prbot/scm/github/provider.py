@@ -11,7 +11,7 @@ from cachetools import TTLCache
 
 from prbot.automation.changeset import ChangeSet
 from prbot.scm.counter import RequestCounter
-from prbot.scm.github import comments, commits, health, pulls, reads, revert, trees
+from prbot.scm.github import comments, commits, health, history, pulls, reads, revert, trees
 from prbot.scm.github.auth import AppAuth, Auth, TokenAuth
 from prbot.scm.github.cache import Listing, ObjectCache
 from prbot.scm.github.client import PUBLIC_API, GitHubClient
@@ -223,6 +223,12 @@ class GitHubScm:
             description=description,
             target_url=target_url,
         )
+
+    async def close_pull_request(self, repo: str, number: int, *, comment: str = "") -> PullRequest:
+        return await pulls.close(await self._api(repo), number, comment)
+
+    async def is_ancestor(self, repo: str, ancestor: str, descendant: str) -> bool:
+        return await history.is_ancestor(await self._api(repo), ancestor, descendant)
 
     async def merge(self, repo: str, number: int, *, message: str | None = None) -> MergeResult:
         return await pulls.merge(await self._api(repo), number, message)

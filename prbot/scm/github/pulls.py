@@ -1,8 +1,10 @@
-"""Pull requests: find by head, open-or-update without ever opening a second one, merge.
+"""Pull requests: find by head, open-or-update without ever opening a second one, merge,
+close unmerged.
 
 Opening a new PR:  GET pulls?head= · POST pulls · POST labels · POST requested_reviewers
 Updating one:      GET pulls?head= (+ PATCH when title/body changed, + labels/reviewers
                    only when some are missing).
+Closing one:       GET pull (+ POST comment + PATCH state=closed when it is open).
 """
 
 from __future__ import annotations
@@ -150,6 +152,33 @@ async def merge(api: RepoApi, number: int, message: str | None) -> MergeResult:
     return MergeResult(
         merged=bool(data.get("merged", True)), sha=data.get("sha"), message=data.get("message", "")
     )
+
+
+async def close(api: RepoApi, number: int, comment: str) -> PullRequest:
+    """Close ``number`` unmerged; only the call that closes it posts ``comment``."""
+    pr, _ = await get(api, number)
+    if pr.state != "open":
+        return pr  # closed already, or merged: as it is
+    if comment.strip():
+        # a plain comment; a lost answer is not posted again (a duplicate is worse)
+        await api.call(
+            "POST",
+            "/issues/{issue_number}/comments",
+            {"issue_number": number},
+            json={"body": comment},
+            idempotent=False,
+        )
+    try:
+        answer = await api.call(
+            "PATCH", "/pulls/{pull_number}", {"pull_number": number}, json={"state": "closed"}
+        )
+    except GitHubConflict:
+        # merged meanwhile: GitHub will not change a merged PR's state
+        pr, _ = await get(api, number)
+        if pr.state == "open":
+            raise
+        return pr
+    return convert.pull_request(api.full_name, answer.data)
 
 
 def _with_labels(pr: PullRequest, labels: tuple[str, ...]) -> PullRequest:

@@ -100,6 +100,26 @@ async def find_open(client: GitLabClient, project: Any, head: str) -> dict[str, 
     return max(mrs, key=lambda m: int(m["iid"])) if mrs else None
 
 
+async def close_merge_request(
+    client: GitLabClient, repo: str, number: int, comment: str
+) -> PullRequest:
+    """Close ``!number`` unmerged; only the call that closes it posts ``comment`` (a note).
+    GET the MR (+ POST note + PUT state_event=close when it is open)."""
+    project = await client.project(repo)
+    mr = await get_mr(client, project, number)
+    if mr.get("state") != "opened":
+        return convert.pull_request(repo, mr)  # closed already, or merged: as it is
+    if comment.strip():
+        handle = project.mergerequests.get(number, lazy=True)
+        # a plain note; a lost answer is not posted again (a duplicate is worse)
+        await client.call("create note", handle.notes.create, {"body": comment})
+    # GitLab leaves a merge request merged meanwhile as it is, and answers it merged
+    closed = await client.call(
+        "close merge request", project.mergerequests.update, number, {"state_event": "close"}
+    )
+    return convert.pull_request(repo, closed)
+
+
 async def get_mr(client: GitLabClient, project: Any, number: int) -> dict[str, Any]:
     mr = await client.call("get merge request", project.mergerequests.get, number)
     return mr.attributes

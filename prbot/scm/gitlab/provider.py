@@ -4,8 +4,8 @@ One ``gitlab.Gitlab`` (one HTTP session) serves the provider's whole life; its c
 run in worker threads. Writes are made so that a retry, a re-run or a crash in between
 changes nothing twice: a commit carries a Change-Id trailer, and a create that failed
 without an answer is looked up before it is tried again. The operations live in small
-modules (reads, commit, merge_requests, notes, health, merging); this class wires them
-to the port.
+modules (reads, commit, merge_requests, notes, health, merging, history); this class
+wires them to the port.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from prbot.automation.changeset import ChangeSet
 from prbot.scm.counter import RequestCounter
-from prbot.scm.gitlab import health, merge_requests, merging, notes
+from prbot.scm.gitlab import health, history, merge_requests, merging, notes
 from prbot.scm.gitlab.archive import ArchiveLimits
 from prbot.scm.gitlab.client import GitLabClient
 from prbot.scm.gitlab.commit import commit_changes
@@ -142,6 +142,12 @@ class GitLabScm:
             description=description,
             target_url=target_url,
         )
+
+    async def close_pull_request(self, repo: str, number: int, *, comment: str = "") -> PullRequest:
+        return await merge_requests.close_merge_request(self._client, repo, number, comment)
+
+    async def is_ancestor(self, repo: str, ancestor: str, descendant: str) -> bool:
+        return await history.is_ancestor(self._client, repo, ancestor, descendant)
 
     async def merge(self, repo: str, number: int, *, message: str | None = None) -> MergeResult:
         return await merging.merge(self._client, repo, number, message)

@@ -648,6 +648,73 @@ async def test_merge_request_shape(gh, scm):
     }
 
 
+async def test_close_open_pr_is_get_comment_patch(gh, scm):
+    gh.get(f"{REPO}/pulls/7").mock(return_value=ok(pr_json()))
+    comment = gh.post(f"{REPO}/issues/7/comments").mock(
+        return_value=ok({"id": 1, "body": "Superseded", "user": {"login": "bot"}}, 201)
+    )
+    patch = gh.patch(f"{REPO}/pulls/7").mock(
+        return_value=ok(pr_json(state="closed", closed_at="2024-01-01T00:00:00Z"))
+    )
+    before = scm.counter.snapshot()
+    pr = await scm.close_pull_request("acme/gitops", 7, comment="Superseded")
+    assert pr.state == "closed" and pr.merge_commit_sha is None
+    assert body(comment.calls.last) == {"body": "Superseded"}  # plain: no marker
+    assert body(patch.calls.last) == {"state": "closed"}
+    assert scm.counter.since(before) == {
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}": 1,
+        "POST /repos/{owner}/{repo}/issues/{issue_number}/comments": 1,
+        "PATCH /repos/{owner}/{repo}/pulls/{pull_number}": 1,
+    }
+
+
+async def test_close_closed_or_merged_pr_is_one_get(gh, scm):
+    gh.get(f"{REPO}/pulls/7").mock(return_value=ok(pr_json(state="closed")))
+    gh.get(f"{REPO}/pulls/8").mock(
+        return_value=ok(pr_json(number=8, state="closed", merged_at="2024-01-01T00:00:00Z"))
+    )
+    before = scm.counter.snapshot()
+    assert (await scm.close_pull_request("acme/gitops", 7, comment="x")).state == "closed"
+    merged = await scm.close_pull_request("acme/gitops", 8, comment="x")
+    assert (merged.state, merged.merge_commit_sha) == ("merged", "e" * 40)
+    assert scm.counter.since(before) == {"GET /repos/{owner}/{repo}/pulls/{pull_number}": 2}
+
+
+async def test_close_pr_merged_meanwhile_is_returned_merged(gh, scm):
+    gh.get(f"{REPO}/pulls/7").mock(
+        side_effect=[ok(pr_json()), ok(pr_json(state="closed", merged_at="2024-01-01T00:00:00Z"))]
+    )
+    gh.patch(f"{REPO}/pulls/7").mock(
+        return_value=ok({"message": "Validation Failed", "errors": ["merged"]}, 422)
+    )
+    assert (await scm.close_pull_request("acme/gitops", 7)).state == "merged"
+
+
+@pytest.mark.parametrize(
+    ("status", "descends"),
+    [("ahead", True), ("identical", True), ("behind", False), ("diverged", False)],
+)
+async def test_is_ancestor_is_one_compare(gh, scm, status, descends):
+    route = gh.get(f"{REPO}/compare/{BASE}...{HEAD}").mock(
+        return_value=ok({"status": status, "ahead_by": 1, "behind_by": 0, "commits": []})
+    )
+    assert await scm.is_ancestor("acme/gitops", BASE, HEAD) is descends
+    assert dict(route.calls.last.request.url.params) == {"per_page": "1"}
+    assert scm.counter.snapshot() == {"GET /repos/{owner}/{repo}/compare/{basehead}": 1}
+
+
+async def test_is_ancestor_404s(gh, scm):
+    gh.get(f"{REPO}/compare/{BASE}...{HEAD}").mock(
+        return_value=ok({"message": f"No common ancestor between {BASE} and {HEAD}."}, 404)
+    )
+    gh.get(f"{REPO}/compare/{BASE}...{'0' * 40}").mock(
+        return_value=ok({"message": "Not Found"}, 404)
+    )
+    assert not await scm.is_ancestor("acme/gitops", BASE, HEAD)  # unrelated histories
+    with pytest.raises(NotFound):
+        await scm.is_ancestor("acme/gitops", BASE, "0" * 40)
+
+
 # -- comments, reactions, permission, health -------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from prbot.automation.changeset import ChangeSet, FileChange
 from prbot.engine.run import run_automation
+from prbot.forge.git import Change
 from prbot.scm.port import PullRequestDraft, RateLimited, ScmError, ScmUnavailable
 
 WRITE_ROUTES = ("POST", "PUT", "DELETE")
@@ -166,6 +167,37 @@ async def test_post_not_retried_on_server_error(gl: Any):
     note = await gl.scm.upsert_comment(gl.repo, mr.number, "m", "hello")
     assert len(gl.forge.comments(gl.repo, mr.number)) == 1
     assert gl.forge.comments(gl.repo, mr.number)[0].id == note.id
+
+
+async def test_close_mr_requests(gl: Any):
+    """Open: GET the MR, POST the note, PUT state_event=close; closed already: the GET."""
+    mr = (await run_automation(gl.scm, gl.repo, gl.automation(1), gl.inputs)).pull_request
+    gl.scm.counter.reset()
+    closed = await gl.scm.close_pull_request(gl.repo, mr.number, comment="Superseded")
+    assert closed.state == "closed"
+    assert gl.scm.counter.counts == {
+        "GET /projects/:id/merge_requests/:iid": 1,
+        "POST /projects/:id/merge_requests/:iid/notes": 1,
+        "PUT /projects/:id/merge_requests/:iid": 1,
+    }
+    gl.scm.counter.reset()
+    again = await gl.scm.close_pull_request(gl.repo, mr.number, comment="Superseded")
+    assert again.state == "closed"
+    assert gl.scm.counter.counts == {"GET /projects/:id/merge_requests/:iid": 1}
+    assert len(gl.forge.comments(gl.repo, mr.number)) == 1
+
+
+async def test_is_ancestor_is_one_merge_base_request(gl: Any):
+    base = gl.git("rev-parse", "main").strip()
+    await gl.scm.default_branch(gl.repo)  # the project id, cached
+    edit = {"README.md": Change(content=b"# later\n")}
+    later = await gl.forge.commit_changes(
+        gl.repo, "main", "Hand edit", edit, actor="acme", start_branch="main"
+    )
+    gl.scm.counter.reset()
+    assert await gl.scm.is_ancestor(gl.repo, base, later)
+    assert not await gl.scm.is_ancestor(gl.repo, later, base)
+    assert gl.scm.counter.counts == {"GET /projects/:id/repository/merge_base": 2}
 
 
 # -- secrets ---------------------------------------------------------------------------------

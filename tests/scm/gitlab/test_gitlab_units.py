@@ -366,7 +366,7 @@ def test_implements_every_port_method_with_its_signature():
     from prbot.scm.port import Scm
 
     methods = [n for n, v in vars(Scm).items() if inspect.iscoroutinefunction(v)]
-    assert len(methods) == 15  # 14 + set_commit_status
+    assert len(methods) == 17  # 14 + set_commit_status, close_pull_request, is_ancestor
     for name in methods:
         want = inspect.signature(getattr(Scm, name))
         have = inspect.signature(getattr(GitLabScm, name))

@@ -1,0 +1,398 @@
+"""Promotions at run time: the pure machine (``prbot.pipeline``) driven by the store, the
+SCM and the job queue.
+
+- A promotion is stored whole (``pipeline.codec``) with a version; every happening goes
+  through a ``promotion.happen`` job, decided under a per-promotion lock and saved only if
+  no one else saved first (optimistic versions), so happenings are serialised per
+  promotion across workers and processes.
+- The actions a decision returns are then carried out (each is safe to repeat), and what
+  they report (a PR opened, health read) is decided next, in the same job.
+- PR and health webhooks reach it through the router: a stage PR is recognised by its
+  deterministic head branch, health by the merge commit of a stage awaiting health.
+- Timers are durable: ``ScheduleWakeUp`` is a ``promotion.happen`` job of a ``Tick`` with
+  its ``run_at``.
+
+Known gap (issue 10): the actions of a decision are carried out after it is saved, in the
+same job; a crash between the two loses them (the promotion then waits for a command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from prbot.automation.definitions import Pipeline, PrAutomation
+from prbot.automation.limits import LIMITS, Limits
+from prbot.engine.definitions import DefinitionsCache
+from prbot.engine.router import Context, Router
+from prbot.engine.run import run_automation
+from prbot.engine.sandbox import Sandbox
+from prbot.errors import PermanentError, PrbotError, is_permanent
+from prbot.events import Event, HealthReported, PullRequestEvent
+from prbot.pipeline import actions as act
+from prbot.pipeline import happenings as hap
+from prbot.pipeline.codec import from_data, to_data
+from prbot.pipeline.machine import decide
+from prbot.pipeline.model import (
+    ApprovalRule,
+    HealthRule,
+    PipelineSpec,
+    Promotion,
+    StageSpec,
+    WindowRule,
+    new_promotion,
+)
+from prbot.pipeline.status import render_status, status_marker
+from prbot.scm.port import Scm
+from prbot.store.base import AuditEntry, NewJob, PromotionRow, Store
+
+log = logging.getLogger("prbot.promotions")
+
+JOB = "promotion.happen"
+BRANCH_PREFIX = "prbot/promote/"
+REVERT_PREFIX = "prbot/revert/"
+SAVE_TRIES = 8
+AWAITING_HEALTH = ("merged", "verifying", "soaking")
+UNFINISHED = ("running", "waiting", "held")
+
+ScmFor = Callable[[str], Scm]
+
+
+# -- definitions -> the machine's values ------------------------------------------------
+
+
+def spec_from_definition(pipeline: Pipeline) -> PipelineSpec:
+    """The ``kind: Pipeline`` definition as the machine's ``PipelineSpec``."""
+    stages = []
+    for stage in pipeline.stages:
+        gates: list[ApprovalRule | WindowRule] = []
+        for gate in stage.gates:
+            if hasattr(gate, "count"):
+                gates.append(ApprovalRule(tuple(gate.users), tuple(gate.teams), gate.count))
+            else:
+                gates.append(WindowRule(tuple(gate.days), gate.hours, gate.timezone))
+        health = stage.health
+        stages.append(
+            StageSpec(
+                name=stage.name,
+                automation=stage.automation,
+                context=dict(stage.context),
+                health=HealthRule(
+                    tuple(health.checks),
+                    health.deployment,
+                    health.soak_seconds,
+                    health.timeout_seconds,
+                ),
+                gates=tuple(gates),
+                on_failure=stage.on_failure,  # type: ignore[arg-type]
+            )
+        )
+    return PipelineSpec(pipeline.name, tuple(stages))
+
+
+# -- happenings as job payloads -----------------------------------------------------------
+
+_HAPPENINGS: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        hap.Start,
+        hap.Tick,
+        hap.PrOpened,
+        hap.StagePrFailed,
+        hap.NothingToChange,
+        hap.PrMerged,
+        hap.PrClosed,
+        hap.HealthObserved,
+        hap.Approved,
+        hap.Command,
+        hap.RevertOpened,
+        hap.RevertMerged,
+        hap.Superseded,
+    )
+}
+
+
+def encode_happening(happening: Any) -> dict[str, Any]:
+    return {"type": type(happening).__name__, **dataclasses.asdict(happening)}
+
+
+def decode_happening(data: Mapping[str, Any]) -> Any:
+    fields = dict(data)
+    cls = _HAPPENINGS[fields.pop("type")]
+    if cls is hap.HealthObserved:
+        fields["signals"] = tuple(hap.Signal(**s) for s in fields.get("signals", ()))
+    for key, value in fields.items():
+        if isinstance(value, list):
+            fields[key] = tuple(value)
+    return cls(**fields)
+
+
+def happen_job(promotion_id: int, happening: Any, *, run_at: float = 0.0) -> NewJob:
+    key = None
+    if isinstance(happening, hap.Tick):
+        key = f"{JOB}:{promotion_id}:tick:{int(run_at)}"  # one wake-up per moment
+    return NewJob(
+        JOB,
+        {"promotion_id": promotion_id, "happening": encode_happening(happening)},
+        dedupe_key=key,
+        run_at=run_at,
+    )
+
+
+# -- the engine ------------------------------------------------------------------------
+
+
+class PromotionEngine:
+    def __init__(
+        self,
+        store: Store,
+        definitions: DefinitionsCache,
+        scm_for: ScmFor,
+        *,
+        sandbox: Sandbox | None = None,
+        limits: Limits = LIMITS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.definitions = definitions
+        self.scm_for = scm_for
+        self.sandbox = sandbox
+        self.limits = limits
+        self.clock = clock
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    # -- starting ---------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        platform: str,
+        repo: str,
+        pipeline: Pipeline,
+        inputs: Mapping[str, Any],
+        requested_by: str,
+    ) -> tuple[int, Promotion]:
+        """Store a new promotion and queue its start (and the supersession of older ones
+        of the same pipeline and repository); no SCM work here."""
+        now = self.clock()
+        spec = spec_from_definition(pipeline)
+        older = await self.store.promotions(
+            platform=platform, repo=repo, pipeline=pipeline.name, status=list(UNFINISHED)
+        )
+        promotion_id = await self.store.create_promotion(
+            pipeline=pipeline.name,
+            repo=repo,
+            platform=platform,
+            requested_by=requested_by,
+            status="running",
+            data={},
+            now=now,
+        )
+        promotion = new_promotion(str(promotion_id), spec, repo, inputs, requested_by, now)
+        await self.store.save_promotion(
+            promotion_id,
+            status=promotion.status,
+            data=to_data(promotion),
+            expected_version=1,
+            now=now,
+        )
+        jobs = [happen_job(row.id, hap.Superseded(str(promotion_id))) for row in older]
+        jobs.append(happen_job(promotion_id, hap.Start()))
+        await self.store.enqueue(jobs, now=now)
+        return promotion_id, promotion
+
+    # -- one happening ------------------------------------------------------------------
+
+    async def happen(self, promotion_id: int, happening: Any) -> Promotion:
+        """Decide ``happening``, save, carry out the actions, decide what they report."""
+        queue = [happening]
+        promotion: Promotion | None = None
+        while queue:
+            row, promotion, actions = await self._decide(promotion_id, queue.pop(0))
+            queue += await self._act(row, promotion, actions)
+        assert promotion is not None
+        return promotion
+
+    async def read_health(self, promotion_id: int, stage: str, sha: str) -> Any:
+        row = await self.store.promotion(promotion_id)
+        if row is None:
+            raise PermanentError(f"promotion {promotion_id} does not exist")
+        return await self._health(self.scm_for(row.platform), row.repo, stage, sha)
+
+    @staticmethod
+    async def _health(scm: Scm, repo: str, stage: str, sha: str) -> Any:
+        health = await scm.commit_health(repo, sha)
+        signals = tuple(hap.Signal(s.kind, s.name, s.state, s.url) for s in health.signals)
+        return hap.HealthObserved(stage, sha, signals)
+
+    async def _decide(
+        self, promotion_id: int, happening: Any
+    ) -> tuple[PromotionRow, Promotion, tuple[Any, ...]]:
+        lock = self._locks.setdefault(promotion_id, asyncio.Lock())
+        async with lock:
+            for _ in range(SAVE_TRIES):
+                row = await self.store.promotion(promotion_id)
+                if row is None:
+                    raise PermanentError(f"promotion {promotion_id} does not exist")
+                before = from_data(row.data)
+                now = self.clock()
+                after, actions = decide(before, happening, now)
+                if after == before and not actions:
+                    return row, before, ()
+                saved = await self.store.save_promotion(
+                    promotion_id,
+                    status=after.status,
+                    data=to_data(after),
+                    expected_version=row.version,
+                    now=now,
+                )
+                if saved:
+                    return row, after, actions
+            raise PrbotError(f"promotion {promotion_id}: could not save (others kept saving)")
+
+    async def _act(self, row: PromotionRow, p: Promotion, actions: tuple[Any, ...]) -> list[Any]:
+        """Carry out the actions; what they report comes back as happenings."""
+        scm = self.scm_for(row.platform)
+        reports: list[Any] = []
+        for action in actions:
+            if isinstance(action, act.OpenStagePr):
+                reports.append(await self._open_stage_pr(row, p, scm, action))
+            elif isinstance(action, act.CheckHealth):
+                reports.append(await self._health(scm, p.repo, action.stage, action.sha))
+            elif isinstance(action, act.UpdateStatusComment):
+                body = render_status(p)
+                for number in action.numbers:
+                    await scm.upsert_comment(p.repo, number, status_marker(p.id), body)
+            elif isinstance(action, act.OpenRevertPr):
+                pr = await scm.revert(
+                    p.repo,
+                    action.number,
+                    branch=action.head_branch,
+                    title=f"Revert {p.pipeline.name} {action.stage} (promotion {p.id})",
+                    body=action.reason,
+                )
+                reports.append(hap.RevertOpened(action.stage, pr.number, pr.url))
+            elif isinstance(action, act.ScheduleWakeUp):
+                await self.store.enqueue(
+                    [happen_job(row.id, hap.Tick(), run_at=action.at)], now=self.clock()
+                )
+            elif isinstance(action, act.Audit):
+                detail = {"promotion": p.id, "stage": action.stage, "detail": action.detail}
+                await self.store.audit(
+                    AuditEntry(action.at, action.who, action.what, p.repo, detail)
+                )
+            elif isinstance(action, act.ClosePr):
+                log.warning("promotion %s: closing PRs is not built yet (%s)", p.id, action)
+        return reports
+
+    async def _open_stage_pr(
+        self, row: PromotionRow, p: Promotion, scm: Scm, action: act.OpenStagePr
+    ) -> Any:
+        try:
+            automation = await self.definitions.lookup(row.platform, p.repo, action.automation)
+            # the stage's head branch wins over the automation's own
+            automation = dataclasses.replace(automation, head=action.head_branch)
+            inputs = stage_inputs(automation, p.inputs, action.context)
+            outcome = await run_automation(
+                scm,
+                p.repo,
+                automation,
+                inputs,
+                extra_context=action.extra_context,
+                sandbox=self.sandbox,
+                limits=self.limits,
+            )
+        except Exception as exc:
+            if not is_permanent(exc):
+                raise  # the job is retried
+            return hap.StagePrFailed(action.stage, str(exc))
+        pr = outcome.pull_request
+        if pr is None:
+            base = automation.base or await scm.default_branch(p.repo)
+            snapshot = await scm.snapshot(p.repo, base)
+            return hap.NothingToChange(action.stage, snapshot.sha)
+        return hap.PrOpened(action.stage, pr.number, pr.url)
+
+
+def stage_inputs(
+    automation: PrAutomation, inputs: Mapping[str, Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The promotion's inputs and the stage's context, for the inputs the automation
+    declares (the context is also the template's, through ``extra_context``)."""
+    names = {f.name for f in automation.configuration}
+    merged = {**inputs, **context}
+    return {k: v for k, v in merged.items() if k in names}
+
+
+# -- the job and the router ------------------------------------------------------------
+
+
+class PromotionJob:
+    """The ``promotion.happen`` job: one happening for one promotion."""
+
+    def __init__(self, engine: PromotionEngine) -> None:
+        self.engine = engine
+
+    async def __call__(self, job: Any) -> None:
+        try:
+            promotion_id = int(job.payload["promotion_id"])
+            check = job.payload.get("check")
+            happening = None if check else decode_happening(job.payload["happening"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PermanentError(f"not a promotion job: {exc}") from exc
+        if check:
+            happening = await self.engine.read_health(promotion_id, check["stage"], check["sha"])
+        await self.engine.happen(promotion_id, happening)
+
+
+router = Router()
+
+
+def parse_branch(head: str) -> tuple[str, int, str] | None:
+    """``prbot/promote/<pipeline>/<id>/<stage>`` (or ``prbot/revert/...``) -> parts."""
+    for prefix in (BRANCH_PREFIX, REVERT_PREFIX):
+        if head.startswith(prefix):
+            parts = head[len(prefix) :].split("/")
+            if len(parts) == 3 and parts[1].isdigit():
+                return parts[0], int(parts[1]), parts[2]
+    return None
+
+
+@router.register(PullRequestEvent)
+async def pull_request_moves_promotions(event: Event, context: Context) -> None:
+    assert isinstance(event, PullRequestEvent)
+    parts = parse_branch(event.head)
+    if parts is None or event.action not in ("merged", "closed"):
+        return
+    _pipeline, promotion_id, stage = parts
+    revert = event.head.startswith(REVERT_PREFIX)
+    if event.action == "merged" and event.merge_commit_sha:
+        happening: Any = (
+            hap.RevertMerged(stage)
+            if revert
+            else hap.PrMerged(stage, event.number, event.merge_commit_sha)
+        )
+    else:
+        happening = hap.PrClosed(stage, event.number)
+    await context.store.enqueue([happen_job(promotion_id, happening)], now=context.clock())
+
+
+@router.register(HealthReported)
+async def health_wakes_promotions(event: Event, context: Context) -> None:
+    """A signal on a stage's merge commit: that stage reads its health again."""
+    assert isinstance(event, HealthReported)
+    rows = await context.store.promotions(
+        platform=event.platform, repo=event.repo, status=list(UNFINISHED)
+    )
+    jobs = [
+        NewJob(JOB, {"promotion_id": row.id, "check": {"stage": stage.name, "sha": event.sha}})
+        for row in rows
+        for stage in from_data(row.data).stages
+        if stage.status in AWAITING_HEALTH and stage.merge_sha == event.sha
+    ]
+    if jobs:
+        await context.store.enqueue(jobs, now=context.clock())

@@ -1,0 +1,178 @@
+"""A promotion end to end, every part real: `prbot serve` as a process, the forge with
+real git, its signed webhooks. A three-stage pipeline (soak 0): each stage's PR opens
+when the previous stage merged and its merge commit reported success, and the promotion
+succeeds. A failing check on a stage with onFailure: rollback opens one revert PR.
+
+The rest of issue 10 (gates end to end, GitLab, supersede end to end, crash safety, the
+benchmark) is still to come."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.forge import ForgeRepo
+from tests.support.serve import free_port, serve_process
+from tests.support.waiting import wait_for
+
+REPO = "acme/gitops"
+TOKEN = "promotion-forge-token-5678"
+SECRET = "promotion-webhook-secret-1234"
+API_TOKEN = "promotion-internal-api-token"
+SLOW = {"timeout": 30.0, "every": 0.1}
+
+BUMP = """\
+apiVersion: prbot.dev/v1alpha1
+kind: PrAutomation
+metadata: {name: bump}
+spec:
+  title: "Bump app in {{ context.env }} to {{ context.tag }}"
+  configuration:
+    - {name: env, type: string}
+    - {name: tag, type: string}
+  updates:
+    yamlEdits:
+      - {file: "envs/{{ context.env }}.yaml", path: image.tag, value: "{{ context.tag }}"}
+"""
+
+PIPELINE = """\
+apiVersion: prbot.dev/v1alpha1
+kind: Pipeline
+metadata: {name: app}
+spec:
+  stages:
+""" + "".join(
+    f"""\
+    - name: {env}
+      automation: bump
+      context: {{env: {env}}}
+      health:
+        checks: [ci/deploy]
+        timeout: 10m
+      onFailure: rollback
+"""
+    for env in ("dev", "staging", "prod")
+)
+
+
+@pytest.fixture
+def forge_files() -> dict[str, str]:
+    files = {
+        f"envs/{env}.yaml": "image:\n  tag: '1.0.0' # bumped\n"
+        for env in ("dev", "staging", "prod")
+    }
+    files[".prbot/bump.yaml"] = BUMP
+    files[".prbot/app.yaml"] = PIPELINE
+    return files
+
+
+@pytest.fixture
+def forge_options() -> dict[str, object]:
+    return {"repo": REPO, "token": TOKEN}
+
+
+async def test_a_three_stage_promotion_succeeds_and_a_failure_rolls_back(
+    tmp_path, forge_repo: ForgeRepo
+) -> None:
+    forge = forge_repo.forge
+    port = free_port()
+    forge.add_hook("github", f"http://127.0.0.1:{port}/webhooks/github", secret=SECRET)
+    env = {
+        "WEBHOOK_SECRET": SECRET,
+        "GITHUB_TOKEN": TOKEN,
+        "GHE_HOST": f"127.0.0.1:{forge_repo.server.port}",
+        "GHE_PROTOCOL": "http",
+        "PRBOT_DATA_DIR": str(tmp_path / "data"),
+        "PRBOT_AUTOMATIONS_DIR": str(tmp_path / "no-deployment-automations"),
+        "PRBOT_API_TOKEN": API_TOKEN,
+        "PRBOT_RECONCILE_SECONDS": "3600",
+    }
+    (tmp_path / "no-deployment-automations").mkdir()
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with (
+        serve_process(tmp_path, env, port=port) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
+    ):
+
+        async def promotion(pid: int) -> dict:
+            return (await http.get(f"/api/promotions/{pid}", headers=auth)).json()["promotion"]
+
+        async def start(tag: str) -> int:
+            body = {"pipeline": "app", "repo": REPO, "platform": "github"}
+            body |= {"inputs": {"tag": tag}, "requested_by": "alice"}
+            answer = await http.post("/api/promotions", headers=auth, json=body)
+            assert answer.status_code == 202, answer.text
+            assert [s["status"] for s in answer.json()["promotion"]["stages"]] == ["pending"] * 3
+            return answer.json()["promotion"]["id"]
+
+        async def stage_pr(pid: int, index: int) -> dict:
+            async def opened():
+                stage = (await promotion(pid))["stages"][index]
+                return stage["pr"] if stage["pr"] else None
+
+            return await wait_for(opened, **SLOW, what=f"stage {index}'s PR")
+
+        async def merge_and_report(pid: int, index: int, state: str) -> None:
+            pr = await stage_pr(pid, index)
+            merged = await forge.merge_pull_request(REPO, pr["number"], actor="alice")
+            sha = merged.merge_commit_sha
+            await wait_for(
+                lambda: _stage_is(promotion(pid), index, ("merged", "verifying")),
+                **SLOW,
+                what=f"stage {index} merged",
+            )
+            await forge.post_status(REPO, sha, state, creator="flux", context="ci/deploy")
+
+        pid = await start("2.0.0")
+        for index in range(3):
+            await merge_and_report(pid, index, "success")
+        done = await wait_for(
+            lambda: _status_is(promotion(pid), "succeeded"), **SLOW, what="the promotion"
+        )
+        assert [s["status"] for s in done["stages"]] == ["succeeded"] * 3
+        # one PR per stage, each with the change and the status comment
+        prs = [
+            p
+            for p in forge.pull_requests(REPO, state="all")
+            if p.head.startswith("prbot/promote/app/")
+        ]
+        assert len(prs) == 3
+        for env_name, pr in zip(
+            ("dev", "staging", "prod"), sorted(prs, key=lambda p: p.number), strict=True
+        ):
+            assert pr.head == f"prbot/promote/app/{pid}/{env_name}"
+            _sha, content = await forge.read_file(REPO, "main", f"envs/{env_name}.yaml")
+            assert "tag: '2.0.0' # bumped" in content.decode()
+            bodies = [c.body for c in forge.comments(REPO, pr.number)]
+            assert any(f"prbot:promotion {pid}" in b for b in bodies), bodies
+
+        # a second promotion whose staging check fails: onFailure rollback opens a revert
+        second = await start("3.0.0")
+        await merge_and_report(second, 0, "success")
+        await merge_and_report(second, 1, "failure")
+        failed = await wait_for(
+            lambda: _status_is(promotion(second), "failed"), **SLOW, what="the failure"
+        )
+        assert [s["status"] for s in failed["stages"]] == ["succeeded", "failed", "pending"]
+
+        async def reverts():
+            found = [
+                p
+                for p in forge.pull_requests(REPO, state="open")
+                if p.head.startswith("prbot/revert/")
+            ]
+            return found or None
+
+        [revert] = await wait_for(reverts, **SLOW, what="the revert PR")
+        assert revert.head == f"prbot/revert/app/{second}/staging"
+    assert served.exit_code == 0, served.output()[-3000:]
+    assert TOKEN not in served.output() and SECRET not in served.output()
+
+
+async def _stage_is(coro, index: int, statuses: tuple[str, ...]) -> bool:
+    return (await coro)["stages"][index]["status"] in statuses
+
+
+async def _status_is(coro, status: str) -> dict | None:
+    p = await coro
+    return p if p["status"] == status else None
