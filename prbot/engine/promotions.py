@@ -12,8 +12,9 @@ SCM and the job queue.
 - Timers are durable: ``ScheduleWakeUp`` is a ``promotion.happen`` job of a ``Tick`` with
   its ``run_at``.
 
-Known gap (issue 10): the actions of a decision are carried out after it is saved, in the
-same job; a crash between the two loses them (the promotion then waits for a command).
+Exactly once: a decision's actions are saved with it (``PENDING`` in the stored data) and
+cleared once carried out; a job that crashed in between is retried (its lease runs out)
+and carries out what is still pending first. Every action is safe to repeat.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ JOB = "promotion.happen"
 BRANCH_PREFIX = "prbot/promote/"
 REVERT_PREFIX = "prbot/revert/"
 SAVE_TRIES = 8
+PENDING = "pending_actions"  # beside the promotion's data: actions not carried out yet
 AWAITING_HEALTH = ("merged", "verifying", "soaking")
 UNFINISHED = ("running", "waiting", "held")
 
@@ -125,6 +127,33 @@ def decode_happening(data: Mapping[str, Any]) -> Any:
     cls = _HAPPENINGS[fields.pop("type")]
     if cls is hap.HealthObserved:
         fields["signals"] = tuple(hap.Signal(**s) for s in fields.get("signals", ()))
+    for key, value in fields.items():
+        if isinstance(value, list):
+            fields[key] = tuple(value)
+    return cls(**fields)
+
+
+_ACTIONS: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        act.OpenStagePr,
+        act.CheckHealth,
+        act.UpdateStatusComment,
+        act.OpenRevertPr,
+        act.ClosePr,
+        act.ScheduleWakeUp,
+        act.Audit,
+    )
+}
+
+
+def encode_action(action: Any) -> dict[str, Any]:
+    return {"type": type(action).__name__, **dataclasses.asdict(action)}
+
+
+def decode_action(data: Mapping[str, Any]) -> Any:
+    fields = dict(data)
+    cls = _ACTIONS[fields.pop("type")]
     for key, value in fields.items():
         if isinstance(value, list):
             fields[key] = tuple(value)
@@ -208,26 +237,64 @@ class PromotionEngine:
     # -- one happening ------------------------------------------------------------------
 
     async def happen(self, promotion_id: int, happening: Any) -> Promotion:
-        """Decide ``happening``, save, carry out the actions, decide what they report."""
-        queue = [happening]
+        """Decide ``happening``, save it with its actions, carry them out, decide what
+        they report. What an earlier attempt left pending is carried out first."""
+        queue: list[Any] = [*await self._recover(promotion_id), happening]
         promotion: Promotion | None = None
         while queue:
             row, promotion, actions = await self._decide(promotion_id, queue.pop(0))
-            queue += await self._act(row, promotion, actions)
+            if actions:
+                queue += await self._act(row, promotion, actions)
+                await self._clear(promotion_id, len(actions))
         assert promotion is not None
         return promotion
 
-    async def read_health(self, promotion_id: int, stage: str, sha: str) -> Any:
+    async def _recover(self, promotion_id: int) -> list[Any]:
+        """Carry out the actions a crashed attempt saved but did not finish."""
+        row = await self.store.promotion(promotion_id)
+        pending = row.data.get(PENDING) if row is not None else None
+        if not pending or row is None:
+            return []
+        log.info("promotion %s: carrying out %d pending action(s)", promotion_id, len(pending))
+        actions = tuple(decode_action(a) for a in pending)
+        reports = await self._act(row, from_data(row.data), actions)
+        await self._clear(promotion_id, len(actions))
+        return reports
+
+    async def _clear(self, promotion_id: int, done: int) -> None:
+        """Drop the first ``done`` pending actions (carried out); others saved meanwhile
+        stay for whoever saved them."""
+        lock = self._locks.setdefault(promotion_id, asyncio.Lock())
+        async with lock:
+            for _ in range(SAVE_TRIES):
+                row = await self.store.promotion(promotion_id)
+                if row is None or not row.data.get(PENDING):
+                    return
+                data = {**row.data, PENDING: row.data[PENDING][done:]}
+                if not data[PENDING]:
+                    del data[PENDING]
+                if await self.store.save_promotion(
+                    promotion_id,
+                    status=row.status,
+                    data=data,
+                    expected_version=row.version,
+                    now=self.clock(),
+                ):
+                    return
+
+    async def read_health(
+        self, promotion_id: int, stage: str, sha: str, descendant: bool = False
+    ) -> Any:
         row = await self.store.promotion(promotion_id)
         if row is None:
             raise PermanentError(f"promotion {promotion_id} does not exist")
-        return await self._health(self.scm_for(row.platform), row.repo, stage, sha)
+        return await self._health(self.scm_for(row.platform), row.repo, stage, sha, descendant)
 
     @staticmethod
-    async def _health(scm: Scm, repo: str, stage: str, sha: str) -> Any:
+    async def _health(scm: Scm, repo: str, stage: str, sha: str, descendant: bool = False) -> Any:
         health = await scm.commit_health(repo, sha)
         signals = tuple(hap.Signal(s.kind, s.name, s.state, s.url) for s in health.signals)
-        return hap.HealthObserved(stage, sha, signals)
+        return hap.HealthObserved(stage, sha, signals, descendant)
 
     async def _decide(
         self, promotion_id: int, happening: Any
@@ -243,10 +310,12 @@ class PromotionEngine:
                 after, actions = decide(before, happening, now)
                 if after == before and not actions:
                     return row, before, ()
+                pending = [*row.data.get(PENDING, ()), *(encode_action(a) for a in actions)]
+                data = {**to_data(after), PENDING: pending} if pending else to_data(after)
                 saved = await self.store.save_promotion(
                     promotion_id,
                     status=after.status,
-                    data=to_data(after),
+                    data=data,
                     expected_version=row.version,
                     now=now,
                 )
@@ -286,7 +355,12 @@ class PromotionEngine:
                     AuditEntry(action.at, action.who, action.what, p.repo, detail)
                 )
             elif isinstance(action, act.ClosePr):
-                log.warning("promotion %s: closing PRs is not built yet (%s)", p.id, action)
+                number = action.number
+                if number is None:  # it was being opened: the open PR from its branch
+                    found = await scm.find_pull_request(p.repo, action.head_branch)
+                    number = found.number if found is not None and found.state == "open" else None
+                if number is not None:
+                    await scm.close_pull_request(p.repo, number, comment=action.comment)
         return reports
 
     async def _open_stage_pr(
@@ -345,7 +419,9 @@ class PromotionJob:
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentError(f"not a promotion job: {exc}") from exc
         if check:
-            happening = await self.engine.read_health(promotion_id, check["stage"], check["sha"])
+            happening = await self.engine.read_health(
+                promotion_id, check["stage"], check["sha"], bool(check.get("descendant"))
+            )
         await self.engine.happen(promotion_id, happening)
 
 
@@ -388,11 +464,20 @@ async def health_wakes_promotions(event: Event, context: Context) -> None:
     rows = await context.store.promotions(
         platform=event.platform, repo=event.repo, status=list(UNFINISHED)
     )
-    jobs = [
-        NewJob(JOB, {"promotion_id": row.id, "check": {"stage": stage.name, "sha": event.sha}})
-        for row in rows
-        for stage in from_data(row.data).stages
-        if stage.status in AWAITING_HEALTH and stage.merge_sha == event.sha
-    ]
+    jobs = []
+    for row in rows:
+        for stage in from_data(row.data).stages:
+            if stage.status not in AWAITING_HEALTH or not stage.merge_sha:
+                continue
+            descendant = False
+            if stage.merge_sha != event.sha:
+                # a CD tool reports on the commit it applied: a later one of the base
+                # branch counts for a merge commit it descends from
+                scm = context.scm_for(event.platform)
+                descendant = await scm.is_ancestor(event.repo, stage.merge_sha, event.sha)
+                if not descendant:
+                    continue
+            check = {"stage": stage.name, "sha": event.sha, "descendant": descendant}
+            jobs.append(NewJob(JOB, {"promotion_id": row.id, "check": check}))
     if jobs:
         await context.store.enqueue(jobs, now=context.clock())

@@ -1,0 +1,142 @@
+"""The promotion engine over a real SQLite store and the memory SCM: a crash between
+saving a decision and carrying out its actions loses nothing (the retried job carries
+out what is pending, once); a superseded promotion's open PR is closed with a comment;
+health on a later commit of the base branch counts for the merge commit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from prbot.automation.changeset import MemoryRepoView
+from prbot.automation.loader import load_view
+from prbot.engine.definitions import DefinitionsCache
+from prbot.engine.promotions import PENDING, PromotionEngine
+from prbot.pipeline import happenings as hap
+from prbot.scm.port import HealthSignal, ScmUnavailable
+from prbot.store.sqlite import SqliteStore
+from tests.support.memory_scm import MemoryScm
+
+REPO = "acme/gitops"
+DEFINITIONS = {
+    ".prbot/bump.yaml": """\
+apiVersion: prbot.dev/v1alpha1
+kind: PrAutomation
+metadata: {name: bump}
+spec:
+  title: "Bump {{ context.env }} to {{ context.tag }}"
+  configuration:
+    - {name: env, type: string}
+    - {name: tag, type: string}
+  updates:
+    yamlEdits:
+      - {file: "envs/{{ context.env }}.yaml", path: tag, value: "{{ context.tag }}"}
+""",
+    ".prbot/app.yaml": """\
+apiVersion: prbot.dev/v1alpha1
+kind: Pipeline
+metadata: {name: app}
+spec:
+  stages:
+    - {name: dev, automation: bump, context: {env: dev}, health: {checks: [ci]}}
+    - {name: prod, automation: bump, context: {env: prod}, health: {checks: [ci]}}
+""",
+}
+
+
+class FlakyScm(MemoryScm):
+    """Fails the next ``fail_commits`` commits as an outage would (after the decision
+    that asked for them was saved)."""
+
+    fail_commits = 0
+
+    async def commit_changes(self, repo, **kwargs):  # type: ignore[override]
+        if self.fail_commits:
+            self.fail_commits -= 1
+            raise ScmUnavailable("the forge went away")
+        return await super().commit_changes(repo, **kwargs)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(str(tmp_path / "prbot.db"))
+    await s.open()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def scm() -> FlakyScm:
+    files = {f"envs/{e}.yaml": "tag: '1'\n" for e in ("dev", "prod")} | DEFINITIONS
+    return FlakyScm({REPO: files})
+
+
+@pytest.fixture
+def engine(store: SqliteStore, scm: FlakyScm) -> PromotionEngine:
+    definitions = DefinitionsCache(None, lambda platform: scm)
+    return PromotionEngine(store, definitions, lambda platform: scm)
+
+
+def pipeline():
+    loaded = load_view(MemoryRepoView(DEFINITIONS), root=".prbot")
+    return loaded.pipelines["app"]
+
+
+async def start(engine: PromotionEngine, tag: str) -> int:
+    pid, _ = await engine.create(
+        platform="github", repo=REPO, pipeline=pipeline(), inputs={"tag": tag}, requested_by="al"
+    )
+    return pid
+
+
+async def test_a_crash_after_saving_loses_no_action(
+    engine: PromotionEngine, store: SqliteStore, scm: FlakyScm
+) -> None:
+    pid = await start(engine, "2")
+    scm.fail_commits = 1
+    with pytest.raises(ScmUnavailable):
+        await engine.happen(pid, hap.Start())
+    row = await store.promotion(pid)
+    assert row is not None and "OpenStagePr" in [a["type"] for a in row.data[PENDING]]
+    assert scm.pulls(REPO, state=None) == []
+    # the job is retried (any happening will do): what is pending is carried out first
+    promotion = await engine.happen(pid, hap.Start())
+    [pr] = scm.pulls(REPO, state=None)
+    assert pr.head == f"prbot/promote/app/{pid}/dev"
+    assert promotion.stage("dev").pr is not None
+    assert PENDING not in (await store.promotion(pid)).data
+    # and again: nothing more happens
+    await engine.happen(pid, hap.Start())
+    assert len(scm.pulls(REPO, state=None)) == 1
+
+
+async def test_a_newer_promotion_closes_the_older_ones_open_pr(
+    engine: PromotionEngine, store: SqliteStore, scm: FlakyScm
+) -> None:
+    old = await start(engine, "2")
+    await engine.happen(old, hap.Start())
+    [old_pr] = scm.pulls(REPO)
+    new = await start(engine, "3")
+    await engine.happen(old, hap.Superseded(str(new)))
+    closed = scm.pulls(REPO, state="closed")
+    assert [p.number for p in closed] == [old_pr.number]
+    assert any(str(new) in c.body for c in scm.comments(REPO, old_pr.number))
+    assert (await store.promotion(old)).status == "superseded"
+
+
+async def test_health_on_a_later_base_commit_counts(
+    engine: PromotionEngine, store: SqliteStore, scm: FlakyScm
+) -> None:
+    pid = await start(engine, "2")
+    await engine.happen(pid, hap.Start())
+    [pr] = scm.pulls(REPO)
+    merged = await scm.merge(REPO, pr.number)
+    await engine.happen(pid, hap.PrMerged("dev", pr.number, merged.sha))
+    later = scm.push(REPO, "main", {"other.txt": "someone else's change\n"}, message="later")
+    scm.add_signal(REPO, later, HealthSignal("status", "ci", "success"))
+    observed = await engine.read_health(pid, "dev", later, descendant=True)
+    promotion = await engine.happen(pid, observed)
+    assert promotion.stage("dev").status == "succeeded"
+    assert promotion.stage("prod").pr is not None  # the next stage's PR opened at once
