@@ -71,15 +71,19 @@ def forge_options() -> dict[str, object]:
     return {"repo": REPO, "token": TOKEN}
 
 
+@pytest.mark.parametrize("platform", ["github", "gitlab"])
 async def test_a_three_stage_promotion_succeeds_and_a_failure_rolls_back(
-    tmp_path, forge_repo: ForgeRepo
+    tmp_path, forge_repo: ForgeRepo, platform: str
 ) -> None:
     forge = forge_repo.forge
     port = free_port()
-    forge.add_hook("github", f"http://127.0.0.1:{port}/webhooks/github", secret=SECRET)
+    forge.add_hook(platform, f"http://127.0.0.1:{port}/webhooks/{platform}", secret=SECRET)
     env = {
         "WEBHOOK_SECRET": SECRET,
+        "GITLAB_WEBHOOK_SECRET": SECRET,
         "GITHUB_TOKEN": TOKEN,
+        "GITLAB_TOKEN": TOKEN,
+        "GITLAB_URL": forge_repo.server.gitlab_url,
         "GHE_HOST": f"127.0.0.1:{forge_repo.server.port}",
         "GHE_PROTOCOL": "http",
         "PRBOT_DATA_DIR": str(tmp_path / "data"),
@@ -98,7 +102,7 @@ async def test_a_three_stage_promotion_succeeds_and_a_failure_rolls_back(
             return (await http.get(f"/api/promotions/{pid}", headers=auth)).json()["promotion"]
 
         async def start(tag: str) -> int:
-            body = {"pipeline": "app", "repo": REPO, "platform": "github"}
+            body = {"pipeline": "app", "repo": REPO, "platform": platform}
             body |= {"inputs": {"tag": tag}, "requested_by": "alice"}
             answer = await http.post("/api/promotions", headers=auth, json=body)
             assert answer.status_code == 202, answer.text
