@@ -10,6 +10,9 @@ mistake; each pass therefore:
 - asks the forge about runs whose PR is open and marks them merged or closed. To stay far
   inside GitHub's 5,000 requests an hour, each run is asked about at most once per
   interval, oldest first, and at most ``max_pr_checks`` per pass;
+- for each unfinished promotion, re-reads the health of its stages awaiting health and asks
+  the forge whether its open stage PR merged or closed (as webhooks would have said), and
+  wakes it (deadlines, and actions a crash left pending);
 - deletes deliveries and done jobs older than PRBOT_RETENTION_DAYS (``Store.prune``):
   every verified body is kept until then, up to 25 MB each.
 
@@ -25,9 +28,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from prbot.engine.promotions import AWAITING_HEALTH, UNFINISHED, happen_job
+from prbot.engine.promotions import JOB as PROMOTION_JOB
 from prbot.engine.providers import scm_for as default_scm_for
 from prbot.errors import PermanentError, describe
+from prbot.pipeline.codec import from_data
+from prbot.pipeline.happenings import PrClosed, PrMerged, Tick
 from prbot.scm.port import Scm
 from prbot.settings import Settings
 from prbot.store.base import Job, NewJob, Pruned, Run, Store
@@ -46,6 +54,7 @@ class ReconcileReport:
     failed: list[int]
     merged: list[int]
     closed: list[int]
+    promotions: int = 0  # promotions woken
     checked: int = 0
     errors: int = 0
     pruned: Pruned = field(default_factory=Pruned)
@@ -107,6 +116,7 @@ class Reconciler:
         now = self.clock()
         await self._runs_in_flight(now, report)
         await self._open_prs(now, report)
+        await self._promotions(now, report)
         if self.settings.retention_days > 0:
             report.pruned = await self.store.prune(before=now - self.settings.retention_days * DAY)
             if report.pruned.deliveries or report.pruned.jobs:
@@ -158,6 +168,52 @@ class Reconciler:
             await self.store.enqueue([job], now=now)
             report.requeued.append(run.id)
             log.info("run %s was %s with no job: re-enqueued", run.id, run.status)
+
+    async def _promotions(self, now: float, report: ReconcileReport) -> None:
+        """What a lost webhook would have said to each unfinished promotion: its stage PR
+        merged or closed, its merge commit's health; and a wake-up. One job per promotion
+        and stage per interval (deduplicated), PR reads bounded like the runs'."""
+        bucket = int(now // max(self.interval, 1.0))
+        rows = await self.store.promotions(status=list(UNFINISHED), limit=MAX_SCANNED)
+        jobs: list[NewJob] = []
+        for row in rows:
+            promotion = from_data(row.data)
+            jobs.append(happen_job(row.id, Tick(), run_at=bucket * max(self.interval, 1.0)))
+            for stage in promotion.stages:
+                if stage.status in AWAITING_HEALTH and stage.merge_sha:
+                    check = {"stage": stage.name, "sha": stage.merge_sha}
+                    key = f"promotion:{row.id}:check:{stage.name}:{bucket}"
+                    jobs.append(
+                        NewJob(
+                            PROMOTION_JOB,
+                            {"promotion_id": row.id, "check": check},
+                            dedupe_key=key,
+                        )
+                    )
+                elif stage.status == "pr_open" and stage.pr is not None:
+                    if report.checked >= self.max_pr_checks:
+                        continue
+                    report.checked += 1
+                    happening = await self._stage_pr(row.platform, row.repo, stage)
+                    if happening is not None:
+                        jobs.append(happen_job(row.id, happening))
+        if jobs:
+            await self.store.enqueue(jobs, now=now)
+            report.promotions = len(rows)
+
+    async def _stage_pr(self, platform: str, repo: str, stage: Any) -> Any:
+        try:
+            pr = await self.scm_for(platform).get_pull_request(repo, stage.pr.number)
+        except PermanentError:
+            return None
+        except Exception as exc:
+            log.warning("reconciler: cannot read %s#%d: %s", repo, stage.pr.number, describe(exc))
+            return None
+        if pr.state == "merged" and pr.merge_commit_sha:
+            return PrMerged(stage.name, pr.number, pr.merge_commit_sha)
+        if pr.state == "closed":
+            return PrClosed(stage.name, pr.number)
+        return None
 
     async def _run_jobs(self, state: str) -> list[Job]:
         return [

@@ -140,3 +140,29 @@ async def test_health_on_a_later_base_commit_counts(
     promotion = await engine.happen(pid, observed)
     assert promotion.stage("dev").status == "succeeded"
     assert promotion.stage("prod").pr is not None  # the next stage's PR opened at once
+
+
+async def test_the_reconciler_says_what_a_lost_webhook_would_have(
+    engine: PromotionEngine, store: SqliteStore, scm: FlakyScm
+) -> None:
+    from prbot.engine.promotions import PromotionJob
+    from prbot.settings import Settings
+    from prbot.worker.reconciler import Reconciler
+
+    pid = await start(engine, "2")
+    await engine.happen(pid, hap.Start())
+    [pr] = scm.pulls(REPO)
+    merged = await scm.merge(REPO, pr.number)  # no webhook reaches prbot
+    scm.add_signal(REPO, merged.sha, HealthSignal("status", "ci", "success"))
+    reconciler = Reconciler(store, Settings(), interval=60, scm_for=lambda platform: scm)
+    job_runner = PromotionJob(engine)
+    for _ in range(2):  # the first pass finds the merge, the second the merge's health
+        await reconciler.reconcile_once()
+        now = engine.clock()
+        for job in await store.claim("test", limit=100, lease=60, now=now):
+            if job.kind == "promotion.happen":  # as the worker pool would run it
+                await job_runner(job)
+            await store.complete(job.id, "test", now=now)
+    promotion = await engine.happen(pid, hap.Tick())
+    assert promotion.stage("dev").status == "succeeded", promotion.stage("dev")
+    assert promotion.stage("prod").pr is not None
