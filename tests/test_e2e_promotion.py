@@ -63,6 +63,7 @@ def forge_files() -> dict[str, str]:
     }
     files[".prbot/bump.yaml"] = BUMP
     files[".prbot/app.yaml"] = PIPELINE
+    files[".prbot/gated.yaml"] = GATED
     return files
 
 
@@ -180,3 +181,86 @@ async def _stage_is(coro, index: int, statuses: tuple[str, ...]) -> bool:
 async def _status_is(coro, status: str) -> dict | None:
     p = await coro
     return p if p["status"] == status else None
+
+
+GATED = """\
+apiVersion: prbot.dev/v1alpha1
+kind: Pipeline
+metadata: {name: gated}
+spec:
+  stages:
+    - name: dev
+      automation: bump
+      context: {env: dev}
+      health: {checks: [ci/deploy]}
+    - name: prod
+      automation: bump
+      context: {env: prod}
+      gates:
+        - approval: {users: [bob], count: 1}
+      health: {checks: [ci/deploy]}
+"""
+
+
+async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: ForgeRepo) -> None:
+    forge = forge_repo.forge
+    port = free_port()
+    forge.add_hook("github", f"http://127.0.0.1:{port}/webhooks/github", secret=SECRET)
+    env = {
+        "WEBHOOK_SECRET": SECRET,
+        "GITHUB_TOKEN": TOKEN,
+        "GHE_HOST": f"127.0.0.1:{forge_repo.server.port}",
+        "GHE_PROTOCOL": "http",
+        "PRBOT_DATA_DIR": str(tmp_path / "data"),
+        "PRBOT_AUTOMATIONS_DIR": str(tmp_path / "none"),
+        "PRBOT_API_TOKEN": API_TOKEN,
+        "PRBOT_RECONCILE_SECONDS": "3600",
+    }
+    (tmp_path / "none").mkdir()
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with (
+        serve_process(tmp_path, env, port=port) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
+    ):
+
+        async def promotion(pid: int) -> dict:
+            return (await http.get(f"/api/promotions/{pid}", headers=auth)).json()["promotion"]
+
+        body = {"pipeline": "gated", "repo": REPO, "platform": "github"}
+        body |= {"inputs": {"tag": "4.0.0"}, "requested_by": "alice"}
+        answer = await http.post("/api/promotions", headers=auth, json=body)
+        assert answer.status_code == 202, answer.text
+        pid = answer.json()["promotion"]["id"]
+
+        async def dev_pr():
+            return (await promotion(pid))["stages"][0]["pr"]
+
+        pr = await wait_for(dev_pr, **SLOW, what="the dev PR")
+        merged = await forge.merge_pull_request(REPO, pr["number"], actor="alice")
+        await wait_for(
+            lambda: _stage_is(promotion(pid), 0, ("merged", "verifying")), **SLOW, what="merged"
+        )
+        await forge.post_status(
+            REPO, merged.merge_commit_sha, "success", creator="ci", context="ci/deploy"
+        )
+        waiting = await wait_for(
+            lambda: _status_is(promotion(pid), "waiting"), **SLOW, what="the gate"
+        )
+        assert waiting["stages"][1]["status"] == "gates" and waiting["stages"][1]["pr"] is None
+
+        # someone not listed cannot approve; the requester alone cannot either; bob can
+        refused = await http.post(
+            f"/api/promotions/{pid}/approve", headers=auth, json={"by": "mallory"}
+        )
+        assert refused.status_code == 409, refused.text
+        accepted = await http.post(
+            f"/api/promotions/{pid}/approve", headers=auth, json={"by": "bob"}
+        )
+        assert accepted.status_code == 202, accepted.text
+
+        async def prod_pr():
+            return (await promotion(pid))["stages"][1]["pr"]
+
+        prod = await wait_for(prod_pr, **SLOW, what="the prod PR after the approval")
+        assert prod["number"] != pr["number"]
+    assert served.exit_code == 0, served.output()[-3000:]
