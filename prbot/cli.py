@@ -27,6 +27,8 @@ examples:
   prbot render image-bump --repo examples/gitops --set service=podinfo --set env=dev \\
       --set tag=6.7.1
   prbot render automations/cluster-create.yaml --repo examples/gitops --values my.yaml --write
+  prbot promote myapp --repo acme/gitops --set tag=6.7.1 --wait
+  prbot promotions 12
 """
 
 VALIDATE_EPILOG = """\
@@ -340,6 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     from prbot.worker.cli import add_parser as add_jobs_parser
 
     add_jobs_parser(sub)
+
+    from prbot.promote_cli import add_parsers as add_promote_parsers
+
+    add_promote_parsers(sub)
     return parser
 
 

@@ -213,6 +213,9 @@ VARIABLES: tuple[Var, ...] = (
         minimum=1, maximum=1024, attr="sandbox_output_mib"),
     Var("PRBOT_API_TOKEN", "bearer token of the internal API (/api; off when unset)", "secret",
         attr="api_token"),
+    Var("PRBOT_URL", "address of a running `prbot serve`, for the command-line clients "
+        "(`prbot promote`, `prbot promotions`); --url wins", "url",
+        "http://127.0.0.1:3000"),
     Var("PRBOT_CONFIG", "config file (YAML or TOML) with the same names as keys"),
 )  # fmt: skip
 # the pure core's limits on untrusted definitions, templates and inputs: one variable per
