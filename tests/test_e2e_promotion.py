@@ -264,3 +264,58 @@ async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: For
         prod = await wait_for(prod_pr, **SLOW, what="the prod PR after the approval")
         assert prod["number"] != pr["number"]
     assert served.exit_code == 0, served.output()[-3000:]
+
+
+async def test_a_newer_promotion_supersedes_an_older_one(tmp_path, forge_repo: ForgeRepo) -> None:
+    forge = forge_repo.forge
+    port = free_port()
+    forge.add_hook("github", f"http://127.0.0.1:{port}/webhooks/github", secret=SECRET)
+    env = {
+        "WEBHOOK_SECRET": SECRET,
+        "GITHUB_TOKEN": TOKEN,
+        "GHE_HOST": f"127.0.0.1:{forge_repo.server.port}",
+        "GHE_PROTOCOL": "http",
+        "PRBOT_DATA_DIR": str(tmp_path / "data"),
+        "PRBOT_AUTOMATIONS_DIR": str(tmp_path / "none"),
+        "PRBOT_API_TOKEN": API_TOKEN,
+        "PRBOT_RECONCILE_SECONDS": "3600",
+    }
+    (tmp_path / "none").mkdir()
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with (
+        serve_process(tmp_path, env, port=port) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
+    ):
+
+        async def promotion(pid: int) -> dict:
+            return (await http.get(f"/api/promotions/{pid}", headers=auth)).json()["promotion"]
+
+        async def start(tag: str) -> int:
+            body = {"pipeline": "app", "repo": REPO, "platform": "github"}
+            body |= {"inputs": {"tag": tag}, "requested_by": "alice"}
+            answer = await http.post("/api/promotions", headers=auth, json=body)
+            assert answer.status_code == 202, answer.text
+            return answer.json()["promotion"]["id"]
+
+        async def dev_pr(pid: int):
+            return (await promotion(pid))["stages"][0]["pr"]
+
+        older = await start("5.0.0")
+        old_pr = await wait_for(lambda: dev_pr(older), **SLOW, what="the older dev PR")
+        newer = await start("6.0.0")
+        await wait_for(
+            lambda: _status_is(promotion(older), "superseded"), **SLOW, what="superseded"
+        )
+        new_pr = await wait_for(lambda: dev_pr(newer), **SLOW, what="the newer dev PR")
+        assert new_pr["number"] != old_pr["number"]
+
+        async def closed():
+            pr = next(
+                p for p in forge.pull_requests(REPO, state="all") if p.number == old_pr["number"]
+            )
+            return pr if pr.state == "closed" else None
+
+        await wait_for(closed, **SLOW, what="the older PR closed")
+        bodies = [c.body for c in forge.comments(REPO, old_pr["number"])]
+        assert any(str(newer) in b for b in bodies), bodies
+    assert served.exit_code == 0, served.output()[-3000:]
