@@ -192,7 +192,8 @@ class PromotionEngine:
         self.sandbox = sandbox
         self.limits = limits
         self.clock = clock
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: dict[int, asyncio.Lock] = {}  # around one decide-and-save
+        self._happening: dict[int, asyncio.Lock] = {}  # around a whole happening
 
     # -- starting ---------------------------------------------------------------------
 
@@ -239,15 +240,18 @@ class PromotionEngine:
     async def happen(self, promotion_id: int, happening: Any) -> Promotion:
         """Decide ``happening``, save it with its actions, carry them out, decide what
         they report. What an earlier attempt left pending is carried out first."""
-        queue: list[Any] = [*await self._recover(promotion_id), happening]
-        promotion: Promotion | None = None
-        while queue:
-            row, promotion, actions = await self._decide(promotion_id, queue.pop(0))
-            if actions:
-                queue += await self._act(row, promotion, actions)
-                await self._clear(promotion_id, len(actions))
-        assert promotion is not None
-        return promotion
+        # one happening at a time per promotion in this process: pending actions are
+        # another job's work in progress, not a crash's leftovers, while it runs
+        async with self._happening.setdefault(promotion_id, asyncio.Lock()):
+            queue: list[Any] = [*await self._recover(promotion_id), happening]
+            promotion: Promotion | None = None
+            while queue:
+                row, promotion, actions = await self._decide(promotion_id, queue.pop(0))
+                if actions:
+                    queue += await self._act(row, promotion, actions)
+                    await self._clear(promotion_id, len(actions))
+            assert promotion is not None
+            return promotion
 
     async def _recover(self, promotion_id: int) -> list[Any]:
         """Carry out the actions a crashed attempt saved but did not finish."""
@@ -386,6 +390,10 @@ class PromotionEngine:
             return hap.StagePrFailed(action.stage, str(exc))
         pr = outcome.pull_request
         if pr is None:
+            # an attempt that crashed opened it, and it merged since: it is the stage's
+            done = await scm.find_pull_request(p.repo, action.head_branch, state="all")
+            if done is not None and done.state == "merged" and done.merge_commit_sha:
+                return hap.PrMerged(action.stage, done.number, done.merge_commit_sha)
             base = automation.base or await scm.default_branch(p.repo)
             snapshot = await scm.snapshot(p.repo, base)
             return hap.NothingToChange(action.stage, snapshot.sha)

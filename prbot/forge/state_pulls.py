@@ -34,7 +34,13 @@ from prbot.forge.models import (
 class PullsMixin:
     """Pull requests (GitLab merge requests), labels, reviewers, comments and reactions."""
 
-    async def open_pull_request(
+    async def open_pull_request(self, repo: str, **kwargs: Any) -> PullRequest:
+        """Open a PR (see ``_open_pull_request``). One at a time per repository, as GitHub
+        does: of two requests for the same head at once, the second gets the 422."""
+        async with self._lock(f"pulls:{repo}"):
+            return await self._open_pull_request(repo, **kwargs)
+
+    async def _open_pull_request(
         self,
         repo: str,
         *,

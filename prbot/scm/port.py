@@ -175,8 +175,11 @@ class Scm(Protocol):
 
     async def get_pull_request(self, repo: str, number: int) -> PullRequest: ...
 
-    async def find_pull_request(self, repo: str, head: str) -> PullRequest | None:
-        """The open PR from ``head``, if any."""
+    async def find_pull_request(
+        self, repo: str, head: str, *, state: Literal["open", "all"] = "open"
+    ) -> PullRequest | None:
+        """The open PR from ``head``, if any; with ``state="all"``, the newest PR from
+        ``head`` whatever its state (one merged since, say)."""
         ...
 
     async def upsert_comment(self, repo: str, number: int, marker: str, body: str) -> Comment:

@@ -35,7 +35,8 @@ from prbot.engine.promotions import JOB as PROMOTION_JOB
 from prbot.engine.providers import scm_for as default_scm_for
 from prbot.errors import PermanentError, describe
 from prbot.pipeline.codec import from_data
-from prbot.pipeline.happenings import PrClosed, PrMerged, Tick
+from prbot.pipeline.happenings import PrClosed, PrMerged, PrOpened, Tick
+from prbot.pipeline.model import stage_branch
 from prbot.scm.port import Scm
 from prbot.settings import Settings
 from prbot.store.base import Job, NewJob, Pruned, Run, Store
@@ -190,6 +191,15 @@ class Reconciler:
                             dedupe_key=key,
                         )
                     )
+                elif stage.status == "pr_open" and stage.pr is None:
+                    # asked for, and its report lost to a crash: find it by its branch
+                    asked = stage.pr_requested_at or now
+                    if now - asked <= self.lease_seconds or report.checked >= self.max_pr_checks:
+                        continue
+                    report.checked += 1
+                    happening = await self._lost_stage_pr(row.platform, promotion, stage.name)
+                    if happening is not None:
+                        jobs.append(happen_job(row.id, happening))
                 elif stage.status == "pr_open" and stage.pr is not None:
                     if report.checked >= self.max_pr_checks:
                         continue
@@ -200,6 +210,21 @@ class Reconciler:
         if jobs:
             await self.store.enqueue(jobs, now=now)
             report.promotions = len(rows)
+
+    async def _lost_stage_pr(self, platform: str, promotion: Any, stage: str) -> Any:
+        head = stage_branch(promotion.pipeline.name, promotion.id, stage)
+        try:
+            pr = await self.scm_for(platform).find_pull_request(promotion.repo, head, state="all")
+        except Exception as exc:
+            log.warning("reconciler: cannot look for %s: %s", head, describe(exc))
+            return None
+        if pr is None:
+            return None
+        if pr.state == "merged" and pr.merge_commit_sha:
+            return PrMerged(stage, pr.number, pr.merge_commit_sha)
+        if pr.state == "open":
+            return PrOpened(stage, pr.number, pr.url)
+        return PrClosed(stage, pr.number)
 
     async def _stage_pr(self, platform: str, repo: str, stage: Any) -> Any:
         try:

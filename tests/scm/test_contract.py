@@ -526,6 +526,17 @@ async def test_find_pull_request_by_head(s: Subject) -> None:
     assert await s.scm.find_pull_request(s.repo, "prbot/other") is None
     await s.side.close(pr.number)
     assert await s.scm.find_pull_request(s.repo, BRANCH) is None  # open ones only
+    # whatever its state: a PR merged or closed since (what a retried job looks for)
+    found = await s.scm.find_pull_request(s.repo, BRANCH, state="all")
+    assert found is not None and (found.number, found.state) == (pr.number, "closed")
+
+
+async def test_find_pull_request_finds_a_merged_one_with_state_all(s: Subject) -> None:
+    pr = await s.open_pr()
+    merged = await s.scm.merge(s.repo, pr.number)
+    assert await s.scm.find_pull_request(s.repo, BRANCH) is None
+    found = await s.scm.find_pull_request(s.repo, BRANCH, state="all")
+    assert found is not None and found.state == "merged" and found.merge_commit_sha == merged.sha
 
 
 async def test_get_pull_request_follows_the_branch(s: Subject) -> None:

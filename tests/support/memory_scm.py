@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import get_args
+from typing import Literal, get_args
 
 from prbot.automation.changeset import REGULAR, ChangeSet, FileChange, RepoFile
 from prbot.scm.change_id import carries, change_id, with_trailer
@@ -211,9 +211,15 @@ class MemoryScm:
         r = self._repo(repo)
         return self._pull_request(r, self._pull(r, number))
 
-    async def find_pull_request(self, repo: str, head: str) -> PullRequest | None:
+    async def find_pull_request(
+        self, repo: str, head: str, *, state: Literal["open", "all"] = "open"
+    ) -> PullRequest | None:
         r = self._repo(repo)
-        pull = self._open_pull(r, head)
+        if state == "all":
+            found = [p for p in r.pulls.values() if p.head == head]
+            pull = max(found, key=lambda p: p.number) if found else None
+        else:
+            pull = self._open_pull(r, head)
         return None if pull is None else self._pull_request(r, pull)
 
     async def upsert_comment(self, repo: str, number: int, marker: str, body: str) -> Comment:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from cachetools import TTLCache
 
@@ -176,8 +176,10 @@ class GitHubScm:
         pr, _ = await pulls.get(await self._api(repo), number)
         return pr
 
-    async def find_pull_request(self, repo: str, head: str) -> PullRequest | None:
-        return await pulls.find(await self._api(repo), head)
+    async def find_pull_request(
+        self, repo: str, head: str, *, state: Literal["open", "all"] = "open"
+    ) -> PullRequest | None:
+        return await pulls.find(await self._api(repo), head, state)
 
     async def upsert_comment(self, repo: str, number: int, marker: str, body: str) -> Comment:
         api = await self._api(repo)

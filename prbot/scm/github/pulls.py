@@ -24,9 +24,10 @@ async def get(api: RepoApi, number: int) -> tuple[PullRequest, dict[str, Any]]:
     return convert.pull_request(api.full_name, data), data
 
 
-async def find_raw(api: RepoApi, head: str) -> dict[str, Any] | None:
-    """The open PR from ``head`` in this repository (GitHub filters by ``owner:branch``)."""
-    data = await api.get("/pulls", query={"head": f"{api.owner}:{head}", "state": "open"})
+async def find_raw(api: RepoApi, head: str, state: str = "open") -> dict[str, Any] | None:
+    """The open (or, with ``state="all"``, the newest) PR from ``head`` in this repository
+    (GitHub filters by ``owner:branch`` and lists newest first)."""
+    data = await api.get("/pulls", query={"head": f"{api.owner}:{head}", "state": state})
     for item in data or []:
         # belt and braces: a server that ignores the filter must not make us adopt a stranger
         if (item.get("head") or {}).get("ref") == head:
@@ -34,8 +35,8 @@ async def find_raw(api: RepoApi, head: str) -> dict[str, Any] | None:
     return None
 
 
-async def find(api: RepoApi, head: str) -> PullRequest | None:
-    raw = await find_raw(api, head)
+async def find(api: RepoApi, head: str, state: str = "open") -> PullRequest | None:
+    raw = await find_raw(api, head, state)
     return convert.pull_request(api.full_name, raw) if raw else None
 
 

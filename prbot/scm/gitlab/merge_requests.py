@@ -87,12 +87,15 @@ async def _update(
     return convert.pull_request(repo, updated)
 
 
-async def find_open(client: GitLabClient, project: Any, head: str) -> dict[str, Any] | None:
+async def find_open(
+    client: GitLabClient, project: Any, head: str, *, state: str = "opened"
+) -> dict[str, Any] | None:
+    """The newest merge request from ``head`` in ``state`` (GitLab's: opened, all, ...)."""
     found = await client.call(
         "find merge request",
         project.mergerequests.list,
         source_branch=head,
-        state="opened",
+        state=state,
         per_page=20,
         get_all=False,
     )

@@ -11,6 +11,7 @@ wires them to the port.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from prbot.automation.changeset import ChangeSet
 from prbot.scm.counter import RequestCounter
@@ -96,9 +97,13 @@ class GitLabScm:
         project = await self._client.project(repo)
         return pull_request(repo, await merge_requests.get_mr(self._client, project, number))
 
-    async def find_pull_request(self, repo: str, head: str) -> PullRequest | None:
+    async def find_pull_request(
+        self, repo: str, head: str, *, state: Literal["open", "all"] = "open"
+    ) -> PullRequest | None:
         project = await self._client.project(repo)
-        mr = await merge_requests.find_open(self._client, project, head)
+        mr = await merge_requests.find_open(
+            self._client, project, head, state="all" if state == "all" else "opened"
+        )
         return pull_request(repo, mr) if mr else None
 
     async def upsert_comment(self, repo: str, number: int, marker: str, body: str) -> Comment:
