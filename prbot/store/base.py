@@ -9,7 +9,7 @@ removed, payloads are stored as received minus headers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -126,6 +126,12 @@ class Store(Protocol):
 
     async def ping(self) -> bool:
         """The store answers (for /readyz)."""
+        ...
+
+    def on_new_jobs(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the event loop) after this process stored jobs that are
+        due now, so a worker pool beside the intake claims them at once instead of at
+        its next poll; jobs other processes store are found by polling."""
         ...
 
     # -- intake: one transaction per delivery

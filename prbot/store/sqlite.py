@@ -100,6 +100,7 @@ class SqliteStore:
         self._checkpointer, self._writer = self._make_writers()
         self._opened = False
         self._readers: ThreadPoolExecutor | None = None
+        self._job_listeners: list[Callable[[], None]] = []
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
@@ -183,16 +184,29 @@ class SqliteStore:
         job_rows = [_job_row(j, now=delivery.received_at) for j in jobs]
         event_rows = _event_rows(events, jobs, job_rows)
         body, bodies = delivery.payload, self._bodies
-        return await self._write(
+        stored = await self._write(
             lambda c: ops.record_delivery(c, row, body, bodies, event_rows, job_rows),
             size=len(body),
         )
+        if stored and job_rows:
+            self._new_jobs()
+        return stored
 
     # -- the queue
 
     async def enqueue(self, jobs: Sequence[NewJob], *, now: float) -> list[int]:
         job_rows = [_job_row(j, now=now) for j in jobs]
-        return await self._write(lambda c: ops.insert_jobs(c, job_rows))
+        ids = await self._write(lambda c: ops.insert_jobs(c, job_rows))
+        if any(j.run_at <= now for j in jobs):
+            self._new_jobs()
+        return ids
+
+    def on_new_jobs(self, callback: Callable[[], None]) -> None:
+        self._job_listeners.append(callback)
+
+    def _new_jobs(self) -> None:
+        for callback in self._job_listeners:
+            callback()
 
     async def claim(self, worker: str, *, limit: int, lease: float, now: float) -> list[Job]:
         if limit <= 0:

@@ -101,6 +101,9 @@ class WorkerPool:
             return
         self._stopping.clear()
         self._loop_task = asyncio.create_task(self._claim_loop(), name=f"worker {self.name}")
+        # jobs stored in this process (a webhook's, a promotion's next step) are claimed
+        # at once; others' at the next poll
+        self.store.on_new_jobs(self._wake.set)
         log.info("worker pool %s started (concurrency %d)", self.name, self.concurrency)
 
     async def drain(self, timeout: float = 30.0) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 import pytest
 
@@ -350,3 +351,19 @@ async def test_claims_fill_every_free_slot_in_one_write(store, pools) -> None:
     )
     assert counting.claims[0] == (4, 4)
     assert sum(1 for _, n in counting.claims if n) <= 4  # not a write per job
+
+
+async def test_a_job_stored_in_this_process_is_claimed_without_waiting_for_the_poll(
+    store, pools
+) -> None:
+    """The pool polls every 30 s here; a job enqueued in the same process wakes it."""
+    done = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        done.set()
+
+    pool = pools(store, {"echo": handler}, poll_interval=30.0)
+    await pool.start()
+    await asyncio.sleep(0.05)  # the pool has polled once and sleeps now
+    await enqueue(store, now=time.time())
+    await asyncio.wait_for(done.wait(), timeout=5.0)  # long before the next poll
