@@ -14,7 +14,10 @@ SCM and the job queue.
 
 Exactly once: a decision's actions are saved with it (``PENDING`` in the stored data) and
 cleared once carried out; a job that crashed in between is retried (its lease runs out)
-and carries out what is still pending first. Every action is safe to repeat.
+and carries out what is still pending first. Every action is safe to repeat. One
+happening runs at a time per promotion in a process; with several worker processes on one
+database, pending actions would also need ids and an owner's lease (not built yet: today
+``prbot serve`` runs the jobs in one process).
 """
 
 from __future__ import annotations
