@@ -15,9 +15,10 @@ SCM and the job queue.
 Exactly once: a decision's actions are saved with it (``PENDING`` in the stored data) and
 cleared once carried out; a job that crashed in between is retried (its lease runs out)
 and carries out what is still pending first. Every action is safe to repeat. One
-happening runs at a time per promotion in a process; with several worker processes on one
-database, pending actions would also need ids and an owner's lease (not built yet: today
-``prbot serve`` runs the jobs in one process).
+happening runs at a time per promotion in a process. Jobs run by a second ``prbot serve``
+on the same database could carry out one pending action in both processes at once (each
+action is idempotent, and the platform refuses a second PR from one head); giving pending
+actions ids and an owner's lease would stop that, and is not built yet.
 """
 
 from __future__ import annotations
