@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.forge import ForgeRepo
+from tests.support.promotions import repo_files
 from tests.support.serve import free_port, serve_process
 from tests.support.waiting import wait_for
 
@@ -21,50 +22,10 @@ SECRET = "promotion-webhook-secret-1234"
 API_TOKEN = "promotion-internal-api-token"
 SLOW = {"timeout": 30.0, "every": 0.1}
 
-BUMP = """\
-apiVersion: prbot.dev/v1alpha1
-kind: PrAutomation
-metadata: {name: bump}
-spec:
-  title: "Bump app in {{ context.env }} to {{ context.tag }}"
-  configuration:
-    - {name: env, type: string}
-    - {name: tag, type: string}
-  updates:
-    yamlEdits:
-      - {file: "envs/{{ context.env }}.yaml", path: image.tag, value: "{{ context.tag }}"}
-"""
-
-PIPELINE = """\
-apiVersion: prbot.dev/v1alpha1
-kind: Pipeline
-metadata: {name: app}
-spec:
-  stages:
-""" + "".join(
-    f"""\
-    - name: {env}
-      automation: bump
-      context: {{env: {env}}}
-      health:
-        checks: [ci/deploy]
-        timeout: 10m
-      onFailure: rollback
-"""
-    for env in ("dev", "staging", "prod")
-)
-
 
 @pytest.fixture
 def forge_files() -> dict[str, str]:
-    files = {
-        f"envs/{env}.yaml": "image:\n  tag: '1.0.0' # bumped\n"
-        for env in ("dev", "staging", "prod")
-    }
-    files[".prbot/bump.yaml"] = BUMP
-    files[".prbot/app.yaml"] = PIPELINE
-    files[".prbot/gated.yaml"] = GATED
-    return files
+    return repo_files(gated=GATED)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.support.forge import ForgeRepo
+from tests.support.promotions import BUMP, STAGES, pipeline
 from tests.support.serve import ROOT, free_port, serve_process
 from tests.support.waiting import wait_for
 
@@ -26,47 +27,13 @@ SECRET = "promote-cli-webhook-secret-1234"
 API_TOKEN = "promote-cli-internal-api-token"
 WRONG_TOKEN = "not-the-api-token-9f8e7d"
 SLOW = {"timeout": 20.0, "every": 0.1}
-STAGES = ("dev", "staging", "prod")
-
-BUMP = """\
-apiVersion: prbot.dev/v1alpha1
-kind: PrAutomation
-metadata: {name: bump}
-spec:
-  title: "Bump app in {{ context.env }} to {{ context.tag }}"
-  configuration:
-    - {name: env, type: string}
-    - {name: tag, type: string}
-  updates:
-    yamlEdits:
-      - {file: "envs/{{ context.env }}.yaml", path: image.tag, value: "{{ context.tag }}"}
-"""
-
-PIPELINE = """\
-apiVersion: prbot.dev/v1alpha1
-kind: Pipeline
-metadata: {name: app}
-spec:
-  stages:
-""" + "".join(
-    f"""\
-    - name: {env}
-      automation: bump
-      context: {{env: {env}}}
-      health:
-        checks: [ci/deploy]
-        timeout: 10m
-      onFailure: rollback
-"""
-    for env in STAGES
-)
 
 
 @pytest.fixture
 def forge_files() -> dict[str, str]:
     files = {f"envs/{env}.yaml": "image:\n  tag: '1.0.0' # bumped\n" for env in STAGES}
     files[".prbot/bump.yaml"] = BUMP
-    files[".prbot/app.yaml"] = PIPELINE
+    files[".prbot/app.yaml"] = pipeline()
     return files
 
 

@@ -28,11 +28,11 @@ import pytest
 
 from prbot.forge.state import Forge
 from tests.support.forge import ForgeRepo, seed_repo
+from tests.support.promotions import BUMP, STAGES, pipeline
 from tests.support.serve import ServeProcess, children_of, free_port, serve_process
 
 PROMOTIONS = 10
 REPOS = [f"acme/gitops-{i}" for i in range(PROMOTIONS)]
-STAGES = ("dev", "staging", "prod")
 TOKEN = "crash-forge-token-5678"
 SECRET = "crash-webhook-secret-1234"
 API_TOKEN = "crash-internal-api-token"
@@ -44,42 +44,10 @@ REVIEW = (0.0, 0.4)  # seconds a stage PR stays open before the test merges it
 OVERALL = 90.0
 STALL = 15.0  # seconds without any change: a promotion is stuck
 
-BUMP = """\
-apiVersion: prbot.dev/v1alpha1
-kind: PrAutomation
-metadata: {name: bump}
-spec:
-  title: "Bump app in {{ context.env }} to {{ context.tag }}"
-  configuration:
-    - {name: env, type: string}
-    - {name: tag, type: string}
-  updates:
-    yamlEdits:
-      - {file: "envs/{{ context.env }}.yaml", path: image.tag, value: "{{ context.tag }}"}
-"""
-
-PIPELINE = """\
-apiVersion: prbot.dev/v1alpha1
-kind: Pipeline
-metadata: {name: app}
-spec:
-  stages:
-""" + "".join(
-    f"""\
-    - name: {env}
-      automation: bump
-      context: {{env: {env}}}
-      health:
-        checks: [ci/deploy]
-        soak: 0s
-        timeout: 10m
-"""
-    for env in STAGES
-)
 
 FILES = {f"envs/{env}.yaml": "image:\n  tag: '1.0.0' # bumped\n" for env in STAGES} | {
     ".prbot/bump.yaml": BUMP,
-    ".prbot/app.yaml": PIPELINE,
+    ".prbot/app.yaml": pipeline(),
 }
 
 

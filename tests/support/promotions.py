@@ -1,0 +1,50 @@
+"""The promotion that the end-to-end tests run: a ``bump`` automation and a three-stage
+``app`` pipeline (dev, staging, prod; one required check ``ci/deploy``), as the files of a
+forge repository."""
+
+from __future__ import annotations
+
+STAGES = ("dev", "staging", "prod")
+CHECK = "ci/deploy"
+
+BUMP = """\
+apiVersion: prbot.dev/v1alpha1
+kind: PrAutomation
+metadata: {name: bump}
+spec:
+  title: "Bump app in {{ context.env }} to {{ context.tag }}"
+  configuration:
+    - {name: env, type: string}
+    - {name: tag, type: string}
+  updates:
+    yamlEdits:
+      - {file: "envs/{{ context.env }}.yaml", path: image.tag, value: "{{ context.tag }}"}
+"""
+
+
+def pipeline(name: str = "app", *, on_failure: str = "rollback", soak: str = "0s") -> str:
+    """A ``kind: Pipeline`` of the three stages, each bumping its own environment."""
+    stages = "".join(
+        f"""\
+    - name: {env}
+      automation: bump
+      context: {{env: {env}}}
+      health:
+        checks: [{CHECK}]
+        soak: {soak}
+        timeout: 10m
+      onFailure: {on_failure}
+"""
+        for env in STAGES
+    )
+    return f"apiVersion: prbot.dev/v1alpha1\nkind: Pipeline\nmetadata: {{name: {name}}}\nspec:\n  stages:\n{stages}"
+
+
+def repo_files(**pipelines: str) -> dict[str, str]:
+    """The environments' files, the automation, the ``app`` pipeline and ``pipelines``
+    (file stem -> definition)."""
+    files = {f"envs/{env}.yaml": "image:\n  tag: '1.0.0' # bumped\n" for env in STAGES}
+    files[".prbot/bump.yaml"] = BUMP
+    files[".prbot/app.yaml"] = pipeline()
+    files.update({f".prbot/{stem}.yaml": text for stem, text in pipelines.items()})
+    return files
