@@ -42,6 +42,14 @@ async def find(api: RepoApi, number: int, marker: str, me: str) -> dict[str, Any
     return None
 
 
+async def edit(api: RepoApi, comment_id: int, text: str) -> Comment:
+    """Replace the body of comment ``comment_id`` (``NotFound`` if it was deleted)."""
+    answer = await api.call(
+        "PATCH", "/issues/comments/{comment_id}", {"comment_id": comment_id}, json={"body": text}
+    )
+    return convert.comment(answer.data)
+
+
 async def upsert(api: RepoApi, number: int, marker: str, body: str, *, me: str) -> Comment:
     """Create, or edit in place, ``me``'s comment carrying ``marker``."""
     text = with_marker(body, marker)
@@ -49,13 +57,7 @@ async def upsert(api: RepoApi, number: int, marker: str, body: str, *, me: str) 
     if found is not None:
         if found.get("body") == text:
             return convert.comment(found)
-        answer = await api.call(
-            "PATCH",
-            "/issues/comments/{comment_id}",
-            {"comment_id": found["id"]},
-            json={"body": text},
-        )
-        return convert.comment(answer.data)
+        return await edit(api, int(found["id"]), text)
     attempt = 0
     while True:
         attempt += 1

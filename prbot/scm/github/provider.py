@@ -60,6 +60,11 @@ class GitHubScm:
         self._default_branches: TTLCache[str, str] = TTLCache(maxsize=4096, ttl=300)
         self.objects = objects or ObjectCache()
         self._me: str | None = None  # the login we act as, once asked
+        # our marked comments, found once: a status comment edited at every change of a
+        # promotion is then one PATCH (or nothing, when the text is the same), no listing
+        self._comments: TTLCache[tuple[str, int, str], Comment] = TTLCache(
+            maxsize=4096, ttl=600
+        )
 
     def __repr__(self) -> str:
         return f"GitHubScm(api_url={self.client.api_url!r}, auth={self._auth!r})"
@@ -185,7 +190,21 @@ class GitHubScm:
         api = await self._api(repo)
         if self._me is None:  # who we are decides which comment is ours: asked once
             self._me = await comments.whoami(api)
-        return await comments.upsert(api, number, marker, body, me=self._me)
+        key = (repo.lower(), number, marker)
+        text = comments.with_marker(body, marker)
+        known = self._comments.get(key)
+        if known is not None and known.body == text:
+            return known
+        comment: Comment | None = None
+        if known is not None:
+            try:
+                comment = await comments.edit(api, known.id, text)
+            except NotFound:  # deleted since: find or create it again
+                comment = None
+        if comment is None:
+            comment = await comments.upsert(api, number, marker, body, me=self._me)
+        self._comments[key] = comment
+        return comment
 
     async def add_reaction(
         self, repo: str, number: int, comment_id: int, reaction: Reaction

@@ -1032,3 +1032,46 @@ def _iso(ts: float) -> str:
     import datetime
 
     return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_a_known_comment_is_edited_without_listing_again(gh, scm):
+    viewer(gh)
+    listing = gh.get(f"{REPO}/issues/7/comments").mock(
+        return_value=ok(
+            [{"id": 21, "body": "a\n\n<!-- prbot:status -->", "user": {"login": "bot"}}]
+        )
+    )
+    edit = gh.patch(f"{REPO}/issues/comments/21").mock(
+        side_effect=lambda request: ok(
+            {"id": 21, "body": json.loads(request.content)["body"], "user": {"login": "bot"}}
+        )
+    )
+    await scm.upsert_comment("acme/gitops", 7, "status", "b")  # found by listing, edited
+    await scm.upsert_comment("acme/gitops", 7, "status", "c")  # edited by its id
+    await scm.upsert_comment("acme/gitops", 7, "status", "c")  # the same text: nothing sent
+    assert (listing.call_count, edit.call_count) == (1, 2)
+    assert body(edit.calls.last) == {"body": "c\n\n<!-- prbot:status -->"}
+
+
+async def test_a_known_comment_deleted_since_is_found_or_made_again(gh, scm):
+    viewer(gh)
+    gh.get(f"{REPO}/issues/7/comments").mock(
+        side_effect=[
+            ok([{"id": 21, "body": "a\n\n<!-- prbot:status -->", "user": {"login": "bot"}}]),
+            ok([]),
+        ]
+    )
+    gh.patch(f"{REPO}/issues/comments/21").mock(
+        side_effect=[
+            ok({"id": 21, "body": "b\n\n<!-- prbot:status -->", "user": {"login": "bot"}}),
+            ok({"message": "Not Found"}, 404),
+        ]
+    )
+    post = gh.post(f"{REPO}/issues/7/comments").mock(
+        return_value=ok(
+            {"id": 22, "body": "c\n\n<!-- prbot:status -->", "user": {"login": "bot"}}, 201
+        )
+    )
+    await scm.upsert_comment("acme/gitops", 7, "status", "b")
+    comment = await scm.upsert_comment("acme/gitops", 7, "status", "c")
+    assert comment.id == 22 and post.call_count == 1
