@@ -62,9 +62,7 @@ class GitHubScm:
         self._me: str | None = None  # the login we act as, once asked
         # our marked comments, found once: a status comment edited at every change of a
         # promotion is then one PATCH (or nothing, when the text is the same), no listing
-        self._comments: TTLCache[tuple[str, int, str], Comment] = TTLCache(
-            maxsize=4096, ttl=600
-        )
+        self._comments: TTLCache[tuple[str, int, str], Comment] = TTLCache(maxsize=4096, ttl=600)
 
     def __repr__(self) -> str:
         return f"GitHubScm(api_url={self.client.api_url!r}, auth={self._auth!r})"
