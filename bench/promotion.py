@@ -74,60 +74,22 @@ from prbot.automation.changeset import DirRepoView  # noqa: E402
 from prbot.automation.loader import load_view  # noqa: E402
 from prbot.engine.run import run_automation  # noqa: E402
 from prbot.forge.server import ForgeServer  # noqa: E402
+from tests.support.promotions import BUMP, CHECK, STAGES  # noqa: E402
+from tests.support.promotions import repo_files as promotion_files  # noqa: E402
 
 OWNER = "bench"
 BOT = "prbot"
 TOKEN = "bench-promotion-forge-token"  # not secrets: a throwaway forge on 127.0.0.1
 SECRET = "bench-promotion-webhook-secret"
 API_TOKEN = "bench-promotion-api-token"
-STAGES = ("dev", "staging", "prod")
-CHECK = "ci/deploy"
 SETTLE_SECONDS = 0.3  # the forge quiet this long: prbot has finished what it was doing
 WORKERS = "4"
 RATE_LIMIT = 1_000_000  # the forge's per-token budget per hour (GitHub: 5,000)
 
-# The seeded repository: as in tests/test_e2e_promotion.py (BUMP, PIPELINE, the files)
-BUMP = """\
-apiVersion: prbot.dev/v1alpha1
-kind: PrAutomation
-metadata: {name: bump}
-spec:
-  title: "Bump app in {{ context.env }} to {{ context.tag }}"
-  configuration:
-    - {name: env, type: string}
-    - {name: tag, type: string}
-  updates:
-    yamlEdits:
-      - {file: "envs/{{ context.env }}.yaml", path: image.tag, value: "{{ context.tag }}"}
-"""
-
-PIPELINE = """\
-apiVersion: prbot.dev/v1alpha1
-kind: Pipeline
-metadata: {name: app}
-spec:
-  stages:
-""" + "".join(
-    f"""\
-    - name: {env}
-      automation: bump
-      context: {{env: {env}}}
-      health:
-        checks: [{CHECK}]
-        soak: 0s
-        timeout: 10m
-      onFailure: rollback
-"""
-    for env in STAGES
-)
-
 
 def repo_files() -> dict[str, str]:
-    files = {f"envs/{env}.yaml": "image:\n  tag: '1.0.0' # bumped\n" for env in STAGES}
-    files[".prbot/bump.yaml"] = BUMP
-    files[".prbot/app.yaml"] = PIPELINE
-    files["README.md"] = "# gitops\n"
-    return files
+    """The repository the promotion tests seed (tests/support/promotions.py)."""
+    return {**promotion_files(), "README.md": "# gitops\n"}
 
 
 class BenchError(Exception):

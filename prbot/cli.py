@@ -11,12 +11,11 @@ from typing import Any
 from prbot.automation.changeset import DirRepoView, apply_to_dir, unified_diff
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.errors import DefinitionError, InputError
-from prbot.automation.limits import Limits
 from prbot.automation.loader import DefinitionSet, to_plain
 from prbot.engine.boxed import load_path, render_folder
 from prbot.engine.sandbox import BoxLimits, Sandbox
 from prbot.errors import PrbotError
-from prbot.settings import no_color
+from prbot.settings import core_limits, no_color, setting
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -87,8 +86,6 @@ def box() -> Sandbox:
     ``prbot serve`` uses (PRBOT_SANDBOX_*), in one box process."""
     global _box
     if _box is None:
-        from prbot.settings import setting
-
         limits = BoxLimits(
             seconds=setting("PRBOT_SANDBOX_SECONDS"),
             cpu_seconds=setting("PRBOT_SANDBOX_CPU_SECONDS"),
@@ -97,12 +94,6 @@ def box() -> Sandbox:
         )
         _box = Sandbox(limits, processes=1)
     return _box
-
-
-def core_limits() -> Limits:
-    from prbot.settings import core_limits as from_settings
-
-    return from_settings()
 
 
 def _load_path(path: Path) -> DefinitionSet:
@@ -134,8 +125,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def automations_dir() -> Path:
-    from prbot.settings import setting
-
     return setting("PRBOT_AUTOMATIONS_DIR")
 
 

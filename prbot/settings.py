@@ -38,13 +38,14 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from prbot.automation.limits import LIMITS, Limits
 from prbot.errors import PrbotError, did_you_mean, redact_url
 
 MiB = 1024 * 1024
+T = TypeVar("T")
 MIN_WEBHOOK_SECRET = 8
 MIN_RETENTION_DAYS = 3.0
 
@@ -455,15 +456,20 @@ class _Reader:
             return default_of(name)
 
 
-def setting(name: str, env: Mapping[str, str] | None = None) -> Any:
-    """One variable's typed value (environment, config file, default) for the command-line
-    tools, which need one or two settings and none of ``serve``'s checks."""
+def _read_alone(read: Callable[[_Reader], T], env: Mapping[str, str] | None) -> T:
+    """What ``read`` takes from the variables, without ``serve``'s other checks, for the
+    command-line tools; ConfigError names each variable at fault."""
     raw, _ = _raw(env, None)
     r = _Reader(raw)
-    value = r.value(name)
+    value = read(r)
     if r.problems:
         raise ConfigError(r.problems)
     return value
+
+
+def setting(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """One variable's typed value (environment, config file, default)."""
+    return _read_alone(lambda r: r.value(name), env)
 
 
 def no_color(env: Mapping[str, str] | None = None) -> bool:
@@ -474,12 +480,11 @@ def no_color(env: Mapping[str, str] | None = None) -> bool:
 
 def database_url(env: Mapping[str, str] | None = None) -> str:
     """PRBOT_DATABASE_URL as ``prbot serve`` resolves it (default: in PRBOT_DATA_DIR)."""
-    raw, _ = _raw(env, None)
-    r = _Reader(raw)
-    url = r.get("PRBOT_DATABASE_URL") or f"sqlite:{r.value('PRBOT_DATA_DIR') / 'prbot.db'}"
-    if r.problems:
-        raise ConfigError(r.problems)
-    return url
+    return _read_alone(_database_url, env)
+
+
+def _database_url(r: _Reader) -> str:
+    return r.get("PRBOT_DATABASE_URL") or f"sqlite:{r.value('PRBOT_DATA_DIR') / 'prbot.db'}"
 
 
 def _pem(text: str) -> str | None:
@@ -564,7 +569,7 @@ def load_settings(
     if ghe_host and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d+)?", ghe_host):
         r.fail("GHE_HOST", f"must be a host name like github.example.com, got {ghe_host!r}")
 
-    database_url = r.get("PRBOT_DATABASE_URL") or f"sqlite:{values['data_dir'] / 'prbot.db'}"
+    database_url = _database_url(r)
     extra: tuple[Secret, ...] = ()
     try:
         from prbot.store import open_store
@@ -613,12 +618,7 @@ def limits_from(r: _Reader) -> Limits:
 
 def core_limits(env: Mapping[str, str] | None = None) -> Limits:
     """The core's limits alone, for the command-line tools."""
-    raw, _ = _raw(env, None)
-    r = _Reader(raw)
-    limits = limits_from(r)
-    if r.problems:
-        raise ConfigError(r.problems)
-    return limits
+    return _read_alone(limits_from, env)
 
 
 def _check_retention(r: _Reader, days: float) -> None:

@@ -28,9 +28,9 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, get_args
 
-from prbot.automation.definitions import Pipeline, PrAutomation
+from prbot.automation.definitions import ApprovalGate, Pipeline, PrAutomation
 from prbot.automation.limits import LIMITS, Limits
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.router import Context, Router
@@ -77,7 +77,7 @@ def spec_from_definition(pipeline: Pipeline) -> PipelineSpec:
     for stage in pipeline.stages:
         gates: list[ApprovalRule | WindowRule] = []
         for gate in stage.gates:
-            if hasattr(gate, "count"):
+            if isinstance(gate, ApprovalGate):
                 gates.append(ApprovalRule(tuple(gate.users), tuple(gate.teams), gate.count))
             else:
                 gates.append(WindowRule(tuple(gate.days), gate.hours, gate.timezone))
@@ -100,64 +100,24 @@ def spec_from_definition(pipeline: Pipeline) -> PipelineSpec:
     return PipelineSpec(pipeline.name, tuple(stages))
 
 
-# -- happenings as job payloads -----------------------------------------------------------
+# -- happenings and actions as stored data (job payloads, pending actions) ---------------
 
-_HAPPENINGS: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (
-        hap.Start,
-        hap.Tick,
-        hap.PrOpened,
-        hap.StagePrFailed,
-        hap.NothingToChange,
-        hap.PrMerged,
-        hap.PrClosed,
-        hap.HealthObserved,
-        hap.Approved,
-        hap.Command,
-        hap.RevertOpened,
-        hap.RevertMerged,
-        hap.Superseded,
-    )
+# every happening and action by its class name, from the pipeline's own unions
+_TYPES: dict[str, type] = {
+    cls.__name__: cls for cls in (*get_args(hap.Happening), *get_args(act.Action))
 }
 
 
-def encode_happening(happening: Any) -> dict[str, Any]:
-    return {"type": type(happening).__name__, **dataclasses.asdict(happening)}
+def encode(value: Any) -> dict[str, Any]:
+    """A happening or an action as JSON-safe data."""
+    return {"type": type(value).__name__, **dataclasses.asdict(value)}
 
 
-def decode_happening(data: Mapping[str, Any]) -> Any:
+def decode(data: Mapping[str, Any]) -> Any:
     fields = dict(data)
-    cls = _HAPPENINGS[fields.pop("type")]
+    cls = _TYPES[fields.pop("type")]
     if cls is hap.HealthObserved:
         fields["signals"] = tuple(hap.Signal(**s) for s in fields.get("signals", ()))
-    for key, value in fields.items():
-        if isinstance(value, list):
-            fields[key] = tuple(value)
-    return cls(**fields)
-
-
-_ACTIONS: dict[str, type] = {
-    cls.__name__: cls
-    for cls in (
-        act.OpenStagePr,
-        act.CheckHealth,
-        act.UpdateStatusComment,
-        act.OpenRevertPr,
-        act.ClosePr,
-        act.ScheduleWakeUp,
-        act.Audit,
-    )
-}
-
-
-def encode_action(action: Any) -> dict[str, Any]:
-    return {"type": type(action).__name__, **dataclasses.asdict(action)}
-
-
-def decode_action(data: Mapping[str, Any]) -> Any:
-    fields = dict(data)
-    cls = _ACTIONS[fields.pop("type")]
     for key, value in fields.items():
         if isinstance(value, list):
             fields[key] = tuple(value)
@@ -170,7 +130,7 @@ def happen_job(promotion_id: int, happening: Any, *, run_at: float = 0.0) -> New
         key = f"{JOB}:{promotion_id}:tick:{int(run_at)}"  # one wake-up per moment
     return NewJob(
         JOB,
-        {"promotion_id": promotion_id, "happening": encode_happening(happening)},
+        {"promotion_id": promotion_id, "happening": encode(happening)},
         dedupe_key=key,
         run_at=run_at,
     )
@@ -264,7 +224,7 @@ class PromotionEngine:
         if not pending or row is None:
             return []
         log.info("promotion %s: carrying out %d pending action(s)", promotion_id, len(pending))
-        actions = tuple(decode_action(a) for a in pending)
+        actions = tuple(decode(a) for a in pending)
         reports = await self._act(row, from_data(row.data), actions)
         await self._clear(promotion_id, len(actions))
         return reports
@@ -318,7 +278,7 @@ class PromotionEngine:
                 after, actions = decide(before, happening, now)
                 if after == before and not actions:
                     return row, before, ()
-                pending = [*row.data.get(PENDING, ()), *(encode_action(a) for a in actions)]
+                pending = [*row.data.get(PENDING, ()), *(encode(a) for a in actions)]
                 data = {**to_data(after), PENDING: pending} if pending else to_data(after)
                 saved = await self.store.save_promotion(
                     promotion_id,
@@ -427,7 +387,7 @@ class PromotionJob:
         try:
             promotion_id = int(job.payload["promotion_id"])
             check = job.payload.get("check")
-            happening = None if check else decode_happening(job.payload["happening"])
+            happening = None if check else decode(job.payload["happening"])
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentError(f"not a promotion job: {exc}") from exc
         if check:

@@ -1,5 +1,5 @@
 """GitHub REST v3 routes under ``/api/v3``: the 34 operations of
-shared/api/github-openapi-subset.json, plus the compare API (not in the subset: its
+tests/fixtures/api/github-openapi-subset.json, plus the compare API (not in the subset: its
 shape follows GitHub's documentation), answered from ``Forge`` in GitHub's shapes.
 
 Handlers stay thin: parse and check the request, call one ``Forge`` method, shape the

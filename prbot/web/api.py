@@ -41,7 +41,7 @@ log = logging.getLogger("prbot.web.api")
 
 MAX_REQUEST_BYTES = 1024 * 1024
 JOB_STATES = ("queued", "running", "done", "dead")
-_REPO = {
+REPO_PATHS = {  # a repository's full path on each platform
     "github": re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"),
     "gitlab": re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+"),
 }
@@ -147,7 +147,7 @@ class Api:
             errors["automation"] = "is required"
 
         platform = body.get("platform")
-        if platform not in _REPO:
+        if platform not in REPO_PATHS:
             errors["platform"] = "must be github or gitlab"
         elif problem := self._platform_ready(platform):
             errors["platform"] = problem
@@ -156,7 +156,7 @@ class Api:
         repo_ok = False
         if not isinstance(repo, str) or not repo:
             errors["repo"] = "is required"
-        elif platform in _REPO and not _REPO[platform].fullmatch(repo):
+        elif platform in REPO_PATHS and not REPO_PATHS[platform].fullmatch(repo):
             errors["repo"] = f"must be a repository path like owner/name, got {repo!r}"
         elif automation is not None and automation.repository and automation.repository != repo:
             errors["repo"] = f"automation {name!r} targets {automation.repository!r}"

@@ -13,7 +13,6 @@ workers do the SCM work (``prbot.engine.promotions``).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +26,7 @@ from prbot.pipeline.codec import from_data
 from prbot.pipeline.machine import approval_refusal, command_refusal
 from prbot.pipeline.model import Promotion
 from prbot.store.base import PromotionRow, Store
+from prbot.web.api import REPO_PATHS
 
 log = logging.getLogger("prbot.api")
 
@@ -34,7 +34,6 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 Guard = Callable[[Handler], Handler]
 PipelineLookup = Callable[[str, str, str], Awaitable[Any]]
 COMMANDS = ("hold", "resume", "retry", "rollback", "cancel")
-_REPO = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
 
 
 def promotion_view(row: PromotionRow, promotion: Promotion | None = None) -> dict[str, Any]:
@@ -94,7 +93,8 @@ class PromotionsApi:
         requested_by, inputs = body.get("requested_by"), body.get("inputs", {})
         if platform not in ("github", "gitlab"):
             errors["platform"] = "must be github or gitlab"
-        if not isinstance(repo, str) or not _REPO.fullmatch(repo):
+        path = REPO_PATHS.get(platform, REPO_PATHS["gitlab"])  # gitlab's: the widest
+        if not isinstance(repo, str) or not path.fullmatch(repo):
             errors["repo"] = "must be a repository path like owner/name"
         if not isinstance(requested_by, str) or not requested_by.strip():
             errors["requested_by"] = "is required (who asked for this promotion)"
