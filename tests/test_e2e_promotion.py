@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.support.forge import ForgeRepo
-from tests.support.promotions import repo_files
+from tests.support.promotions import repo_files, serve_env
 from tests.support.serve import free_port, serve_process
 from tests.support.waiting import wait_for
 
@@ -39,21 +39,9 @@ async def test_a_three_stage_promotion_succeeds_and_a_failure_rolls_back(
 ) -> None:
     forge = forge_repo.forge
     port = free_port()
-    forge.add_hook(platform, f"http://127.0.0.1:{port}/webhooks/{platform}", secret=SECRET)
-    env = {
-        "WEBHOOK_SECRET": SECRET,
-        "GITLAB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_TOKEN": TOKEN,
-        "GITLAB_TOKEN": TOKEN,
-        "GITLAB_URL": forge_repo.server.gitlab_url,
-        "GHE_HOST": f"127.0.0.1:{forge_repo.server.port}",
-        "GHE_PROTOCOL": "http",
-        "PRBOT_DATA_DIR": str(tmp_path / "data"),
-        "PRBOT_AUTOMATIONS_DIR": str(tmp_path / "no-deployment-automations"),
-        "PRBOT_API_TOKEN": API_TOKEN,
-        "PRBOT_RECONCILE_SECONDS": "3600",
-    }
-    (tmp_path / "no-deployment-automations").mkdir()
+    env = serve_env(
+        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN, platform=platform
+    )
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
     async with (
         serve_process(tmp_path, env, port=port) as served,
@@ -166,18 +154,9 @@ spec:
 async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: ForgeRepo) -> None:
     forge = forge_repo.forge
     port = free_port()
-    forge.add_hook("github", f"http://127.0.0.1:{port}/webhooks/github", secret=SECRET)
-    env = {
-        "WEBHOOK_SECRET": SECRET,
-        "GITHUB_TOKEN": TOKEN,
-        "GHE_HOST": f"127.0.0.1:{forge_repo.server.port}",
-        "GHE_PROTOCOL": "http",
-        "PRBOT_DATA_DIR": str(tmp_path / "data"),
-        "PRBOT_AUTOMATIONS_DIR": str(tmp_path / "none"),
-        "PRBOT_API_TOKEN": API_TOKEN,
-        "PRBOT_RECONCILE_SECONDS": "3600",
-    }
-    (tmp_path / "none").mkdir()
+    env = serve_env(
+        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN, platform="github"
+    )
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
     async with (
         serve_process(tmp_path, env, port=port) as served,
@@ -230,18 +209,9 @@ async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: For
 async def test_a_newer_promotion_supersedes_an_older_one(tmp_path, forge_repo: ForgeRepo) -> None:
     forge = forge_repo.forge
     port = free_port()
-    forge.add_hook("github", f"http://127.0.0.1:{port}/webhooks/github", secret=SECRET)
-    env = {
-        "WEBHOOK_SECRET": SECRET,
-        "GITHUB_TOKEN": TOKEN,
-        "GHE_HOST": f"127.0.0.1:{forge_repo.server.port}",
-        "GHE_PROTOCOL": "http",
-        "PRBOT_DATA_DIR": str(tmp_path / "data"),
-        "PRBOT_AUTOMATIONS_DIR": str(tmp_path / "none"),
-        "PRBOT_API_TOKEN": API_TOKEN,
-        "PRBOT_RECONCILE_SECONDS": "3600",
-    }
-    (tmp_path / "none").mkdir()
+    env = serve_env(
+        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN, platform="github"
+    )
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
     async with (
         serve_process(tmp_path, env, port=port) as served,

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.support.forge import ForgeRepo
-from tests.support.promotions import BUMP, STAGES, pipeline
+from tests.support.promotions import BUMP, STAGES, pipeline, serve_env
 from tests.support.serve import ROOT, free_port, serve_process
 from tests.support.waiting import wait_for
 
@@ -84,18 +84,7 @@ async def test_promote_show_follow_and_cancel_against_prbot_serve(
 ) -> None:
     forge = forge_repo.forge
     port = free_port()
-    forge.add_hook("github", f"http://127.0.0.1:{port}/webhooks/github", secret=SECRET)
-    (tmp_path / "no-deployment-automations").mkdir()
-    env = {
-        "WEBHOOK_SECRET": SECRET,
-        "GITHUB_TOKEN": TOKEN,
-        "GHE_HOST": f"127.0.0.1:{forge_repo.server.port}",
-        "GHE_PROTOCOL": "http",
-        "PRBOT_DATA_DIR": str(tmp_path / "data"),
-        "PRBOT_AUTOMATIONS_DIR": str(tmp_path / "no-deployment-automations"),
-        "PRBOT_API_TOKEN": API_TOKEN,
-        "PRBOT_RECONCILE_SECONDS": "3600",
-    }
+    env = serve_env(forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN)
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
     async with (
         serve_process(tmp_path, env, port=port) as served,

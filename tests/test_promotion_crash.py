@@ -28,7 +28,7 @@ import pytest
 
 from prbot.forge.state import Forge
 from tests.support.forge import ForgeRepo, seed_repo
-from tests.support.promotions import BUMP, STAGES, pipeline
+from tests.support.promotions import BUMP, STAGES, pipeline, serve_env
 from tests.support.serve import ServeProcess, children_of, free_port, serve_process
 
 PROMOTIONS = 10
@@ -179,19 +179,15 @@ async def test_promotions_complete_once_each_through_repeated_sigkills(
     for repo in REPOS[1:]:
         await seed_repo(forge_repo.server, repo, FILES, token=TOKEN)
     port = free_port()
-    forge.add_hook("github", f"http://127.0.0.1:{port}/webhooks/github", secret=SECRET)
-    (tmp_path / "no-deployment-automations").mkdir()
-    env = {
-        "WEBHOOK_SECRET": SECRET,
-        "GITHUB_TOKEN": TOKEN,
-        "GHE_HOST": f"127.0.0.1:{forge_repo.server.port}",
-        "GHE_PROTOCOL": "http",
-        "PRBOT_DATA_DIR": str(tmp_path / "data"),
-        "PRBOT_AUTOMATIONS_DIR": str(tmp_path / "no-deployment-automations"),
-        "PRBOT_API_TOKEN": API_TOKEN,
-        "PRBOT_RECONCILE_SECONDS": "1",
-        "PRBOT_LEASE_SECONDS": "2",
-    }
+    env = serve_env(
+        forge_repo,
+        tmp_path,
+        port,
+        webhook_secret=SECRET,
+        api_token=API_TOKEN,
+        PRBOT_RECONCILE_SECONDS="1",
+        PRBOT_LEASE_SECONDS="2",
+    )
     server = Crashing(tmp_path, env, port)
     rng = random.Random(SEED)
     pids: dict[str, int] = {}

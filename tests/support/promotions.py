@@ -4,6 +4,9 @@ forge repository."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 STAGES = ("dev", "staging", "prod")
 CHECK = "ci/deploy"
 
@@ -48,3 +51,37 @@ def repo_files(**pipelines: str) -> dict[str, str]:
     files[".prbot/app.yaml"] = pipeline()
     files.update({f".prbot/{stem}.yaml": text for stem, text in pipelines.items()})
     return files
+
+
+def serve_env(
+    forge_repo: Any,
+    tmp_path: Path,
+    port: int,
+    *,
+    webhook_secret: str,
+    api_token: str,
+    platform: str = "github",
+    **overrides: str,
+) -> dict[str, str]:
+    """``prbot serve``'s environment against the forge, whose ``platform`` webhooks are
+    pointed at ``port``: both platforms' credentials, no deployment automations (the
+    repository's ``.prbot/`` is what runs), and a reconciler an hour apart, so webhooks do
+    the work, unless ``overrides`` says otherwise."""
+    hook = f"http://127.0.0.1:{port}/webhooks/{platform}"
+    forge_repo.forge.add_hook(platform, hook, secret=webhook_secret)
+    automations = tmp_path / "no-deployment-automations"
+    automations.mkdir(exist_ok=True)
+    return {
+        "WEBHOOK_SECRET": webhook_secret,
+        "GITLAB_WEBHOOK_SECRET": webhook_secret,
+        "GITHUB_TOKEN": forge_repo.token,
+        "GITLAB_TOKEN": forge_repo.token,
+        "GITLAB_URL": forge_repo.server.gitlab_url,
+        "GHE_HOST": f"127.0.0.1:{forge_repo.server.port}",
+        "GHE_PROTOCOL": "http",
+        "PRBOT_DATA_DIR": str(tmp_path / "data"),
+        "PRBOT_AUTOMATIONS_DIR": str(automations),
+        "PRBOT_API_TOKEN": api_token,
+        "PRBOT_RECONCILE_SECONDS": "3600",
+        **overrides,
+    }
