@@ -1,10 +1,8 @@
 """A promotion end to end, every part real: `prbot serve` as a process, the forge with
 real git, its signed webhooks. A three-stage pipeline (soak 0): each stage's PR opens
 when the previous stage merged and its merge commit reported success, and the promotion
-succeeds. A failing check on a stage with onFailure: rollback opens one revert PR.
-
-The rest of issue 10 (gates end to end, GitLab, supersede end to end, crash safety, the
-benchmark) is still to come."""
+succeeds. A failing check on a stage with onFailure: rollback opens one revert PR; an approval
+gate waits for its approver; a newer promotion supersedes an older one."""
 
 from __future__ import annotations
 
@@ -21,6 +19,30 @@ TOKEN = "promotion-forge-token-5678"
 SECRET = "promotion-webhook-secret-1234"
 API_TOKEN = "promotion-internal-api-token"
 SLOW = {"timeout": 30.0, "every": 0.1}
+
+
+class PromotionsApi:
+    """The promotions API of a running ``prbot serve``, as these tests call it."""
+
+    def __init__(self, http: httpx.AsyncClient, platform: str = "github") -> None:
+        self.http = http
+        self.platform = platform
+        self.auth = {"Authorization": f"Bearer {API_TOKEN}"}
+
+    async def get(self, pid: int) -> dict:
+        answer = await self.http.get(f"/api/promotions/{pid}", headers=self.auth)
+        return answer.json()["promotion"]
+
+    async def start(self, tag: str, pipeline: str = "app") -> dict:
+        """Start a promotion (asserting the 202); its first answer."""
+        body = {"pipeline": pipeline, "repo": REPO, "platform": self.platform}
+        body |= {"inputs": {"tag": tag}, "requested_by": "alice"}
+        answer = await self.http.post("/api/promotions", headers=self.auth, json=body)
+        assert answer.status_code == 202, answer.text
+        return answer.json()["promotion"]
+
+    async def command(self, pid: int, verb: str, **body: str) -> httpx.Response:
+        return await self.http.post(f"/api/promotions/{pid}/{verb}", headers=self.auth, json=body)
 
 
 @pytest.fixture
@@ -42,22 +64,17 @@ async def test_a_three_stage_promotion_succeeds_and_a_failure_rolls_back(
     env = serve_env(
         forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN, platform=platform
     )
-    auth = {"Authorization": f"Bearer {API_TOKEN}"}
     async with (
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
     ):
-
-        async def promotion(pid: int) -> dict:
-            return (await http.get(f"/api/promotions/{pid}", headers=auth)).json()["promotion"]
+        api = PromotionsApi(http, platform)
+        promotion = api.get
 
         async def start(tag: str) -> int:
-            body = {"pipeline": "app", "repo": REPO, "platform": platform}
-            body |= {"inputs": {"tag": tag}, "requested_by": "alice"}
-            answer = await http.post("/api/promotions", headers=auth, json=body)
-            assert answer.status_code == 202, answer.text
-            assert [s["status"] for s in answer.json()["promotion"]["stages"]] == ["pending"] * 3
-            return answer.json()["promotion"]["id"]
+            started = await api.start(tag)
+            assert [s["status"] for s in started["stages"]] == ["pending"] * 3
+            return started["id"]
 
         async def stage_pr(pid: int, index: int) -> dict:
             async def opened():
@@ -157,20 +174,13 @@ async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: For
     env = serve_env(
         forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN, platform="github"
     )
-    auth = {"Authorization": f"Bearer {API_TOKEN}"}
     async with (
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
     ):
-
-        async def promotion(pid: int) -> dict:
-            return (await http.get(f"/api/promotions/{pid}", headers=auth)).json()["promotion"]
-
-        body = {"pipeline": "gated", "repo": REPO, "platform": "github"}
-        body |= {"inputs": {"tag": "4.0.0"}, "requested_by": "alice"}
-        answer = await http.post("/api/promotions", headers=auth, json=body)
-        assert answer.status_code == 202, answer.text
-        pid = answer.json()["promotion"]["id"]
+        api = PromotionsApi(http)
+        promotion = api.get
+        pid = (await api.start("4.0.0", pipeline="gated"))["id"]
 
         async def dev_pr():
             return (await promotion(pid))["stages"][0]["pr"]
@@ -189,13 +199,9 @@ async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: For
         assert waiting["stages"][1]["status"] == "gates" and waiting["stages"][1]["pr"] is None
 
         # someone not listed cannot approve; the requester alone cannot either; bob can
-        refused = await http.post(
-            f"/api/promotions/{pid}/approve", headers=auth, json={"by": "mallory"}
-        )
+        refused = await api.command(pid, "approve", by="mallory")
         assert refused.status_code == 409, refused.text
-        accepted = await http.post(
-            f"/api/promotions/{pid}/approve", headers=auth, json={"by": "bob"}
-        )
+        accepted = await api.command(pid, "approve", by="bob")
         assert accepted.status_code == 202, accepted.text
 
         async def prod_pr():
@@ -212,21 +218,15 @@ async def test_a_newer_promotion_supersedes_an_older_one(tmp_path, forge_repo: F
     env = serve_env(
         forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN, platform="github"
     )
-    auth = {"Authorization": f"Bearer {API_TOKEN}"}
     async with (
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
     ):
-
-        async def promotion(pid: int) -> dict:
-            return (await http.get(f"/api/promotions/{pid}", headers=auth)).json()["promotion"]
+        api = PromotionsApi(http)
+        promotion = api.get
 
         async def start(tag: str) -> int:
-            body = {"pipeline": "app", "repo": REPO, "platform": "github"}
-            body |= {"inputs": {"tag": tag}, "requested_by": "alice"}
-            answer = await http.post("/api/promotions", headers=auth, json=body)
-            assert answer.status_code == 202, answer.text
-            return answer.json()["promotion"]["id"]
+            return (await api.start(tag))["id"]
 
         async def dev_pr(pid: int):
             return (await promotion(pid))["stages"][0]["pr"]
