@@ -47,7 +47,7 @@ class PromotionsApi:
 
 @pytest.fixture
 def forge_files() -> dict[str, str]:
-    return repo_files(gated=GATED)
+    return repo_files(gated=GATED, secretive=SECRETIVE)
 
 
 @pytest.fixture
@@ -250,3 +250,47 @@ async def test_a_newer_promotion_supersedes_an_older_one(tmp_path, forge_repo: F
         bodies = [c.body for c in forge.comments(REPO, old_pr["number"])]
         assert any(str(newer) in b for b in bodies), bodies
     assert served.exit_code == 0, served.output()[-3000:]
+
+
+SECRETIVE = """\
+apiVersion: prbot.dev/v1alpha1
+kind: PrAutomation
+metadata: {name: rotate}
+spec:
+  title: "Rotate {{ context.env }}"
+  configuration:
+    - {name: env, type: string}
+    - {name: token, type: password}
+  updates:
+    yamlEdits:
+      - {file: "envs/{{ context.env }}.yaml", path: image.tag, value: "x"}
+---
+apiVersion: prbot.dev/v1alpha1
+kind: Pipeline
+metadata: {name: secretive}
+spec:
+  stages:
+    - {name: dev, automation: rotate, context: {env: dev}}
+"""
+
+
+async def test_a_password_input_is_refused_and_never_stored(
+    tmp_path, forge_repo: ForgeRepo
+) -> None:
+    port = free_port()
+    env = serve_env(forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN)
+    async with (
+        serve_process(tmp_path, env, port=port) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
+    ):
+        api = PromotionsApi(http)
+        body = {"pipeline": "secretive", "repo": REPO, "platform": "github"}
+        body |= {"inputs": {"token": "hunter2-promotion-secret"}, "requested_by": "alice"}
+        answer = await http.post("/api/promotions", headers=api.auth, json=body)
+        assert answer.status_code == 422, answer.text
+        assert "password" in answer.json()["errors"]["inputs.token"]
+        listed = await http.get("/api/promotions", headers=api.auth)
+        assert listed.json()["promotions"] == []
+    assert "hunter2-promotion-secret" not in served.output()
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("prbot.db*") if p.is_file())
+    assert b"hunter2-promotion-secret" not in stored

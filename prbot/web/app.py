@@ -44,5 +44,12 @@ def create_app(
     api = Api(settings, store, definitions, repo_lookup=repo_lookup, clock=clock)
     api.add_routes(app)
     if api.token and promotions is not None and pipeline_lookup is not None:
-        PromotionsApi(store, promotions, pipeline_lookup, api.guard, clock=clock).add_routes(app)
+        PromotionsApi(
+            store,
+            promotions,
+            pipeline_lookup,
+            api.guard,
+            automation_lookup=repo_lookup,
+            clock=clock,
+        ).add_routes(app)
     return app

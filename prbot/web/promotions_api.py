@@ -26,7 +26,7 @@ from prbot.pipeline.codec import from_data
 from prbot.pipeline.machine import approval_refusal, command_refusal
 from prbot.pipeline.model import Promotion
 from prbot.store.base import PromotionRow, Store
-from prbot.web.api import REPO_PATHS
+from prbot.web.api import PASSWORD_REFUSED, REPO_PATHS
 
 log = logging.getLogger("prbot.api")
 
@@ -69,12 +69,14 @@ class PromotionsApi:
         pipeline_lookup: PipelineLookup,
         guard: Guard,
         *,
+        automation_lookup: PipelineLookup | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.engine = engine
         self.pipeline_lookup = pipeline_lookup
         self.guard = guard
+        self.automation_lookup = automation_lookup
         self.clock = clock
 
     def add_routes(self, app: web.Application) -> None:
@@ -112,6 +114,8 @@ class PromotionsApi:
                 errors["pipeline"] = str(exc)
             if pipeline is None and "pipeline" not in errors:
                 errors["pipeline"] = f"no pipeline named {name!r}"
+        if pipeline is not None and isinstance(inputs, dict):
+            errors.update(await self._password_inputs(platform, repo, pipeline, inputs))
         if errors:
             return _invalid(errors)
         try:
@@ -127,6 +131,24 @@ class PromotionsApi:
         row = await self.store.promotion(promotion_id)
         assert row is not None
         return web.json_response({"promotion": promotion_view(row, promotion)}, status=202)
+
+    async def _password_inputs(
+        self, platform: str, repo: str, pipeline: Any, inputs: dict[str, Any]
+    ) -> dict[str, str]:
+        """A promotion's inputs are stored and shown: a value for a password input of any
+        stage's automation is refused, as ``/api/runs`` refuses it."""
+        if self.automation_lookup is None:
+            return {}
+        refused: dict[str, str] = {}
+        for name in sorted({stage.automation for stage in pipeline.stages}):
+            try:
+                automation = await self.automation_lookup(platform, repo, name)
+            except PrbotError:
+                continue  # the stage fails when it runs, naming the automation
+            for field in automation.configuration:
+                if field.type == "password" and inputs.get(field.name) not in (None, ""):
+                    refused[f"inputs.{field.name}"] = PASSWORD_REFUSED
+        return refused
 
     async def get(self, request: web.Request) -> web.Response:
         row = await self._row(request)
