@@ -3,9 +3,12 @@
 - The deployment's automations folder is read from disk once (``reload()`` re-reads it).
 - A repository's ``.prbot/`` folder is read through the SCM port at its default branch's
   head, in a constant number of calls (one listing, one batched read), and cached by
-  commit sha. A push to the default branch calls ``invalidate(repo)``; as a safety net
-  for a lost webhook, a cached entry older than ``recheck_seconds`` has its sha checked
-  again (a re-read happens only if the sha moved).
+  commit sha. A push to the default branch that lists its paths and touches nothing in
+  ``.prbot/`` moves the cached entry to the new head without a request (a merged stage
+  PR of a promotion, say); any other push calls ``invalidate(repo)``. As a safety net for
+  a lost webhook, a cached entry older than ``recheck_seconds`` has its sha checked again.
+  A moved sha whose ``.prbot/`` listing (paths and blob ids) is unchanged reuses the
+  entry: files are read, loaded and reported only when the folder changed.
 - A problem in a repository's definitions is logged and reported on the commit as the
   status ``prbot/definitions`` (failure, naming the first problem); the repository's
   valid definitions stay usable, and other repositories are not affected.
@@ -68,6 +71,7 @@ class RepoDefinitions:
     definitions: DefinitionSet
     has_folder: bool
     checked_at: float
+    listing: frozenset[tuple[str, str, str]] = frozenset()  # .prbot/ (path, mode, blob)
 
     @property
     def problems(self) -> list[Problem]:
@@ -142,6 +146,16 @@ class DefinitionsCache:
 
     # -- repositories -------------------------------------------------------------------
 
+    def moved(self, platform: str, repo: str, before: str, after: str) -> bool:
+        """The default branch moved from ``before`` to ``after`` without touching
+        ``.prbot/``: a cached entry of ``before`` now stands for ``after`` (no request).
+        False when nothing cached is at ``before`` (the caller invalidates)."""
+        entry = self._repos.get((platform, repo.lower()))
+        if entry is None or not before or entry.sha != before:
+            return False
+        entry.sha, entry.checked_at = after, self.clock()
+        return True
+
     def invalidate(self, repo: str, platform: str | None = None) -> None:
         """Forget a repository's cached definitions (its default branch moved); without
         ``platform``, on every platform."""
@@ -164,10 +178,12 @@ class DefinitionsCache:
             async def fetch() -> RepoDefinitions:
                 branch = await scm.default_branch(repo)
                 snapshot = await scm.snapshot(repo, branch)
-                if cached is not None and cached.sha == snapshot.sha:
-                    cached.checked_at = self.clock()
+                listing = _listing(snapshot.entries)
+                if cached is not None and (cached.sha == snapshot.sha or cached.listing == listing):
+                    # same commit, or a later one with the very same .prbot/ files
+                    cached.sha, cached.checked_at = snapshot.sha, self.clock()
                     return cached
-                return await self._load(scm, repo, snapshot.sha, snapshot.entries)
+                return await self._load(scm, repo, snapshot.sha, snapshot.entries, listing)
 
             # an outage that outlasted the provider's own retries gets a few more, spaced
             # out: a person is waiting on this (POST /api/runs answers 503 otherwise)
@@ -185,7 +201,12 @@ class DefinitionsCache:
         return entry
 
     async def _load(
-        self, scm: Scm, repo: str, sha: str, entries: Mapping[str, TreeEntry]
+        self,
+        scm: Scm,
+        repo: str,
+        sha: str,
+        entries: Mapping[str, TreeEntry],
+        listing: frozenset[tuple[str, str, str]],
     ) -> RepoDefinitions:
         listed = {p: e for p, e in entries.items() if p.startswith(ROOT + "/")}
         found = DefinitionSet()
@@ -197,7 +218,7 @@ class DefinitionsCache:
                     f"has {len(listed)} files; at most {most} are read (max_repo_files)", "", ROOT
                 )
             )
-            return RepoDefinitions(repo, sha, found, True, self.clock())
+            return RepoDefinitions(repo, sha, found, True, self.clock(), listing)
         regular = sorted(p for p, e in listed.items() if e.mode not in (SYMLINK, SUBMODULE))
         contents = await scm.read_files(repo, sha, regular) if regular else {}
         files: dict[str, RepoFile] = {p: RepoFile(contents[p], listed[p].mode) for p in contents}
@@ -215,7 +236,7 @@ class DefinitionsCache:
         found = self._combine(repo, loaded)
         for problem in found.problems:
             log.warning("definition problem in %s@%s: %s", repo, sha[:12], problem)
-        return RepoDefinitions(repo, sha, found, bool(listed), self.clock())
+        return RepoDefinitions(repo, sha, found, bool(listed), self.clock(), listing)
 
     def _combine(self, repo: str, loaded: DefinitionSet) -> DefinitionSet:
         """The repository's own definitions with its clashes and foreign targets as
@@ -301,6 +322,11 @@ class DefinitionsCache:
         return entry.definitions.pipelines.get(name)
 
 
+def _listing(entries: Mapping[str, TreeEntry]) -> frozenset[tuple[str, str, str]]:
+    prefix = ROOT + "/"
+    return frozenset((p, e.mode, e.sha) for p, e in entries.items() if p.startswith(prefix))
+
+
 def _clash(ours: PrAutomation | Pipeline, theirs: PrAutomation | Pipeline) -> Problem:
     # the file name only: the deployment's folder layout is none of the repository's business
     return Problem(
@@ -328,8 +354,10 @@ async def push_reloads_definitions(event: Event, context: Context) -> None:
     when someone next runs an automation."""
     assert isinstance(event, PushToDefault)
     definitions = context.definitions
-    definitions.invalidate(event.repo, event.platform)
     touched = not event.paths or any(p == ROOT or p.startswith(ROOT + "/") for p in event.paths)
+    if not touched and definitions.moved(event.platform, event.repo, event.before, event.after):
+        return
+    definitions.invalidate(event.repo, event.platform)
     if not touched:
         return
     try:

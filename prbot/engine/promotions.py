@@ -41,6 +41,7 @@ from prbot.events import Event, HealthReported, PullRequestEvent
 from prbot.pipeline import actions as act
 from prbot.pipeline import happenings as hap
 from prbot.pipeline.codec import from_data, to_data
+from prbot.pipeline.health import is_required
 from prbot.pipeline.machine import decide
 from prbot.pipeline.model import (
     ApprovalRule,
@@ -431,15 +432,21 @@ async def pull_request_moves_promotions(event: Event, context: Context) -> None:
 
 @router.register(HealthReported)
 async def health_wakes_promotions(event: Event, context: Context) -> None:
-    """A signal on a stage's merge commit: that stage reads its health again."""
+    """A signal that a stage requires, on its merge commit or a later commit: that stage
+    reads its health again."""
     assert isinstance(event, HealthReported)
+    signal = hap.Signal(event.source, event.context, event.state, event.url)
     rows = await context.store.promotions(
         platform=event.platform, repo=event.repo, status=list(UNFINISHED)
     )
     jobs = []
     for row in rows:
-        for stage in from_data(row.data).stages:
+        promotion = from_data(row.data)
+        rules = {spec.name: spec.health for spec in promotion.pipeline.stages}
+        for stage in promotion.stages:
             if stage.status not in AWAITING_HEALTH or not stage.merge_sha:
+                continue
+            if not is_required(rules[stage.name], signal):
                 continue
             descendant = False
             if stage.merge_sha != event.sha:

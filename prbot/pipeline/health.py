@@ -34,6 +34,12 @@ def requirements(rule: HealthRule) -> tuple[RequirementHealth, ...]:
     return tuple(needed)
 
 
+def is_required(rule: HealthRule, signal: Signal) -> bool:
+    """Whether ``signal`` could count for ``rule`` (a report of anything else, such as
+    another tool's status on the same commit, never needs the health read again)."""
+    return any(_matches(r, signal) for r in requirements(rule))
+
+
 def _matches(requirement: RequirementHealth, signal: Signal) -> bool:
     if requirement.kind == "deployment":
         return signal.kind == "deployment" and signal.name == requirement.name

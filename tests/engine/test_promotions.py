@@ -166,3 +166,40 @@ async def test_the_reconciler_says_what_a_lost_webhook_would_have(
     promotion = await engine.happen(pid, hap.Tick())
     assert promotion.stage("dev").status == "succeeded", promotion.stage("dev")
     assert promotion.stage("prod").pr is not None
+
+
+async def test_only_a_signal_the_stage_requires_wakes_it(
+    engine: PromotionEngine, store: SqliteStore, scm: FlakyScm
+) -> None:
+    """Another tool's status on the merge commit (prbot's own definitions status, a
+    linter) does not cost a health read; the required ``ci`` does."""
+    from prbot.engine.promotions import health_wakes_promotions
+    from prbot.engine.router import Context
+    from prbot.events import HealthReported
+
+    pid = await start(engine, "2")
+    await engine.happen(pid, hap.Start())
+    [pr] = scm.pulls(REPO)
+    merged = await scm.merge(REPO, pr.number)
+    await engine.happen(pid, hap.PrMerged("dev", pr.number, merged.sha))
+    context = Context(store, engine.definitions, lambda platform: scm)
+
+    async def wakes(source: str, name: str) -> list[dict]:
+        event = HealthReported(
+            platform="github",
+            repo=REPO,
+            sha=merged.sha,
+            context=name,
+            state="success",
+            source=source,  # type: ignore[arg-type]
+        )
+        await health_wakes_promotions(event, context)
+        jobs = await store.claim("test", limit=100, lease=60, now=engine.clock() + 1)
+        for job in jobs:
+            await store.complete(job.id, "test", now=engine.clock())
+        return [j.payload["check"] for j in jobs if "check" in j.payload]
+
+    assert await wakes("status", "prbot/definitions") == []
+    assert await wakes("deployment", "ci") == []  # a deployment named like the check
+    assert await wakes("check", "ci") == [{"stage": "dev", "sha": merged.sha, "descendant": False}]
+    assert await wakes("status", "ci") == [{"stage": "dev", "sha": merged.sha, "descendant": False}]

@@ -8,7 +8,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from prbot.engine.definitions import STATUS_CONTEXT, DefinitionsCache, UnknownAutomation
+from prbot.engine.definitions import (
+    STATUS_CONTEXT,
+    DefinitionsCache,
+    UnknownAutomation,
+    push_reloads_definitions,
+)
+from prbot.engine.router import Context
 from prbot.events import PushToDefault
 from prbot.forge.git import Change
 from prbot.scm.github import GitHubScm
@@ -183,3 +189,72 @@ async def test_gitlab_repository_definitions(forge, cache, automations_dir) -> N
     sha = await forge.forge.resolve(REPO, "main")
     [status] = forge.forge.statuses(REPO, sha)
     assert (status.context, status.state) == (STATUS_CONTEXT, "failure")
+
+
+async def test_a_push_beside_the_definitions_costs_nothing(forge, cache, scm) -> None:
+    """A merged PR that changed no ``.prbot/`` file (a promotion's stage PR, say): the
+    cached definitions now stand for the new head, with no request and no new status."""
+    found = await cache.lookup("github", REPO, "repo-note")
+    before = await forge.forge.resolve(REPO, "main")
+    after = await forge.forge.commit_changes(
+        REPO, "main", "bump", {"apps/a.yaml": Change(content=b"tag: 2\n")}, actor="bot"
+    )
+    event = PushToDefault(
+        platform="github",
+        repo=REPO,
+        branch="main",
+        before=before,
+        after=after,
+        paths=("apps/a.yaml",),
+    )
+    forge.requests.reset()
+    await push_reloads_definitions(event, _context(cache, scm))
+    assert (await cache.lookup("github", REPO, "repo-note")) is found
+    assert forge.requests.total == 0
+    entry = cache.cached("github", REPO)
+    assert entry is not None and entry.sha == after
+    assert forge.forge.statuses(REPO, after) == []
+
+    # a push the cache cannot place (not from the sha it holds) invalidates it
+    stray = PushToDefault(
+        platform="github", repo=REPO, branch="main", before="0" * 40, after=after, paths=("x",)
+    )
+    await push_reloads_definitions(stray, _context(cache, scm))
+    assert cache.cached("github", REPO) is None
+
+
+async def test_a_moved_head_with_the_same_definitions_is_not_read_again(
+    forge, scm, automations_dir
+) -> None:
+    """No push seen (a lost webhook): the recheck finds a new sha, but the ``.prbot/``
+    listing (paths and blob ids) is unchanged, so nothing is read, loaded or reported."""
+    await forge.forge.commit_changes(
+        REPO,
+        "main",
+        "defs",
+        {
+            ".prbot/note.yaml": Change(content=DEFS[".prbot/note.yaml"].encode()),
+            ".prbot/tpl/note.md": Change(content=b"x\n"),
+        },
+        actor="bot",
+    )
+    now = [0.0]
+    cache = DefinitionsCache(automations_dir, lambda platform: scm, clock=lambda: now[0])
+    found = await cache.lookup("github", REPO, "repo-note")
+    first = await forge.forge.resolve(REPO, "main")
+    assert [s.state for s in forge.forge.statuses(REPO, first)] == ["success"]
+    after = await forge.forge.commit_changes(
+        REPO, "main", "bump", {"apps/a.yaml": Change(content=b"tag: 2\n")}, actor="bot"
+    )
+    now[0] += cache.recheck_seconds + 1
+    forge.requests.reset()
+    assert (await cache.lookup("github", REPO, "repo-note")) is found
+    routes = {r.route for r in forge.requests.entries}
+    assert not any("graphql" in r or "contents" in r or "blobs" in r for r in routes), routes
+    assert forge.forge.statuses(REPO, after) == []
+    entry = cache.cached("github", REPO)
+    assert entry is not None and entry.sha == after
+
+
+def _context(cache: DefinitionsCache, scm: GitHubScm) -> Context:
+    return Context(None, cache, lambda platform: scm)  # type: ignore[arg-type]
