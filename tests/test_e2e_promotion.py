@@ -114,8 +114,14 @@ async def test_a_three_stage_promotion_succeeds_and_a_failure_rolls_back(
             assert pr.head == f"prbot/promote/app/{pid}/{env_name}"
             _sha, content = await forge.read_file(REPO, "main", f"envs/{env_name}.yaml")
             assert "tag: '2.0.0' # bumped" in content.decode()
-            bodies = [c.body for c in forge.comments(REPO, pr.number)]
-            assert any(f"prbot:promotion {pid}" in b for b in bodies), bodies
+
+            # written by the status job within its span: the whole promotion, succeeded
+            def final_status(number: int = pr.number) -> bool:
+                bodies = [c.body for c in forge.comments(REPO, number)]
+                mine = [b for b in bodies if f"prbot:promotion {pid}" in b]
+                return len(mine) == 1 and mine[0].count("succeeded") >= 3
+
+            await wait_for(final_status, what=f"the status comment on #{pr.number}")
 
         # a second promotion whose staging check fails: onFailure rollback opens a revert
         second = await start("3.0.0")

@@ -11,6 +11,11 @@ SCM and the job queue.
   deterministic head branch, health by the merge commit of a stage awaiting health.
 - Timers are durable: ``ScheduleWakeUp`` is a ``promotion.happen`` job of a ``Tick`` with
   its ``run_at``.
+- The status comment is written by a ``promotion.status`` job, at most once per
+  ``status_seconds`` per promotion: every change inside that span is one edit per stage
+  PR, written with the state at the end of it, and a PR whose comment already says that
+  is skipped. A transition's next PR never waits for comments, and GitHub's limits on
+  rapid content edits are respected. ``status_seconds=0`` writes at once.
 
 Exactly once: a decision's actions are saved with it (``PENDING`` in the stored data) and
 cleared once carried out; a job that crashed in between is retried (its lease runs out)
@@ -30,6 +35,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, get_args
 
+from cachetools import LRUCache
+
 from prbot.automation.definitions import ApprovalGate, Pipeline, PrAutomation
 from prbot.automation.limits import LIMITS, Limits
 from prbot.engine.definitions import DefinitionsCache
@@ -41,7 +48,7 @@ from prbot.events import Event, HealthReported, PullRequestEvent
 from prbot.pipeline import actions as act
 from prbot.pipeline import happenings as hap
 from prbot.pipeline.codec import from_data, to_data
-from prbot.pipeline.health import is_required
+from prbot.pipeline.health import may_change
 from prbot.pipeline.machine import decide
 from prbot.pipeline.model import (
     ApprovalRule,
@@ -59,6 +66,8 @@ from prbot.store.base import AuditEntry, NewJob, PromotionRow, Store
 log = logging.getLogger("prbot.promotions")
 
 JOB = "promotion.happen"
+STATUS_JOB = "promotion.status"
+STATUS_SECONDS = 2.0  # a status comment lags its promotion by at most this (plus the queue)
 BRANCH_PREFIX = "prbot/promote/"
 REVERT_PREFIX = "prbot/revert/"
 SAVE_TRIES = 8
@@ -137,6 +146,18 @@ def happen_job(promotion_id: int, happening: Any, *, run_at: float = 0.0) -> New
     )
 
 
+def status_job(promotion_id: int, now: float, every: float) -> NewJob:
+    """The status comment's job for the span of ``every`` seconds ``now`` falls in: one
+    per span (its key), run at the span's end, so it writes the latest state."""
+    span = int(now // every) + 1
+    return NewJob(
+        STATUS_JOB,
+        {"promotion_id": promotion_id},
+        dedupe_key=f"{STATUS_JOB}:{promotion_id}:{span}",
+        run_at=span * every,
+    )
+
+
 # -- the engine ------------------------------------------------------------------------
 
 
@@ -150,6 +171,7 @@ class PromotionEngine:
         sandbox: Sandbox | None = None,
         limits: Limits = LIMITS,
         clock: Callable[[], float] = time.time,
+        status_seconds: float = STATUS_SECONDS,
     ) -> None:
         self.store = store
         self.definitions = definitions
@@ -157,7 +179,11 @@ class PromotionEngine:
         self.sandbox = sandbox
         self.limits = limits
         self.clock = clock
+        self.status_seconds = status_seconds
         self._locks: dict[int, asyncio.Lock] = {}  # around one decide-and-save
+        self._status_locks: dict[int, asyncio.Lock] = {}  # around one status write
+        # (platform, repo, PR number) -> the status body last written there
+        self._written: LRUCache[tuple[str, str, int], str] = LRUCache(maxsize=4096)
         self._happening: dict[int, asyncio.Lock] = {}  # around a whole happening
 
     # -- starting ---------------------------------------------------------------------
@@ -302,9 +328,13 @@ class PromotionEngine:
             elif isinstance(action, act.CheckHealth):
                 reports.append(await self._health(scm, p.repo, action.stage, action.sha))
             elif isinstance(action, act.UpdateStatusComment):
-                body = render_status(p)
-                for number in action.numbers:
-                    await scm.upsert_comment(p.repo, number, status_marker(p.id), body)
+                if self.status_seconds > 0:
+                    now = self.clock()
+                    await self.store.enqueue(
+                        [status_job(row.id, now, self.status_seconds)], now=now
+                    )
+                else:
+                    await self.write_status(row.id)
             elif isinstance(action, act.OpenRevertPr):
                 pr = await scm.revert(
                     p.repo,
@@ -331,6 +361,22 @@ class PromotionEngine:
                 if number is not None:
                     await scm.close_pull_request(p.repo, number, comment=action.comment)
         return reports
+
+    async def write_status(self, promotion_id: int) -> None:
+        """The status comment on every stage PR, as the promotion stands now."""
+        async with self._status_locks.setdefault(promotion_id, asyncio.Lock()):
+            row = await self.store.promotion(promotion_id)
+            if row is None:
+                return
+            p = from_data(row.data)
+            scm = self.scm_for(row.platform)
+            body = render_status(p)
+            for number in p.pr_numbers:
+                key = (row.platform, p.repo.lower(), number)
+                if self._written.get(key) == body:
+                    continue  # already says this
+                await scm.upsert_comment(p.repo, number, status_marker(p.id), body)
+                self._written[key] = body
 
     async def _open_stage_pr(
         self, row: PromotionRow, p: Promotion, scm: Scm, action: act.OpenStagePr
@@ -398,6 +444,20 @@ class PromotionJob:
         await self.engine.happen(promotion_id, happening)
 
 
+class PromotionStatusJob:
+    """The ``promotion.status`` job: write the status comments of one promotion."""
+
+    def __init__(self, engine: PromotionEngine) -> None:
+        self.engine = engine
+
+    async def __call__(self, job: Any) -> None:
+        try:
+            promotion_id = int(job.payload["promotion_id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PermanentError(f"not a promotion status job: {exc}") from exc
+        await self.engine.write_status(promotion_id)
+
+
 router = Router()
 
 
@@ -446,7 +506,7 @@ async def health_wakes_promotions(event: Event, context: Context) -> None:
         for stage in promotion.stages:
             if stage.status not in AWAITING_HEALTH or not stage.merge_sha:
                 continue
-            if not is_required(rules[stage.name], signal):
+            if not may_change(rules[stage.name], signal):
                 continue
             descendant = False
             if stage.merge_sha != event.sha:

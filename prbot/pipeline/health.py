@@ -34,9 +34,13 @@ def requirements(rule: HealthRule) -> tuple[RequirementHealth, ...]:
     return tuple(needed)
 
 
-def is_required(rule: HealthRule, signal: Signal) -> bool:
-    """Whether ``signal`` could count for ``rule`` (a report of anything else, such as
-    another tool's status on the same commit, never needs the health read again)."""
+def may_change(rule: HealthRule, signal: Signal) -> bool:
+    """Whether a report of ``signal`` could change what a stage under ``rule`` sees: a
+    signal it requires, or GitLab's pipeline, whose hook also stands for the commit
+    statuses in it (GitLab has no hook of its own for them). A report of anything else,
+    such as another tool's status on the same commit, needs no health read."""
+    if signal.kind == "pipeline" and rule.checks:
+        return True
     return any(_matches(r, signal) for r in requirements(rule))
 
 

@@ -1,6 +1,8 @@
 """The job kinds a worker runs, and what runs each:
 
 - ``automation.run``: the engine's ``AutomationRunHandler`` (see ``prbot.engine.runs``).
+- ``promotion.happen`` / ``promotion.status``: one happening of a promotion / its status
+  comments (see ``prbot.engine.promotions``).
 - ``event`` (payload: ``Event.to_dict()``): the event, decoded, goes through the engine's
   router to every handler registered for it (``prbot.engine.routes``).
 """
@@ -12,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from prbot.engine.definitions import DefinitionsCache
-from prbot.engine.promotions import PromotionEngine, PromotionJob
+from prbot.engine.promotions import PromotionEngine, PromotionJob, PromotionStatusJob
 from prbot.engine.providers import scm_for as default_scm_for
 from prbot.engine.router import Context, Router
 from prbot.engine.routes import router as engine_router
@@ -43,6 +45,9 @@ def build_handlers(
 ) -> dict[str, Handler]:
     provider = scm_for or (lambda platform: default_scm_for(settings, platform))
     context = Context(store, definitions, provider, clock, tuple(settings.secret_values()))
+    promotions = PromotionEngine(
+        store, definitions, provider, sandbox=sandbox, limits=settings.limits, clock=clock
+    )
     return {
         "automation.run": AutomationRunHandler(
             store,
@@ -54,16 +59,8 @@ def build_handlers(
             limits=settings.limits,
         ),
         "event": EventJob(router, context),
-        "promotion.happen": PromotionJob(
-            PromotionEngine(
-                store,
-                definitions,
-                provider,
-                sandbox=sandbox,
-                limits=settings.limits,
-                clock=clock,
-            )
-        ),
+        "promotion.happen": PromotionJob(promotions),
+        "promotion.status": PromotionStatusJob(promotions),
     }
 
 

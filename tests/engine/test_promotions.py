@@ -200,6 +200,47 @@ async def test_only_a_signal_the_stage_requires_wakes_it(
         return [j.payload["check"] for j in jobs if "check" in j.payload]
 
     assert await wakes("status", "prbot/definitions") == []
+    # GitLab's pipeline hook stands for the commit statuses in it
+    assert len(await wakes("pipeline", "pipeline")) == 1
     assert await wakes("deployment", "ci") == []  # a deployment named like the check
     assert await wakes("check", "ci") == [{"stage": "dev", "sha": merged.sha, "descendant": False}]
     assert await wakes("status", "ci") == [{"stage": "dev", "sha": merged.sha, "descendant": False}]
+
+
+async def test_status_comments_are_written_once_per_span_with_the_latest_state(
+    store: SqliteStore, scm: FlakyScm
+) -> None:
+    from prbot.engine.promotions import STATUS_JOB, PromotionStatusJob
+    from prbot.pipeline.codec import from_data
+    from prbot.pipeline.status import render_status, status_marker
+
+    now = [1000.0]
+    definitions = DefinitionsCache(None, lambda platform: scm)
+    engine = PromotionEngine(
+        store, definitions, lambda platform: scm, clock=lambda: now[0], status_seconds=10
+    )
+    pid = await start(engine, "2")
+    await engine.happen(pid, hap.Start())
+    [pr] = scm.pulls(REPO)
+    merged = await scm.merge(REPO, pr.number)
+    now[0] += 1
+    await engine.happen(pid, hap.PrMerged("dev", pr.number, merged.sha))
+    assert scm.comments(REPO, pr.number) == []  # nothing written inline
+
+    # two changes inside one span: one job, due at the span's end
+    early = await store.claim("test", limit=100, lease=60, now=1009.9)
+    assert STATUS_JOB not in [j.kind for j in early]
+    jobs = await store.claim("test", limit=100, lease=60, now=1010.0)
+    status_jobs = [j for j in jobs if j.kind == STATUS_JOB]
+    assert len(status_jobs) == 1
+    run = PromotionStatusJob(engine)
+    await run(status_jobs[0])
+    [comment] = scm.comments(REPO, pr.number)
+    promotion = from_data((await store.promotion(pid)).data)
+    assert comment.body.startswith(status_marker(str(pid)))
+    assert render_status(promotion) in comment.body  # the state at the span's end
+    # run again (a retried job): the comment already says it, nothing is written
+    written = []
+    scm.upsert_comment = lambda *args: written.append(args)  # type: ignore[method-assign]
+    await run(status_jobs[0])
+    assert written == []

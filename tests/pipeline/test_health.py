@@ -63,3 +63,19 @@ def test_a_descendant_can_only_help() -> None:
     later = record((ci,), "b", False, (Signal("status", "ci", "success"),))
     assert later[0].on_descendant == Observation("b", "success") and later[0].on_merge is None
     assert anything_seen(later) and not anything_seen((ci,))
+
+
+def test_only_a_report_that_could_count_may_change_a_stage() -> None:
+    from prbot.pipeline.happenings import Signal
+    from prbot.pipeline.health import may_change
+    from prbot.pipeline.model import HealthRule
+
+    rule = HealthRule(("ci", "e2e"), "dev", 0, None)
+    assert may_change(rule, Signal("status", "ci", "success"))
+    assert may_change(rule, Signal("check", "e2e", "failure"))
+    assert may_change(rule, Signal("deployment", "dev", "success"))
+    assert not may_change(rule, Signal("deployment", "ci", "success"))
+    assert not may_change(rule, Signal("status", "dev", "success"))
+    assert not may_change(rule, Signal("status", "prbot/definitions", "success"))
+    assert may_change(rule, Signal("pipeline", "pipeline", "success"))  # GitLab's statuses
+    assert not may_change(HealthRule((), "dev", 0, None), Signal("pipeline", "pipeline", "success"))
