@@ -72,6 +72,7 @@ from aiohttp import web  # noqa: E402
 
 from prbot.automation.changeset import DirRepoView  # noqa: E402
 from prbot.automation.loader import load_view  # noqa: E402
+from prbot.engine.promotions import STATUS_SECONDS  # noqa: E402
 from prbot.engine.run import run_automation  # noqa: E402
 from prbot.forge.server import ForgeServer  # noqa: E402
 from tests.support.promotions import BUMP, CHECK, STAGES  # noqa: E402
@@ -83,7 +84,7 @@ TOKEN = "bench-promotion-forge-token"  # not secrets: a throwaway forge on 127.0
 SECRET = "bench-promotion-webhook-secret"
 API_TOKEN = "bench-promotion-api-token"
 SETTLE_SECONDS = 0.3  # the forge quiet this long: prbot has finished what it was doing
-WORKERS = "4"
+WORKERS = os.environ.get("BENCH_WORKERS", "4")
 RATE_LIMIT = 1_000_000  # the forge's per-token budget per hour (GitHub: 5,000)
 
 
@@ -203,7 +204,8 @@ def start_serve(workdir: Path, port: int, forge_port: int) -> Serve:
         "PRBOT_API_TOKEN": API_TOKEN,
         "PRBOT_RECONCILE_SECONDS": "3600",
         "PRBOT_WORKERS": WORKERS,
-        "LOG_LEVEL": "warning",
+        # info: the promotion job's line per happening (its time, and the SCM's share)
+        "LOG_LEVEL": "info",
     }
     log_path = workdir / "serve.log"
     with log_path.open("wb") as out:
@@ -244,6 +246,25 @@ async def wait_until(check: Any, timeout: float, every: float, what: str) -> Any
         await asyncio.sleep(every)
 
 
+JOB_LINE = re.compile(
+    r"promotion (\d+): HealthObserved (\S+) in (\d+) ms \((\d+) SCM calls, (\d+) ms\)"
+)
+
+
+def scm_waits(serve: Serve, stage: str) -> dict[int, float]:
+    """Per promotion, the ms the job that completed ``stage`` (and so opened the next
+    stage's PR) spent waiting on SCM calls, from prbot's log line for that job; of
+    several health jobs for one stage, the one with the most calls opened the PR."""
+    best: dict[int, tuple[int, float]] = {}
+    for m in JOB_LINE.finditer(serve.tail(50_000_000)):
+        if m.group(2) != stage:
+            continue
+        pid, calls, waited = int(m.group(1)), int(m.group(4)), float(m.group(5))
+        if calls >= best.get(pid, (-1, 0.0))[0]:
+            best[pid] = (calls, waited)
+    return {pid: waited for pid, (_, waited) in best.items()}
+
+
 # -- one round ----------------------------------------------------------------------------
 
 
@@ -253,6 +274,7 @@ class Round:
     latencies_ms: list[float] = field(default_factory=list)
     webhook_ms: list[float] = field(default_factory=list)
     forge_ms: list[float] = field(default_factory=list)
+    own_ms: list[float] = field(default_factory=list)
     first_pr_ms: list[float] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
     by_phase: dict[str, int] = field(default_factory=dict)
@@ -312,15 +334,15 @@ async def run_round(
     mine = set(repos)
     marks: list[tuple[float, str]] = []
 
-    async def settle() -> None:
-        """Until the forge has seen no API request for SETTLE_SECONDS from now on (prbot
+    async def settle(quiet_for: float = SETTLE_SECONDS) -> None:
+        """Until the forge has seen no API request for ``quiet_for`` from now on (prbot
         saves a decision before it acts on it: what the API shows may be ahead of the
         requests that follow)."""
         since = time.time()
 
         async def quiet() -> bool:
             last = max((e.end for e in timer.entries[-50:]), default=0.0)
-            return time.time() - max(last, since) >= SETTLE_SECONDS
+            return time.time() - max(last, since) >= quiet_for
 
         await wait_until(quiet, args.timeout, 0.05, "the forge to go quiet")
 
@@ -432,9 +454,12 @@ async def run_round(
                 time.monotonic() - window_cpu[2],
             )
         )
+        waited = scm_waits(serve, stage)
         for repo in repos:
             seen_at = open_prs[repo][0]
             result.latencies_ms.append((seen_at - posted[repo]) * 1000)
+            if pids[repo] in waited:
+                result.own_ms.append((seen_at - posted[repo]) * 1000 - waited[pids[repo]])
             result.forge_ms.append(timer.busy(repo, posted[repo], seen_at) * 1000)
             delivered = [
                 d.delivered_at
@@ -444,7 +469,8 @@ async def run_round(
             if delivered:
                 result.webhook_ms.append((min(delivered) - posted[repo]) * 1000)
 
-    await settle()
+    # the last status comments are written within a status span of the end
+    await settle(STATUS_SECONDS + 2 * SETTLE_SECONDS)
     result.wall_s = time.monotonic() - started
     serve_cpu, own_cpu, wall = cpu_before
     elapsed = time.monotonic() - wall
@@ -582,6 +608,8 @@ def summary(r: Round) -> dict[str, Any]:
         "max_ms": round(max(lat), 1),
         "webhook_median_ms": round(statistics.median(r.webhook_ms), 1) if r.webhook_ms else None,
         "webhook_p95_ms": round(pct(r.webhook_ms, 95), 1) if r.webhook_ms else None,
+        "own_median_ms": round(statistics.median(r.own_ms), 1) if r.own_ms else None,
+        "own_p95_ms": round(pct(r.own_ms, 95), 1) if r.own_ms else None,
         "forge_median_ms": round(statistics.median(r.forge_ms), 1),
         "forge_p95_ms": round(pct(r.forge_ms, 95), 1),
         "first_pr_median_ms": round(statistics.median(r.first_pr_ms), 1),
@@ -610,8 +638,8 @@ def report(rounds: list[Round], plain: Counter[str], args: argparse.Namespace) -
     )
     header = (
         f"{'concurrent':>10}{'transitions':>12}{'median ms':>10}{'p95 ms':>8}{'max ms':>8}"
-        f"  {'webhook med/p95':>15}  {'forge med/p95':>13}  {'1st PR med/p95':>14}"
-        f"{'cpu prbot':>10}{'cpu forge':>10}{'wall s':>7}"
+        f"  {'own med/p95':>13}  {'webhook med/p95':>15}  {'forge med/p95':>13}"
+        f"  {'1st PR med/p95':>14}{'cpu prbot':>10}{'cpu forge':>10}{'wall s':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -619,13 +647,21 @@ def report(rounds: list[Round], plain: Counter[str], args: argparse.Namespace) -
         hook = f"{s['webhook_median_ms']:.0f}/{s['webhook_p95_ms']:.0f}"
         forge = f"{s['forge_median_ms']:.0f}/{s['forge_p95_ms']:.0f}"
         first = f"{s['first_pr_median_ms']:.0f}/{s['first_pr_p95_ms']:.0f}"
+        own = f"{s['own_median_ms'] or 0:.0f}/{s['own_p95_ms'] or 0:.0f}"
         print(
             f"{s['concurrency']:>10}{s['transitions']:>12}{s['median_ms']:>10.0f}"
-            f"{s['p95_ms']:>8.0f}{s['max_ms']:>8.0f}  {hook:>15}  {forge:>13}  {first:>14}"
+            f"{s['p95_ms']:>8.0f}{s['max_ms']:>8.0f}  {own:>13}  {hook:>15}  {forge:>13}"
+            f"  {first:>14}"
             f"{s['cpu_cores']['prbot_window']:>10.2f}"
             f"{s['cpu_cores']['bench+forge_window']:>10.2f}"
             f"{s['wall_s']:>7.1f}"
         )
+    print(
+        "own: the transition minus the time the job that opened the next PR spent waiting "
+        "for the forge's answers (prbot's log line per job: its SCM calls' wall time, "
+        "queueing in the forge included); the rest is prbot's: intake, queue waits, "
+        "deciding, rendering in the sandbox, the store."
+    )
     print(
         "webhook: status stored -> its delivery answered by prbot (forge-side); forge: summed "
         "forge handler time of that repository's API requests inside the window; 1st PR: "

@@ -11,6 +11,11 @@ in-flight requests finish (a delivery is stored before it is answered), stop the
 web processes (each does the same), stop the reconciler, drain the workers (unfinished
 jobs keep their lease and are retaken after it runs out), close the SCM clients, close
 the store. Exit 0.
+
+One wall clock (``prbot.clock``: time.time, or moved by PRBOT_CLOCK_FILE in tests and
+the demo) reaches everything here that schedules or decides by time: the intake, the API
+and the promotions' engine in the web app, the job handlers, the worker pool and the
+reconciler; the store reads none (its callers pass ``now``).
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ import os
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 
 from aiohttp import web
 
 from prbot import metrics
+from prbot.clock import Clock, ClockFileError, clock_from
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.promotions import PromotionEngine
 from prbot.engine.providers import close_providers, scm_for
@@ -61,6 +68,24 @@ def _prepare_data_dir(settings: Settings) -> None:
         Path(target.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+def _clock(settings: Settings) -> Clock | None:
+    """The one clock of this process; None (logged) if PRBOT_CLOCK_FILE went unreadable
+    since the settings read it."""
+    try:
+        clock = clock_from(settings.clock_file)
+    except ClockFileError as exc:
+        log.error("%s", exc)
+        return None
+    if settings.clock_file is not None:
+        log.warning(
+            "PRBOT_CLOCK_FILE is set: the clock is moved by the seconds in %s (%+.0f s "
+            "now); for tests and the demo only, never in production",
+            settings.clock_file,
+            clock() - time.time(),
+        )
+    return clock
+
+
 async def serve(
     settings: Settings,
     *,
@@ -73,6 +98,9 @@ async def serve(
     ``web_child_of``: this is another web process of a parent ``prbot serve``, which
     holds the other end of this pipe."""
     stop = stop or asyncio.Event()
+    clock = _clock(settings)
+    if clock is None:
+        return EXIT_FAILED
     if web_child_of is not None:
         settings = dataclasses.replace(settings, workers=0, web_processes=1)
         watch_parent(web_child_of, stop.set)
@@ -116,13 +144,14 @@ async def serve(
     if settings.workers > 0:
         pool = WorkerPool(
             store,
-            build_handlers(settings, store, definitions, sandbox=sandbox),
+            build_handlers(settings, store, definitions, clock=clock, sandbox=sandbox),
             concurrency=settings.workers,
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
+            clock=clock,
             secrets=settings.secret_values(),
         )
-        reconciler = Reconciler(store, settings)
+        reconciler = Reconciler(store, settings, clock=clock)
     elif web_child_of is None:
         log.info("intake only (PRBOT_WORKERS=0): jobs run in another process")
     app = create_app(
@@ -138,8 +167,10 @@ async def serve(
             lambda platform: scm_for(settings, platform),
             sandbox=sandbox,
             limits=settings.limits,
+            clock=clock,
         ),
         pipeline_lookup=definitions.pipeline,
+        clock=clock,
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=REQUEST_GRACE_SECONDS)
     children: WebChildren | None = None

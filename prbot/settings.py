@@ -23,6 +23,10 @@ PRBOT_WORKERS=0 only takes webhooks (and serves the API, /metrics, /readyz), and
 its webhook routes unused) runs the jobs and the reconciler. The store's writer lock
 serializes the two writers. PRBOT_WEB_PROCESSES > 1 does the same within one deployment:
 more processes on the same port (see ``prbot.web_processes``).
+
+PRBOT_CLOCK_FILE moves prbot's clock by the seconds a file holds (``prbot.clock``), so an
+end-to-end test or ``prbot demo`` reaches a window's opening or a soak's end without
+waiting for it. It is never for production: ``prbot serve`` warns at start-up when set.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from prbot.automation.limits import LIMITS, Limits
+from prbot.clock import ClockFileError, read_offset
 from prbot.errors import PrbotError, did_you_mean, redact_url
 
 MiB = 1024 * 1024
@@ -218,6 +223,14 @@ VARIABLES: tuple[Var, ...] = (
         "(`prbot promote`, `prbot promotions`); --url wins", "url",
         "http://127.0.0.1:3000"),
     Var("PRBOT_CONFIG", "config file (YAML or TOML) with the same names as keys"),
+    Var(
+        "PRBOT_CLOCK_FILE",
+        "for tests and the demo, never in production: a file holding seconds (a number, may "
+        "be negative) added to the clock by which prbot schedules and decides (windows, "
+        "soaks, deadlines, job times); re-read when it changes (write a new file and rename "
+        "it over). Unset: the real clock",
+        "path", attr="clock_file",
+    ),
 )  # fmt: skip
 # the pure core's limits on untrusted definitions, templates and inputs: one variable per
 # field of prbot.automation.limits.Limits, named after it (its errors name the field)
@@ -328,6 +341,7 @@ class Settings:
     sandbox_output_mib: int = default_of("PRBOT_SANDBOX_OUTPUT_MIB")
     limits: Limits = LIMITS
     api_token: Secret | None = None
+    clock_file: Path | None = None
     config_file: str = ""
     # secrets found inside other values (a database URL's password), for log redaction
     extra_secrets: tuple[Secret, ...] = field(default=(), repr=False)
@@ -593,6 +607,7 @@ def load_settings(
             "with a secret",
         )
     _check_retention(r, values["retention_days"])
+    _check_clock_file(r, values["clock_file"])
     limits = limits_from(r)
 
     settings = Settings(
@@ -628,6 +643,16 @@ def _check_retention(r: _Reader, days: float) -> None:
             f"must be 0 (keep everything) or at least {MIN_RETENTION_DAYS:g} (GitHub "
             f"redelivers up to 3 days later), got {r.get('PRBOT_RETENTION_DAYS')}",
         )
+
+
+def _check_clock_file(r: _Reader, path: Path | None) -> None:
+    """Read once here, so a missing or malformed file stops start-up with the others."""
+    if path is None:
+        return
+    try:
+        read_offset(path)
+    except ClockFileError as exc:
+        r.fail("PRBOT_CLOCK_FILE", exc.reason)
 
 
 def help_table() -> str:

@@ -1,5 +1,6 @@
 """Settings: defaults, each misconfiguration naming its variable, secrets, rotation,
-private key forms, the config file (YAML/TOML, env wins) and the --help table."""
+private key forms, the clock file, the config file (YAML/TOML, env wins) and the --help
+table."""
 
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
         ({"GITLAB_URL": "gitlab.example.com"}, "GITLAB_URL"),
         ({"PRBOT_DATABASE_URL": "mysql://db/prbot"}, "PRBOT_DATABASE_URL"),
         ({"PRBOT_AUTOMATIONS_DIR": "/nonexistent/automations"}, "PRBOT_AUTOMATIONS_DIR"),
+        ({"PRBOT_CLOCK_FILE": "/nonexistent/clock"}, "PRBOT_CLOCK_FILE"),
         (
             {
                 "WEBHOOK_SECRET": "",
@@ -263,6 +265,22 @@ def test_config_file_problems(tmp_path: Path) -> None:
     ini = tmp_path / "c.ini"
     ini.write_text("x")
     assert problems({}, config_file=str(ini))[0].startswith("PRBOT_CONFIG")
+
+
+def test_the_clock_file_is_read_at_start_and_says_it_is_for_tests(tmp_path: Path) -> None:
+    assert load_settings(BASE).clock_file is None  # the real clock
+    clock = tmp_path / "clock"
+    clock.write_text("-3600.5\n")
+    assert load_settings({**BASE, "PRBOT_CLOCK_FILE": str(clock)}).clock_file == clock
+    clock.write_text("tomorrow")
+    [problem] = problems({**BASE, "PRBOT_CLOCK_FILE": str(clock)})
+    assert problem.startswith(f"PRBOT_CLOCK_FILE: {clock} must hold a number of seconds")
+    [problem] = problems({**BASE, "PRBOT_CLOCK_FILE": str(tmp_path / "missing")})
+    assert (
+        problem
+        == f"PRBOT_CLOCK_FILE: cannot read {tmp_path / 'missing'}: No such file or directory"
+    )
+    assert "for tests and the demo, never in production" in " ".join(help_table().split())
 
 
 def test_help_table_lists_every_variable() -> None:

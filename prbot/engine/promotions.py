@@ -43,6 +43,7 @@ from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.router import Context, Router
 from prbot.engine.run import run_automation
 from prbot.engine.sandbox import Sandbox
+from prbot.engine.timing import measured, timed_scm
 from prbot.errors import PermanentError, PrbotError, is_permanent
 from prbot.events import Event, HealthReported, PullRequestEvent
 from prbot.pipeline import actions as act
@@ -277,13 +278,28 @@ class PromotionEngine:
                 ):
                     return
 
+    def _scm(self, platform: str) -> Scm:
+        return timed_scm(self.scm_for(platform))
+
+    async def approver_teams(self, row: PromotionRow, stage: str, by: str) -> tuple[str, ...]:
+        """Which of the teams listed by ``stage``'s approval gates ``by`` belongs to, as
+        the platform says (GitHub team / GitLab group membership); no request when the
+        gates list no team."""
+        spec = next((s for s in from_data(row.data).pipeline.stages if s.name == stage), None)
+        listed = tuple(
+            dict.fromkeys(t for rule in (spec.approvals if spec else ()) for t in rule.teams)
+        )
+        if not listed:
+            return ()
+        return await self._scm(row.platform).teams_of(row.repo, by, listed)
+
     async def read_health(
         self, promotion_id: int, stage: str, sha: str, descendant: bool = False
     ) -> Any:
         row = await self.store.promotion(promotion_id)
         if row is None:
             raise PermanentError(f"promotion {promotion_id} does not exist")
-        return await self._health(self.scm_for(row.platform), row.repo, stage, sha, descendant)
+        return await self._health(self._scm(row.platform), row.repo, stage, sha, descendant)
 
     @staticmethod
     async def _health(scm: Scm, repo: str, stage: str, sha: str, descendant: bool = False) -> Any:
@@ -320,7 +336,7 @@ class PromotionEngine:
 
     async def _act(self, row: PromotionRow, p: Promotion, actions: tuple[Any, ...]) -> list[Any]:
         """Carry out the actions; what they report comes back as happenings."""
-        scm = self.scm_for(row.platform)
+        scm = self._scm(row.platform)
         reports: list[Any] = []
         for action in actions:
             if isinstance(action, act.OpenStagePr):
@@ -350,9 +366,8 @@ class PromotionEngine:
                 )
             elif isinstance(action, act.Audit):
                 detail = {"promotion": p.id, "stage": action.stage, "detail": action.detail}
-                await self.store.audit(
-                    AuditEntry(action.at, action.who, action.what, p.repo, detail)
-                )
+                entry = AuditEntry(action.at, action.who, action.what, p.repo, detail)
+                await self.store.audit(entry, once=True)  # carried out again after a crash
             elif isinstance(action, act.ClosePr):
                 number = action.number
                 if number is None:  # it was being opened: the open PR from its branch
@@ -369,7 +384,7 @@ class PromotionEngine:
             if row is None:
                 return
             p = from_data(row.data)
-            scm = self.scm_for(row.platform)
+            scm = self._scm(row.platform)
             body = render_status(p)
             for number in p.pr_numbers:
                 key = (row.platform, p.repo.lower(), number)
@@ -437,11 +452,23 @@ class PromotionJob:
             happening = None if check else decode(job.payload["happening"])
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentError(f"not a promotion job: {exc}") from exc
-        if check:
-            happening = await self.engine.read_health(
-                promotion_id, check["stage"], check["sha"], bool(check.get("descendant"))
-            )
-        await self.engine.happen(promotion_id, happening)
+        started = time.monotonic()
+        with measured() as account:
+            if check:
+                happening = await self.engine.read_health(
+                    promotion_id, check["stage"], check["sha"], bool(check.get("descendant"))
+                )
+            await self.engine.happen(promotion_id, happening)
+        # one line per happening: what it was, and how much of its time was the platform's
+        log.info(
+            "promotion %s: %s %s in %.0f ms (%d SCM calls, %.0f ms)",
+            promotion_id,
+            type(happening).__name__,
+            getattr(happening, "stage", ""),
+            (time.monotonic() - started) * 1000,
+            account.scm_calls,
+            account.scm_seconds * 1000,
+        )
 
 
 class PromotionStatusJob:

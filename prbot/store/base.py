@@ -247,7 +247,11 @@ class Store(Protocol):
 
     # -- audit
 
-    async def audit(self, entry: AuditEntry) -> None: ...
+    async def audit(self, entry: AuditEntry, *, once: bool = False) -> None:
+        """Append ``entry``; with ``once``, not if the very same entry (time, actor,
+        action, repository, detail) is there already: an action carried out again after
+        a crash writes its line once."""
+        ...
 
     async def audit_log(self, *, repo: str | None = None, limit: int = 100) -> list[AuditEntry]: ...
 

@@ -304,9 +304,20 @@ def save_promotion(
 # -- audit
 
 
-def audit(conn: sqlite3.Connection, values: tuple[float, str, str, str, str]) -> None:
+def audit(
+    conn: sqlite3.Connection, values: tuple[float, str, str, str, str], *, once: bool = False
+) -> None:
+    if not once:
+        conn.execute(
+            "INSERT INTO audit (at, actor, action, repo, detail) VALUES (?, ?, ?, ?, ?)", values
+        )
+        return
+    at, actor, action, repo, detail = values
     conn.execute(
-        "INSERT INTO audit (at, actor, action, repo, detail) VALUES (?, ?, ?, ?, ?)", values
+        "INSERT INTO audit (at, actor, action, repo, detail) SELECT ?, ?, ?, ?, ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM audit WHERE repo = ? AND at = ? AND actor = ? "
+        "AND action = ? AND detail = ?)",
+        (*values, repo, at, actor, action, detail),
     )
 
 

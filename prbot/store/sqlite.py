@@ -408,9 +408,9 @@ class SqliteStore:
 
     # -- audit
 
-    async def audit(self, entry: AuditEntry) -> None:
+    async def audit(self, entry: AuditEntry, *, once: bool = False) -> None:
         values = (entry.at, entry.actor, entry.action, entry.repo, rows.dumps(entry.detail))
-        await self._write(lambda c: ops.audit(c, values))
+        await self._write(lambda c: ops.audit(c, values, once=once))
 
     async def audit_log(self, *, repo: str | None = None, limit: int = 100) -> list[AuditEntry]:
         sql = f"SELECT {rows.AUDIT_COLUMNS} FROM audit"

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from prbot.engine.promotions import PromotionEngine, happen_job
-from prbot.errors import PrbotError, did_you_mean
+from prbot.errors import PrbotError, describe, did_you_mean
 from prbot.pipeline import happenings as hap
 from prbot.pipeline.codec import from_data
 from prbot.pipeline.machine import approval_refusal, command_refusal
@@ -184,9 +184,14 @@ class PromotionsApi:
         promotion = from_data(row.data)
         now = self.clock()
         if verb == "approve":
-            stage = body.get("stage") or _waiting_stage(promotion)
-            refusal = approval_refusal(promotion, stage or "", by, (), now)
-            happening: Any = hap.Approved(stage or "", by)
+            stage = body.get("stage") or _waiting_stage(promotion) or ""
+            try:
+                teams = await self.engine.approver_teams(row, stage, by)
+            except PrbotError as exc:  # the platform could not say who is in the teams
+                reason = f"could not read {by}'s team membership: {describe(exc)}"
+                return web.json_response({"status": "unavailable", "reason": reason}, status=503)
+            refusal = approval_refusal(promotion, stage, by, teams, now)
+            happening: Any = hap.Approved(stage, by, teams)
         else:
             refusal = command_refusal(promotion, verb, now)  # type: ignore[arg-type]
             happening = hap.Command(verb, by)  # type: ignore[arg-type]

@@ -94,6 +94,19 @@ async def test_audit_log(store: SqliteStore) -> None:
     assert await store.audit_log(limit=1) == [entries[2]]
 
 
+async def test_an_audit_line_written_once_is_not_written_twice(store: SqliteStore) -> None:
+    """An action carried out again after a crash (the same decision, the same time)
+    leaves one line; a different line is still written."""
+    line = AuditEntry(at=5.0, actor="bob", action="approve", repo="acme/a", detail={"s": "prod"})
+    await store.audit(line, once=True)
+    await store.audit(line, once=True)
+    assert await store.audit_log(repo="acme/a") == [line]
+    other = AuditEntry(at=5.0, actor="bob", action="approve", repo="acme/a", detail={"s": "dev"})
+    await store.audit(other, once=True)
+    await store.audit(line)  # without once: appended, as before
+    assert await store.audit_log(repo="acme/a") == [line, other, line]
+
+
 async def test_deliveries_listing_newest_first(store: SqliteStore) -> None:
     for i in range(3):
         await store.record_delivery(delivery(f"d-{i}", at=float(i)), [], [])

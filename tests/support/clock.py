@@ -1,6 +1,11 @@
-"""Time the tests control: a clock moved by hand, and a sleep that records its waits."""
+"""Time the tests control: a clock moved by hand, a sleep that records its waits, and the
+clock file that moves a ``prbot serve`` process's time (PRBOT_CLOCK_FILE)."""
 
 from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
 
 
 class ManualClock:
@@ -26,3 +31,32 @@ class RecordedSleep:
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+
+
+class ClockFile:
+    """PRBOT_CLOCK_FILE of a ``prbot serve`` under test: ``set(at)`` makes the server's
+    clock read ``at`` (epoch seconds) now, and run on from there in real time. Each write
+    is a new file renamed over the old one, so the server never reads half of one."""
+
+    def __init__(self, path: Path, at: float | None = None) -> None:
+        self.path = path
+        self.offset = 0.0
+        if at is None:
+            self.write(0.0)
+        else:
+            self.set(at)
+
+    def set(self, at: float) -> None:
+        self.write(at - time.time())
+
+    def now(self) -> float:
+        """What the server's clock reads now."""
+        return time.time() + self.offset
+
+    def write(self, offset: float | str) -> None:
+        """Write ``offset`` as it is (a string may be anything, to test a malformed file)."""
+        new = self.path.with_name(self.path.name + ".new")
+        new.write_text(f"{offset}\n")
+        os.replace(new, self.path)
+        if not isinstance(offset, str):
+            self.offset = offset

@@ -1,11 +1,13 @@
 """The promotion that the end-to-end tests run: a ``bump`` automation and a three-stage
 ``app`` pipeline (dev, staging, prod; one required check ``ci/deploy``), as the files of a
-forge repository."""
+forge repository; and a client of the promotions API of the ``prbot serve`` running it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 STAGES = ("dev", "staging", "prod")
 CHECK = "ci/deploy"
@@ -85,3 +87,30 @@ def serve_env(
         "PRBOT_RECONCILE_SECONDS": "3600",
         **overrides,
     }
+
+
+class PromotionsApi:
+    """The promotions API of a running ``prbot serve``, as the end-to-end tests call it."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, token: str, repo: str, platform: str = "github"
+    ) -> None:
+        self.http = http
+        self.repo = repo
+        self.platform = platform
+        self.auth = {"Authorization": f"Bearer {token}"}
+
+    async def get(self, pid: int) -> dict[str, Any]:
+        answer = await self.http.get(f"/api/promotions/{pid}", headers=self.auth)
+        return answer.json()["promotion"]
+
+    async def start(self, tag: str, pipeline: str = "app") -> dict[str, Any]:
+        """Start a promotion (asserting the 202); its first answer."""
+        body = {"pipeline": pipeline, "repo": self.repo, "platform": self.platform}
+        body |= {"inputs": {"tag": tag}, "requested_by": "alice"}
+        answer = await self.http.post("/api/promotions", headers=self.auth, json=body)
+        assert answer.status_code == 202, answer.text
+        return answer.json()["promotion"]
+
+    async def command(self, pid: int, verb: str, **body: str) -> httpx.Response:
+        return await self.http.post(f"/api/promotions/{pid}/{verb}", headers=self.auth, json=body)
