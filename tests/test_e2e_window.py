@@ -174,6 +174,8 @@ async def test_a_closed_window_opens_the_pr_when_the_clock_reaches_it(
         waiting = await wait_for(lambda: status_is(s.api, pid, "waiting"), **SLOW, what="gate")
         assert waiting["stages"][0]["status"] == "gates" and waiting["stages"][0]["pr"] is None
         assert await opens_at(s.store, pid, 0) == SPRING_OPENING
+        [gate] = waiting["stages"][0]["gates"]  # the API shows the gate and its opening
+        assert (gate["type"], gate["opens_at"]) == ("window", SPRING_OPENING)
         assert await wake_ups(s.store, pid) == [SPRING_OPENING]
 
         head = f"prbot/promote/windowed/{pid}/dev"
@@ -208,6 +210,7 @@ async def test_a_later_stage_waits_for_its_window_after_the_autumn_change(
         assert [st["status"] for st in waiting["stages"]] == ["succeeded", "gates"]
         assert waiting["stages"][1]["pr"] is None
         assert await opens_at(s.store, pid, 1) == AUTUMN_OPENING
+        assert waiting["stages"][1]["gates"][0]["opens_at"] == AUTUMN_OPENING
         assert await wake_ups(s.store, pid) == [AUTUMN_OPENING]
         # the promotion's status comment (on the dev PR) shows the gate and its opening
         comment = await wait_for(

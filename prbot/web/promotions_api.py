@@ -23,8 +23,9 @@ from prbot.engine.promotions import PromotionEngine, happen_job
 from prbot.errors import PrbotError, describe, did_you_mean
 from prbot.pipeline import happenings as hap
 from prbot.pipeline.codec import from_data
+from prbot.pipeline.gates import approval_counted, approvers
 from prbot.pipeline.machine import approval_refusal, command_refusal
-from prbot.pipeline.model import Promotion
+from prbot.pipeline.model import ApprovalRule, Promotion, StageSpec, StageState
 from prbot.store.base import PromotionRow, Store
 from prbot.web.api import PASSWORD_REFUSED, REPO_PATHS
 
@@ -54,11 +55,43 @@ def promotion_view(row: PromotionRow, promotion: Promotion | None = None) -> dic
                 "pr": {"number": s.pr.number, "url": s.pr.url} if s.pr else None,
                 "merge_sha": s.merge_sha or None,
                 "health": [{"name": h.name, "kind": h.kind, "state": h.state} for h in s.health],
+                "gates": gates_view(p, s, spec),
                 "failure": s.failure,
+                "merged_at": s.merged_at,
+                "finished_at": s.finished_at,
             }
-            for s in p.stages
+            for s, spec in zip(p.stages, p.pipeline.stages, strict=True)
         ],
     }
+
+
+def gates_view(p: Promotion, s: StageState, spec: StageSpec) -> list[dict[str, Any]]:
+    """A stage's gates as data: each approval (who is listed, who counted, how many are
+    needed) and window (days, hours, timezone, and when it next opens while waiting)."""
+    gates: list[dict[str, Any]] = []
+    for rule in spec.gates:
+        if isinstance(rule, ApprovalRule):
+            gates.append(
+                {
+                    "type": "approval",
+                    "users": list(rule.users),
+                    "teams": list(rule.teams),
+                    "count": rule.count,
+                    "approved_by": list(approvers(rule, s.approvals)),
+                    "counted": approval_counted(rule, s.approvals, p.requested_by),
+                }
+            )
+        else:
+            gates.append(
+                {
+                    "type": "window",
+                    "days": list(rule.days),
+                    "hours": rule.hours,
+                    "timezone": rule.timezone,
+                    "opens_at": s.window_opens_at if s.status == "gates" else None,
+                }
+            )
+    return gates
 
 
 class PromotionsApi:

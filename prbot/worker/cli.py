@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prbot.settings import database_url
+from prbot.clock import clock_from
+from prbot.settings import database_url, setting
 from prbot.store.base import Job
 
 EXIT_OK, EXIT_FAIL = 0, 2
@@ -75,16 +76,18 @@ async def _run(args: argparse.Namespace) -> int:
             f"prbot: no store at {url} (set PRBOT_DATABASE_URL or PRBOT_DATA_DIR)", file=sys.stderr
         )
         return EXIT_FAIL
+    # the clock prbot serve runs on (PRBOT_CLOCK_FILE moves it in tests and the demo)
+    clock = clock_from(setting("PRBOT_CLOCK_FILE"))
     store = open_store(url)
     await store.open()
     try:
         if args.jobs_cmd == "show":
-            return await _show(store, args.job_id)
+            return await _show(store, args.job_id, clock())
         if args.jobs_cmd == "retry":
-            return await _retry(store, args.job_id)
+            return await _retry(store, args.job_id, clock())
         state = "dead" if args.jobs_cmd == "dead" else args.state
         jobs = await store.jobs(state=state, limit=max(1, args.limit))
-        print(format_table(jobs, now=time.time()))
+        print(format_table(jobs, now=clock()))
         return EXIT_OK
     finally:
         await store.close()
@@ -98,12 +101,11 @@ def _sqlite_exists(url: str) -> bool:
     return target is None or Path(target.path).exists()
 
 
-async def _show(store: Any, job_id: int) -> int:
+async def _show(store: Any, job_id: int, now: float) -> int:
     job = await store.job(job_id)
     if job is None:
         print(f"prbot: no job {job_id}", file=sys.stderr)
         return EXIT_FAIL
-    now = time.time()
     print(f"Job:        {job.id}")
     print(f"Kind:       {job.kind}")
     print(f"State:      {job.state}")
@@ -121,12 +123,12 @@ async def _show(store: Any, job_id: int) -> int:
     return EXIT_OK
 
 
-async def _retry(store: Any, job_id: int) -> int:
+async def _retry(store: Any, job_id: int, now: float) -> int:
     job = await store.job(job_id)
     if job is None:
         print(f"prbot: no job {job_id}", file=sys.stderr)
         return EXIT_FAIL
-    if not await store.retry(job_id, now=time.time()):
+    if not await store.retry(job_id, now=now):
         print(
             f"prbot: job {job_id} is {job.state}; only dead or done jobs can be retried",
             file=sys.stderr,
