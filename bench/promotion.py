@@ -19,7 +19,9 @@ GitHub delivers in parallel), prbot's intake, the router, the job queue, reading
 commit's health, deciding, the definitions lookup, rendering in the sandbox, committing and
 opening the PR, and the forge answering every one of those requests (its "own time",
 shown beside: ``webhook`` = status stored -> delivery answered by prbot; ``forge`` = the
-summed handler time of the forge for that repository's API requests in the window). It
+summed handler time of the forge for that repository's API requests in the window; ``own``
+= the transition minus the wall time the job that opened the next PR spent in SCM calls,
+as prbot's log line for that job says, so the forge's queueing is on the forge's side). It
 leaves out: the merge (done and taken in before the clock starts), the status comment
 updates that follow the PR (after the clock stops), the last stage's completion, network
 latency (all on 127.0.0.1), token minting (a personal token) and the reconciler (off:

@@ -61,7 +61,7 @@ from prbot.pipeline.model import (
     new_promotion,
 )
 from prbot.pipeline.status import render_status, status_marker
-from prbot.scm.port import Scm
+from prbot.scm.port import HealthWanted, Scm
 from prbot.store.base import AuditEntry, NewJob, PromotionRow, Store
 
 log = logging.getLogger("prbot.promotions")
@@ -299,11 +299,17 @@ class PromotionEngine:
         row = await self.store.promotion(promotion_id)
         if row is None:
             raise PermanentError(f"promotion {promotion_id} does not exist")
-        return await self._health(self._scm(row.platform), row.repo, stage, sha, descendant)
+        p = from_data(row.data)
+        return await self._health(self._scm(row.platform), p, stage, sha, descendant)
 
     @staticmethod
-    async def _health(scm: Scm, repo: str, stage: str, sha: str, descendant: bool = False) -> Any:
-        health = await scm.commit_health(repo, sha)
+    async def _health(
+        scm: Scm, p: Promotion, stage: str, sha: str, descendant: bool = False
+    ) -> Any:
+        """The stage's health on ``sha``: only what its rule requires is read."""
+        rule = next((s.health for s in p.pipeline.stages if s.name == stage), None)
+        want = HealthWanted(rule.checks, rule.deployment or None) if rule else None
+        health = await scm.commit_health(p.repo, sha, want)
         signals = tuple(hap.Signal(s.kind, s.name, s.state, s.url) for s in health.signals)
         return hap.HealthObserved(stage, sha, signals, descendant)
 
@@ -342,7 +348,7 @@ class PromotionEngine:
             if isinstance(action, act.OpenStagePr):
                 reports.append(await self._open_stage_pr(row, p, scm, action))
             elif isinstance(action, act.CheckHealth):
-                reports.append(await self._health(scm, p.repo, action.stage, action.sha))
+                reports.append(await self._health(scm, p, action.stage, action.sha))
             elif isinstance(action, act.UpdateStatusComment):
                 if self.status_seconds > 0:
                     now = self.clock()

@@ -1,7 +1,8 @@
 """Admin HTTP API under ``/_forge/``: drive the forge as the world around the bot would.
 
 Create repositories (from a folder on this machine or a JSON map of files), users and
-tokens, permissions, GitHub Apps and installations, webhook subscriptions; act as a
+tokens, permissions, teams (GitLab: groups) and their members, GitHub Apps and
+installations, webhook subscriptions; act as a
 person (open, comment on, merge a PR; push a commit) or as CI (statuses, check runs,
 deployment statuses, pipelines); read request counts, set faults, list and redeliver
 webhook deliveries. No auth: the server only listens on 127.0.0.1, and never counts or
@@ -163,6 +164,42 @@ async def set_permission(request: web.Request) -> web.Response:
     login = request.match_info["login"]
     forge.set_permission(full, login, _need(data, "permission"))
     return _ok({"login": login, "permission": forge.permission(full, login)})
+
+
+def _team(t: Any) -> dict[str, Any]:
+    members = [{"login": m.login, "role": m.role, "state": m.state} for m in t.members]
+    return {"id": t.id, "path": t.path, "name": t.name, "members": members}
+
+
+async def create_team(request: web.Request) -> web.Response:
+    """{path, name?, description?}: a GitHub team ``org/slug`` / a GitLab group path."""
+    forge = _forge(request)
+    data = await _json(request)
+    team = forge.create_team(
+        _need(data, "path"), name=data.get("name"), description=data.get("description", "")
+    )
+    return _ok(_team(team), status=201)
+
+
+async def list_teams(request: web.Request) -> web.Response:
+    return _ok([_team(t) for t in _forge(request).teams()])
+
+
+async def set_team_member(request: web.Request) -> web.Response:
+    """{role: member|maintainer, state: active|pending} (both optional)."""
+    forge = _forge(request)
+    data = await _json(request)
+    path, login = request.match_info["path"], request.match_info["login"]
+    m = forge.set_team_member(
+        path, login, role=data.get("role", "member"), state=data.get("state", "active")
+    )
+    return _ok({"path": forge.team(path).path, "login": m.login, "role": m.role,
+                "state": m.state})  # fmt: skip
+
+
+async def remove_team_member(request: web.Request) -> web.Response:
+    _forge(request).remove_team_member(request.match_info["path"], request.match_info["login"])
+    return web.Response(status=204)
 
 
 # --- apps and hooks ------------------------------------------------------------------------------
@@ -468,6 +505,10 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", f"{PREFIX}/users", create_user),
     ("POST", f"{PREFIX}/tokens", create_token),
     ("PUT", f"{R}/permissions/{{login}}", set_permission),
+    ("POST", f"{PREFIX}/teams", create_team),
+    ("GET", f"{PREFIX}/teams", list_teams),
+    ("PUT", f"{PREFIX}/teams/{{path:.+}}/members/{{login}}", set_team_member),
+    ("DELETE", f"{PREFIX}/teams/{{path:.+}}/members/{{login}}", remove_team_member),
     ("POST", f"{PREFIX}/apps", register_app),
     ("POST", f"{PREFIX}/apps/{{app_id}}/installations", install_app),
     ("POST", f"{PREFIX}/hooks", add_hook),

@@ -25,6 +25,8 @@ Drive a running forge (--url, default $PRBOT_FORGE_URL or http://127.0.0.1:8765)
   prbot forge repo create acme/gitops --from examples/gitops
   prbot forge user create alice --token alice-token
   prbot forge permission acme/gitops alice write
+  prbot forge team create acme/platform     # a GitHub team acme/platform, a GitLab group
+  prbot forge team add acme/platform alice  # --role maintainer, --pending
   prbot forge comment acme/gitops 1 --as alice "/prbot promote"
   prbot forge status acme/gitops 3f2a9c1 ci/test success
   prbot forge merge acme/gitops 1
@@ -78,6 +80,26 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     ucreate.add_argument("login")
     ucreate.add_argument("--token", help="use this token instead of a random one")
 
+    team = cmds.add_parser(
+        "team",
+        help="manage teams (GitLab: groups)",
+        description="Teams: ORG/SLUG is GitHub team SLUG of ORG and GitLab group ORG/SLUG "
+        "(GitLab paths may nest deeper; members of a group count in its subgroups).",
+    )
+    team_cmds = team.add_subparsers(dest="team_cmd", metavar="ACTION", required=True)
+    tcreate = with_url(team_cmds.add_parser("create", help="create a team"))
+    tcreate.add_argument("path", metavar="ORG/SLUG")
+    tcreate.add_argument("--name", help="display name (default: the slug)")
+    tadd = with_url(team_cmds.add_parser("add", help="add a user to a team, or change it"))
+    tadd.add_argument("path", metavar="ORG/SLUG")
+    tadd.add_argument("login")
+    tadd.add_argument("--role", default="member", choices=("member", "maintainer"))
+    tadd.add_argument("--pending", action="store_true", help="invited, not accepted yet")
+    tremove = with_url(team_cmds.add_parser("remove", help="remove a user from a team"))
+    tremove.add_argument("path", metavar="ORG/SLUG")
+    tremove.add_argument("login")
+    with_url(team_cmds.add_parser("list", help="list teams and their members"))
+
     m = admin("merge", "merge a pull request")
     m.add_argument("full_name", metavar="OWNER/NAME")
     m.add_argument("number", type=int)
@@ -122,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         "status": _status,
         "comment": _comment,
         "permission": _permission,
+        "team": _team,
         "requests": _requests,
     }
     try:
@@ -258,6 +281,32 @@ def _permission(args: argparse.Namespace) -> int:
         {"permission": args.permission},
     )
     print(f"{out['login']}: {out['permission']} on {args.full_name}")
+    return EXIT_OK
+
+
+def _team(args: argparse.Namespace) -> int:
+    if args.team_cmd == "create":
+        out = _call(args.url, "POST", "/teams", {"path": args.path, "name": args.name})
+        print(f"team {out['path']} (id {out['id']})")
+    elif args.team_cmd == "add":
+        state = "pending" if args.pending else "active"
+        out = _call(
+            args.url,
+            "PUT",
+            f"/teams/{args.path}/members/{args.login}",
+            {"role": args.role, "state": state},
+        )
+        print(f"{out['login']}: {out['role']} of {out['path']} ({out['state']})")
+    elif args.team_cmd == "remove":
+        _call(args.url, "DELETE", f"/teams/{args.path}/members/{args.login}")
+        print(f"{args.login}: removed from {args.path}")
+    else:
+        for t in _call(args.url, "GET", "/teams"):
+            members = ", ".join(
+                m["login"] + ("" if m["state"] == "active" else f" ({m['state']})")
+                for m in t["members"]
+            )
+            print(f"{t['path']}: {members or '-'}")
     return EXIT_OK
 
 

@@ -52,6 +52,43 @@ class User:
     token_hashes: list[str] = field(default_factory=list)
 
 
+TeamRole = Literal["member", "maintainer"]
+# "pending": invited and not accepted yet (GitLab's "awaiting"); no rights until active
+TeamState = Literal["active", "pending"]
+TEAM_ROLES: tuple[str, ...] = ("member", "maintainer")
+TEAM_STATES: tuple[str, ...] = ("active", "pending")
+
+
+@dataclass
+class TeamMember:
+    login: str
+    role: TeamRole = "member"
+    state: TeamState = "active"
+
+
+@dataclass
+class Team:
+    """A GitHub team or a GitLab group, named by its path: ``acme/platform`` is team
+    ``platform`` of organisation ``acme`` on GitHub, the subgroup ``platform`` of group
+    ``acme`` on GitLab (where paths nest deeper, and members of a group are members of
+    its subgroups too)."""
+
+    id: int
+    path: str
+    name: str
+    description: str = ""
+    created_at: str = ""
+    members: list[TeamMember] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def parent(self) -> str | None:
+        return self.path.rpartition("/")[0] or None
+
+
 @dataclass
 class Label:
     id: int

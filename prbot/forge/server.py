@@ -22,7 +22,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from prbot.forge import admin, faults, github, graphql_api
+from prbot.forge import admin, faults, ghteams, github, graphql_api
 from prbot.forge.ghhttp import FORGE_KEY, github_middleware
 from prbot.forge.state import Forge
 
@@ -51,6 +51,7 @@ def create_app(
     app[admin.LOG_KEY] = request_log
     app[admin.FAULTS_KEY] = fault_state
     github.setup_routes(app)
+    ghteams.setup_routes(app)
     graphql_api.setup_routes(app)
     admin.setup_routes(app)
     _setup_gitlab(app, forge)

@@ -4,7 +4,8 @@
 come from one mixin per concern: state_accounts (users, auth, repos, permissions),
 state_git (git reads/writes, refs), state_pulls (PRs, labels, reviewers, comments),
 state_health (statuses, pipelines, check runs, deployments), state_apps (apps,
-installations, tokens, hooks). Import ``Forge`` from here.
+installations, tokens, hooks), state_teams (GitHub teams / GitLab groups). Import
+``Forge`` from here.
 
 API summary (repositories are named by full name ``owner/name``; ``actor``/``author``/
 ``creator`` arguments are user logins — an installation acts as its app's bot user
@@ -64,6 +65,12 @@ Health
     await create_deployment(repo, ref, environment=, creator=, ...) ; deployments(repo, ...)
     await post_deployment_status(repo, deployment_id, state, creator=, ...)
     deployment_statuses(repo, deployment_id) ; deployment_status(repo, deployment_id, id)
+Teams and groups (a path: GitHub's ``org/slug``, GitLab's group full path)
+    create_team(path, name=, description=) -> Team              (idempotent)
+    team(path) / find_team(path) / team_by_id(id) / teams()
+    set_team_member(path, login, role=member|maintainer, state=active|pending)
+    remove_team_member(path, login)
+    team_member(path, login) (direct) ; group_member(path, login) (with parent groups)
 GitHub Apps
     await register_app(app_id, public_key_pem, slug=, ...)
     await install_app(app_id, account, repos=) -> Installation
@@ -109,6 +116,8 @@ from prbot.forge.models import (
     Reaction,
     Repo,
     Status,
+    Team,
+    TeamMember,
     User,
     iso,
 )
@@ -118,6 +127,7 @@ from prbot.forge.state_apps import AppsMixin
 from prbot.forge.state_git import GitMixin
 from prbot.forge.state_health import HealthMixin
 from prbot.forge.state_pulls import PullsMixin
+from prbot.forge.state_teams import TeamsMixin
 
 __all__ = ["Forge", "Principal", "iso"]
 
@@ -126,7 +136,7 @@ STATE_FILE = "state.json"
 LOGICAL_EPOCH = 1_704_067_200  # 2024-01-01T00:00:00Z
 
 
-class Forge(AccountsMixin, GitMixin, PullsMixin, HealthMixin, AppsMixin):
+class Forge(AccountsMixin, GitMixin, PullsMixin, HealthMixin, AppsMixin, TeamsMixin):
     """The forge's state: repositories on disk plus a JSON-persisted model.
 
     ``data_dir`` holds ``state.json`` and ``git/<owner>/<name>.git``; an existing data dir
@@ -160,6 +170,7 @@ class Forge(AccountsMixin, GitMixin, PullsMixin, HealthMixin, AppsMixin):
         self._installations: dict[int, Installation] = {}
         self._inst_tokens: dict[str, InstallationToken] = {}
         self._hooks: dict[int, Hook] = {}
+        self._teams: dict[str, Team] = {}  # by path, lowercased
         self._token_index: dict[str, str] = {}
         self._mergeable_cache: dict[tuple[str, str, str], bool] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -203,6 +214,10 @@ class Forge(AccountsMixin, GitMixin, PullsMixin, HealthMixin, AppsMixin):
             t["token_hash"]: InstallationToken(**t) for t in d.get("installation_tokens", [])
         }
         self._hooks = {h["id"]: Hook(**h) for h in d.get("hooks", [])}
+        for t in d.get("teams", []):
+            t["members"] = [TeamMember(**m) for m in t.get("members", [])]
+            team = Team(**t)
+            self._teams[team.path.lower()] = team
         for u in self._users.values():
             for h in u.token_hashes:
                 self._token_index[h] = u.login
@@ -231,6 +246,7 @@ class Forge(AccountsMixin, GitMixin, PullsMixin, HealthMixin, AppsMixin):
                 asdict(t) for t in self._inst_tokens.values() if t.expires_at > now
             ],
             "hooks": [asdict(h) for h in self._hooks.values()],
+            "teams": [asdict(t) for t in self._teams.values()],
         }
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(d, indent=1), encoding="utf-8")

@@ -31,6 +31,7 @@ DEFAULT_APP_PERMISSIONS = {
     "checks": "write",
     "deployments": "write",
     "metadata": "read",
+    "members": "read",  # organisation permission: team membership, for approvals
 }
 
 

@@ -134,6 +134,17 @@ class CommitHealth:
 
 
 @dataclass(frozen=True)
+class HealthWanted:
+    """What a caller will look at in a commit's health, so a provider reads only what can
+    answer it. Whatever it skips cannot change ``state_of`` for a wanted name: a check is
+    looked for among statuses first and among check runs only when not found there (as
+    ``state_of`` prefers statuses, listed first), so a wanted signal is never dropped."""
+
+    checks: tuple[str, ...] = ()  # status contexts / check-run names / "pipeline" on GitLab
+    deployment: str | None = None  # an environment whose deployment of the sha counts
+
+
+@dataclass(frozen=True)
 class MergeResult:
     merged: bool
     sha: str | None
@@ -192,7 +203,23 @@ class Scm(Protocol):
 
     async def permission(self, repo: str, user: str) -> Permission: ...
 
-    async def commit_health(self, repo: str, sha: str) -> CommitHealth: ...
+    async def teams_of(self, repo: str, user: str, teams: Sequence[str]) -> tuple[str, ...]:
+        """Which of ``teams`` ``user`` is an active member of, as named in ``teams``.
+
+        GitHub: a team slug of the repository's owner organisation (``platform``) or
+        ``org/slug``; GitLab: a group's full path, a bare name being looked for under the
+        project's top-level group first. A pending membership, an unknown team or user
+        are "not a member". Names compare case-insensitively; each distinct name is
+        answered once, in the order given. Answers may be up to a minute old."""
+        ...
+
+    async def commit_health(
+        self, repo: str, sha: str, want: HealthWanted | None = None
+    ) -> CommitHealth:
+        """Statuses, check runs / the pipeline, and deployments reported on ``sha``,
+        newest first. With ``want``, only what can answer it is read (see HealthWanted):
+        a deployment only of ``want.deployment``; nothing at all for an empty want."""
+        ...
 
     async def set_commit_status(
         self,
@@ -242,6 +269,17 @@ def status_description(text: str) -> str:
     if len(line) <= MAX_STATUS_DESCRIPTION:
         return line
     return line[: MAX_STATUS_DESCRIPTION - 1] + "…"
+
+
+def team_names(teams: Sequence[str]) -> dict[str, str]:
+    """Each distinct name of ``teams``, in order -> the team path it names (without the
+    ``@`` a mention or a CODEOWNERS line puts first); blank names are left out."""
+    out: dict[str, str] = {}
+    for name in teams:
+        path = name.strip().removeprefix("@").strip("/")
+        if path and name not in out:
+            out[name] = path
+    return out
 
 
 GITLAB_ACCESS: dict[int, Permission] = {

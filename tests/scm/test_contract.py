@@ -27,6 +27,8 @@ from prbot.scm.change_id import TRAILER
 from prbot.scm.port import (
     CommitResult,
     Conflict,
+    HealthSignal,
+    HealthWanted,
     NotFound,
     PullRequest,
     PullRequestDraft,
@@ -87,12 +89,20 @@ class Side(Protocol):
     async def tag(self, name: str, sha: str) -> None: ...
     async def close(self, number: int) -> None: ...
     async def orphan(self) -> str: ...  # a commit with main's files and no parent
+    async def team(self, path: str, members: Mapping[str, bool]) -> None: ...  # login: active
+    async def check(self, sha: str, name: str, state: str) -> None: ...  # CI's own check
+    async def deploy(self, sha: str, environment: str, state: str) -> None: ...
+
+
+# the port's states as a deployment status's state
+DEPLOYED = {"success": "success", "failure": "failure", "pending": "in_progress"}
 
 
 @dataclass
 class ForgeSide:
     forge: Forge
     repo: str
+    platform: str = "github"
 
     async def head(self, branch: str) -> str | None:
         return await self.forge.resolve(self.repo, f"refs/heads/{branch}")
@@ -139,6 +149,24 @@ class ForgeSide:
     async def orphan(self) -> str:
         main = await self.forge.commit_info(self.repo, await self.forge.resolve(self.repo, "main"))
         return await self.forge.create_commit(self.repo, main.tree, [], "Orphan", author=OWNER)
+
+    async def team(self, path: str, members: Mapping[str, bool]) -> None:
+        self.forge.create_team(path)
+        for login, active in members.items():
+            self.forge.set_team_member(path, login, state="active" if active else "pending")
+
+    async def check(self, sha: str, name: str, state: str) -> None:
+        if self.platform == "gitlab":  # a CI job reports as a commit status on GitLab
+            await self.forge.post_status(self.repo, sha, state, creator="ci", context=name)
+            return
+        status, conclusion = ("in_progress", None) if state == "pending" else ("completed", state)
+        await self.forge.post_check_run(self.repo, sha, name, status=status, conclusion=conclusion)
+
+    async def deploy(self, sha: str, environment: str, state: str) -> None:
+        d = await self.forge.create_deployment(
+            self.repo, sha, creator=OWNER, environment=environment, required_contexts=[]
+        )
+        await self.forge.post_deployment_status(self.repo, d.id, DEPLOYED[state], creator=OWNER)
 
 
 @dataclass
@@ -187,6 +215,16 @@ class MemorySide:
         r = self.scm.repos[self.repo]
         tree = r.commits[r.refs["heads/main"]].tree
         return self.scm._new_commit(r, tree, (), "Orphan", OWNER)
+
+    async def team(self, path: str, members: Mapping[str, bool]) -> None:
+        for login, active in members.items():
+            self.scm.set_team_member(path, login, active=active)
+
+    async def check(self, sha: str, name: str, state: str) -> None:
+        self.scm.add_signal(self.repo, sha, HealthSignal("check", name, state))  # type: ignore[arg-type]
+
+    async def deploy(self, sha: str, environment: str, state: str) -> None:
+        self.scm.add_signal(self.repo, sha, HealthSignal("deployment", environment, state))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -242,7 +280,7 @@ async def s(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Sub
         bot_permission="write",
         permissions=PEOPLE,
     ) as on:
-        side = ForgeSide(on.forge, REPO)
+        side = ForgeSide(on.forge, REPO, name)
         if name == "gitlab":  # the bot user's token
             scm = on.gitlab_scm()
             try:
@@ -277,7 +315,7 @@ def test_the_memory_fake_has_the_whole_port() -> None:
     """Every method of ``Scm``, with the same parameters (the tests below check behaviour)."""
     fake = MemoryScm()
     methods = [n for n, v in vars(Scm).items() if inspect.isfunction(v) and not n.startswith("_")]
-    assert len(methods) == 17
+    assert len(methods) == 18
     for name in methods:
         want = inspect.signature(getattr(Scm, name))
         got = inspect.signature(getattr(MemoryScm, name))
@@ -652,6 +690,73 @@ async def test_permission(s: Subject) -> None:
     assert await s.scm.permission(s.repo, "carol-" + s.name) == "none"
 
 
+# -- teams -----------------------------------------------------------------------------------
+
+
+async def test_teams_of_a_member_and_of_everyone_else(s: Subject) -> None:
+    await s.side.team(f"{OWNER}/platform", {"alice": True})
+    assert await s.scm.teams_of(s.repo, "alice", ["platform"]) == ("platform",)
+    assert await s.scm.teams_of(s.repo, "bob", ["platform"]) == ()  # a user, not in it
+    assert await s.scm.teams_of(s.repo, "mallory", ["platform"]) == ()  # no such user
+    assert await s.scm.teams_of(s.repo, "alice", []) == ()
+
+
+async def test_an_unknown_team_has_no_members(s: Subject) -> None:
+    await s.side.team(f"{OWNER}/platform", {"alice": True})
+    assert await s.scm.teams_of(s.repo, "alice", ["nope", "other/platform", "a/b/c", " "]) == ()
+
+
+async def test_a_pending_membership_does_not_count(s: Subject) -> None:
+    """Invited, not accepted yet (GitHub "pending", GitLab "awaiting")."""
+    await s.side.team(f"{OWNER}/platform", {"alice": True, "bob": False})
+    assert await s.scm.teams_of(s.repo, "bob", ["platform"]) == ()
+    assert await s.scm.teams_of(s.repo, "alice", ["platform"]) == ("platform",)
+
+
+async def test_several_teams_are_answered_in_the_order_given(s: Subject) -> None:
+    await s.side.team(f"{OWNER}/platform", {"alice": True})
+    await s.side.team(f"{OWNER}/sre", {"alice": True, "bob": True})
+    await s.side.team(f"{OWNER}/dba", {"bob": True})
+    assert await s.scm.teams_of(s.repo, "alice", ["sre", "dba", "platform"]) == (
+        "sre",
+        "platform",
+    )
+    assert await s.scm.teams_of(s.repo, "bob", ["platform", "sre", "dba"]) == ("sre", "dba")
+
+
+async def test_team_names_match_without_case_and_come_back_as_named(s: Subject) -> None:
+    await s.side.team(f"{OWNER}/platform", {"alice": True})
+    named = ["Platform", "ACME/platform", "@acme/platform", "platform", "Platform"]
+    assert await s.scm.teams_of(s.repo, "Alice", named) == (
+        "Platform",
+        "ACME/platform",
+        "@acme/platform",  # as a mention or CODEOWNERS writes it
+        "platform",
+    )  # each distinct name once
+
+
+async def test_a_team_named_with_its_organisation(s: Subject) -> None:
+    await s.side.team(f"{OWNER}/platform", {"alice": True})
+    await s.side.team("other/platform", {"bob": True})
+    assert await s.scm.teams_of(s.repo, "alice", ["acme/platform", "other/platform"]) == (
+        "acme/platform",
+    )
+
+
+async def test_groups_nest_on_gitlab_teams_do_not_on_github(s: Subject) -> None:
+    """GitLab: members of a group are members of its subgroups, and a bare name is a
+    top-level group when the project's group has no subgroup of that name. GitHub (and
+    the memory fake as "github"): a bare name is always a team of the owner."""
+    await s.side.team(OWNER, {"carol": True})
+    await s.side.team(f"{OWNER}/platform", {"alice": True})
+    await s.side.team("platform", {"dave": True})  # a top-level group of that name
+    await s.side.team("release", {"dave": True})
+    gitlab = s.name == "gitlab"
+    assert await s.scm.teams_of(s.repo, "carol", ["platform"]) == (("platform",) if gitlab else ())
+    assert await s.scm.teams_of(s.repo, "dave", ["platform"]) == ()  # acme/platform it is
+    assert await s.scm.teams_of(s.repo, "dave", ["release"]) == (("release",) if gitlab else ())
+
+
 # -- commit health ---------------------------------------------------------------------------
 
 
@@ -690,6 +795,73 @@ async def test_repeating_a_status_and_a_long_description_are_fine(s: Subject) ->
             s.repo, sha, state="success", context="prbot", description=long
         )
     assert (await s.scm.commit_health(s.repo, sha)).state_of("prbot") == "success"
+
+
+async def test_a_wanted_check_is_found_as_a_status_or_as_ci_s_own_check(s: Subject) -> None:
+    """GitHub: a check run; GitLab: a CI job, which reports as a commit status."""
+    sha = await s.main()
+    await s.scm.set_commit_status(s.repo, sha, state="success", context="ci/build")
+    await s.side.check(sha, "ci/lint", "failure")
+    await s.side.check(sha, "ci/e2e", "pending")
+    both = await s.scm.commit_health(s.repo, sha, HealthWanted(checks=("ci/build", "ci/lint")))
+    assert both.state_of("ci/build") == "success"
+    assert both.state_of("ci/lint") == "failure"  # a failing required check is always seen
+    for name, state in (("ci/build", "success"), ("ci/lint", "failure"), ("ci/e2e", "pending")):
+        alone = await s.scm.commit_health(s.repo, sha, HealthWanted(checks=(name,)))
+        assert alone.state_of(name) == state, name
+
+
+async def test_a_wanted_check_not_reported_yet_is_absent(s: Subject) -> None:
+    sha = await s.main()
+    await s.scm.set_commit_status(s.repo, sha, state="success", context="ci/build")
+    health = await s.scm.commit_health(s.repo, sha, HealthWanted(checks=("ci/build", "ci/e2e")))
+    assert (health.state_of("ci/build"), health.state_of("ci/e2e")) == ("success", None)
+
+
+async def test_a_wanted_deployment_is_read_for_its_environment_only(s: Subject) -> None:
+    sha = await s.main()
+    await s.side.deploy(sha, "dev", "success")
+    await s.side.deploy(sha, "prod", "failure")
+    await s.scm.set_commit_status(s.repo, sha, state="success", context="ci/build")
+    for env, state in (("dev", "success"), ("prod", "failure")):
+        health = await s.scm.commit_health(s.repo, sha, HealthWanted(deployment=env))
+        assert [(x.kind, x.name, x.state) for x in health.signals] == [("deployment", env, state)]
+    assert (await s.scm.commit_health(s.repo, sha, HealthWanted(deployment="qa"))).signals == ()
+    both = await s.scm.commit_health(
+        s.repo, sha, HealthWanted(checks=("ci/build",), deployment="dev")
+    )
+    assert (both.state_of("ci/build"), both.state_of("dev"), both.state_of("prod")) == (
+        "success",
+        "success",
+        None,
+    )
+
+
+async def test_the_newest_deployment_of_the_sha_counts(s: Subject) -> None:
+    sha = await s.main()
+    await s.side.deploy(sha, "dev", "failure")
+    await s.side.deploy(sha, "dev", "success")
+    later = await s.side.push("main", {"README.md": b"# later\n"})
+    await s.side.deploy(later, "dev", "failure")  # another commit's deployment
+    health = await s.scm.commit_health(s.repo, sha, HealthWanted(deployment="dev"))
+    assert health.state_of("dev") == "success"
+    assert (await s.scm.commit_health(s.repo, later, HealthWanted(deployment="dev"))).state_of(
+        "dev"
+    ) == "failure"
+
+
+async def test_nothing_wanted_reads_nothing_and_the_pipeline_only_when_wanted(
+    s: Subject,
+) -> None:
+    sha = await s.main()
+    await s.scm.set_commit_status(s.repo, sha, state="failure", context="ci/build")
+    await s.side.deploy(sha, "dev", "success")
+    assert (await s.scm.commit_health(s.repo, sha, HealthWanted())).signals == ()
+    checks = await s.scm.commit_health(s.repo, sha, HealthWanted(checks=("ci/build",)))
+    assert [(x.kind, x.name) for x in checks.signals] == [("status", "ci/build")]
+    # GitLab's pipeline of the commit's statuses is the signal named "pipeline"
+    piped = await s.scm.commit_health(s.repo, sha, HealthWanted(checks=("pipeline",)))
+    assert piped.state_of("pipeline") == ("failure" if s.name == "gitlab" else None)
 
 
 # -- history ---------------------------------------------------------------------------------

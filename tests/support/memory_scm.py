@@ -2,7 +2,7 @@
 
 A small git model (commits with whole trees, branches and tags, blob ids as git computes
 them) and a forge around it (pull requests, comments and reactions, permissions, commit
-statuses), behaving as the providers do where the port says what to do: a commit carries
+statuses, teams), behaving as the providers do where the port says what to do: a commit carries
 the Change-Id trailer and a re-commit of the same change makes none; a PR is opened once
 per head and updated after; only the bot's own comment carrying a marker is edited; a
 merge makes a merge commit and moves the base; a revert opens a PR restoring the files;
@@ -12,7 +12,8 @@ tests/scm/test_contract.py runs the same tests on it as on GitHub and GitLab.
 Besides the port it has what a test needs to look behind it (``files``, ``branch_head``,
 ``commit``, ``pulls``, ``comments``, ``reactions``, ``reads``, ``committed``) and to act
 as someone else on the forge (``add_repo``, ``push``, ``create_tag``, ``add_comment``,
-``set_permission``, ``add_signal``); closing a PR is the port's ``close_pull_request``.
+``set_permission``, ``set_team_member``, ``add_signal``); closing a PR is the port's
+``close_pull_request``. ``health_reads`` records which kinds each ``commit_health`` read.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from prbot.scm.port import (
     Conflict,
     HealthSignal,
     HealthState,
+    HealthWanted,
     MergeResult,
     NotFound,
     Permission,
@@ -44,6 +46,7 @@ from prbot.scm.port import (
     ScmError,
     Snapshot,
     TreeEntry,
+    team_names,
 )
 
 # what ``add_repo`` and ``push`` take: content, a RepoFile, or (content, mode)
@@ -134,6 +137,9 @@ class MemoryScm:
         self.repos: dict[str, MemoryRepo] = {}
         self.reads: list[list[str]] = []  # the paths of each read_files call
         self.committed: list[ChangeSet] = []  # the change of each commit commit_changes made
+        self.health_reads: list[tuple[str, ...]] = []  # the kinds each commit_health read
+        # team path (lowercased) -> login (lowercased) -> active (False: invited, pending)
+        self.teams: dict[str, dict[str, bool]] = {}
         self.closed = False
         self._tick = 0
         self._comment_ids = 9_000_000
@@ -252,7 +258,19 @@ class MemoryScm:
             return "admin"
         return r.permissions.get(user, "none")
 
-    async def commit_health(self, repo: str, sha: str) -> CommitHealth:
+    async def teams_of(self, repo: str, user: str, teams: Sequence[str]) -> tuple[str, ...]:
+        """As the platform names teams: "github", ``org/slug`` or a slug of the owner's
+        organisation; "gitlab", a group path, a bare name under the owner's group first,
+        a group's members counting in its subgroups."""
+        r = self._repo(repo)
+        return tuple(
+            name for name, path in team_names(teams).items() if self._in_team(r, user, path)
+        )
+
+    async def commit_health(
+        self, repo: str, sha: str, want: HealthWanted | None = None
+    ) -> CommitHealth:
+        """With ``want``, only the kinds a provider would read (as GitHubScm decides)."""
         r = self._repo(repo)
         seen: set[tuple[str, str]] = set()
         newest_first: list[HealthSignal] = []
@@ -260,7 +278,15 @@ class MemoryScm:
             if (signal.kind, signal.name) not in seen:
                 seen.add((signal.kind, signal.name))
                 newest_first.append(signal)
-        return CommitHealth(sha, tuple(newest_first))
+        kinds = self._kinds_read(newest_first, want)
+        self.health_reads.append(kinds)
+        kept = [
+            s
+            for s in newest_first
+            if s.kind in kinds
+            and (want is None or s.kind != "deployment" or s.name == want.deployment)
+        ]
+        return CommitHealth(sha, tuple(kept))
 
     async def set_commit_status(
         self,
@@ -409,6 +435,14 @@ class MemoryScm:
             raise ValueError(f"unknown permission {permission!r}")
         self._repo(repo).permissions[user] = permission
 
+    def set_team_member(self, team: str, user: str, *, active: bool = True) -> None:
+        """Put ``user`` in ``team`` (a path: ``acme/platform``); ``active=False``: invited,
+        not accepted yet (pending)."""
+        self.teams.setdefault(team.strip("/").lower(), {})[user.lower()] = active
+
+    def remove_team_member(self, team: str, user: str) -> None:
+        self.teams.get(team.strip("/").lower(), {}).pop(user.lower(), None)
+
     def add_signal(self, repo: str, sha: str, signal: HealthSignal) -> None:
         """A status, check, deployment or pipeline reported on ``sha`` (latest wins)."""
         self._repo(repo).signals.setdefault(sha, []).append(signal)
@@ -536,6 +570,37 @@ class MemoryScm:
         pull = MemoryPull(number, draft.head, base, draft.title, draft.body, self.bot)
         r.pulls[number] = pull
         return pull
+
+    def _in_team(self, r: MemoryRepo, user: str, path: str) -> bool:
+        path, owner = path.lower(), r.owner.lower()
+        if self.platform == "github":  # org/slug, a bare slug in the owner's organisation
+            org, _, slug = path.rpartition("/")
+            return "/" not in org and self.teams.get(f"{org or owner}/{slug}", {}).get(
+                user.lower(), False
+            )
+        if "/" not in path and f"{owner}/{path}" in self.teams:
+            path = f"{owner}/{path}"
+        parts = path.split("/")  # a group's members are members of its subgroups
+        return any(
+            self.teams.get("/".join(parts[:depth]), {}).get(user.lower(), False)
+            for depth in range(len(parts), 0, -1)
+        )
+
+    @staticmethod
+    def _kinds_read(signals: Sequence[HealthSignal], want: HealthWanted | None) -> tuple[str, ...]:
+        if want is None:
+            return ("status", "check", "pipeline", "deployment")
+        kinds: list[str] = []
+        if want.checks:
+            kinds.append("status")
+            statuses = {s.name for s in signals if s.kind == "status"}
+            if any(name not in statuses for name in want.checks):
+                kinds.append("check")
+            if "pipeline" in want.checks:
+                kinds.append("pipeline")
+        if want.deployment is not None:
+            kinds.append("deployment")
+        return tuple(kinds)
 
     @staticmethod
     def _may_review(r: MemoryRepo, login: str) -> bool:

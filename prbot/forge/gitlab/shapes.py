@@ -20,6 +20,8 @@ from prbot.forge.models import (
     Reaction,
     Repo,
     Status,
+    Team,
+    TeamMember,
     User,
 )
 
@@ -72,6 +74,8 @@ DEPLOYMENT_FROM_FORGE = {
     "error": "canceled",
 }
 MR_STATE = {"open": "opened", "closed": "closed", "merged": "merged"}
+# a team member is a developer of the group, a team maintainer its maintainer
+GROUP_ACCESS = {"member": 30, "maintainer": 40}
 
 
 def gl_time(ts: str | None) -> str | None:
@@ -129,6 +133,31 @@ class GitLabShapes:
             "created_at": gl_time(repo.created_at),
             "expires_at": None,
             "membership_state": "active",
+        }
+
+    def group(self, team: Team) -> dict[str, Any]:
+        parent = self.forge.find_team(team.parent) if team.parent else None
+        return {
+            "id": team.id,
+            "web_url": f"{self.web}/groups/{team.path}",
+            "name": team.name,
+            "path": team.slug,
+            "description": team.description,
+            "visibility": "private",
+            "full_name": " / ".join(team.path.split("/")),
+            "full_path": team.path,
+            "parent_id": parent.id if parent else None,
+            "created_at": gl_time(team.created_at),
+            "avatar_url": None,
+        }
+
+    def group_member(self, team: Team, m: TeamMember) -> dict[str, Any]:
+        return {
+            **(self.user(m.login) or {}),
+            "access_level": GROUP_ACCESS[m.role],
+            "created_at": gl_time(team.created_at),
+            "expires_at": None,
+            "membership_state": "active" if m.state == "active" else "awaiting",
         }
 
     # --- projects and git ----------------------------------------------------------------

@@ -139,6 +139,10 @@ class GitHubClient:
     def __repr__(self) -> str:
         return f"GitHubClient(api_url={self.api_url!r})"
 
+    def now(self) -> float:
+        """The client's clock (wall time unless a test gave another)."""
+        return self._clock()
+
     async def aclose(self) -> None:
         if self._own_http:
             await self._http.aclose()

@@ -1,5 +1,11 @@
 """Health of a commit: combined status, check runs, and the latest deployment per
-environment. Listed newest first, as ``CommitHealth.state_of`` expects."""
+environment. Listed newest first, as ``CommitHealth.state_of`` expects.
+
+Everything costs 3 requests plus one per environment deployed; a ``HealthWanted`` costs
+only what can answer it: the combined status (1) for wanted checks, the check runs (+1)
+only when a wanted check is not among the statuses, the wanted environment's deployments
+of the sha (1) and the newest one's status (+1).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,45 @@ from typing import Any
 
 from prbot.scm.github import convert
 from prbot.scm.github.repo_api import RepoApi
-from prbot.scm.port import CommitHealth, HealthSignal, HealthState, status_description
+from prbot.scm.port import (
+    CommitHealth,
+    HealthSignal,
+    HealthState,
+    HealthWanted,
+    status_description,
+)
 
 
-async def commit_health(api: RepoApi, sha: str) -> CommitHealth:
-    statuses, checks, deployments = await asyncio.gather(
-        _statuses(api, sha), _checks(api, sha), _deployments(api, sha)
+async def commit_health(api: RepoApi, sha: str, want: HealthWanted | None = None) -> CommitHealth:
+    if want is None:
+        statuses, checks, deployments = await asyncio.gather(
+            _statuses(api, sha), _checks(api, sha), _deployments(api, sha)
+        )
+        return CommitHealth(sha=sha, signals=(*statuses, *checks, *deployments))
+    (statuses, checks), deployments = await asyncio.gather(
+        _wanted_checks(api, sha, want.checks), _wanted_deployment(api, sha, want.deployment)
     )
     return CommitHealth(sha=sha, signals=(*statuses, *checks, *deployments))
+
+
+async def _wanted_checks(
+    api: RepoApi, sha: str, names: tuple[str, ...]
+) -> tuple[list[HealthSignal], list[HealthSignal]]:
+    """Statuses, then check runs only if a wanted name is not a status: a name found
+    among statuses is answered by them (``state_of`` prefers statuses, listed first)."""
+    if not names:
+        return [], []
+    statuses = await _statuses(api, sha)
+    found = {s.name for s in statuses}
+    if all(name in found for name in names):
+        return statuses, []
+    return statuses, await _checks(api, sha)
+
+
+async def _wanted_deployment(api: RepoApi, sha: str, environment: str | None) -> list[HealthSignal]:
+    if environment is None:
+        return []
+    return await _deployments(api, sha, environment)
 
 
 async def _statuses(api: RepoApi, sha: str) -> list[HealthSignal]:
@@ -43,8 +80,11 @@ async def _checks(api: RepoApi, sha: str) -> list[HealthSignal]:
     ]
 
 
-async def _deployments(api: RepoApi, sha: str) -> list[HealthSignal]:
-    listed = await api.get("/deployments", query={"sha": sha, "per_page": 100})
+async def _deployments(
+    api: RepoApi, sha: str, environment: str | None = None
+) -> list[HealthSignal]:
+    query = {"sha": sha, "environment": environment, "per_page": 100}  # None: not sent
+    listed = await api.get("/deployments", query=query)
     newest: dict[str, dict[str, Any]] = {}
     for d in sorted(listed or [], key=lambda d: d.get("id", 0), reverse=True):
         newest.setdefault(d.get("environment", ""), d)  # older ones can't change the answer

@@ -16,12 +16,14 @@ from prbot.scm.github.auth import AppAuth, Auth, TokenAuth
 from prbot.scm.github.cache import Listing, ObjectCache
 from prbot.scm.github.client import PUBLIC_API, GitHubClient
 from prbot.scm.github.repo_api import RepoApi
+from prbot.scm.github.teams import TeamBook
 from prbot.scm.port import (
     PERMISSION_ORDER,
     Comment,
     CommitHealth,
     CommitResult,
     HealthState,
+    HealthWanted,
     MergeResult,
     NotFound,
     Permission,
@@ -63,6 +65,8 @@ class GitHubScm:
         # our marked comments, found once: a status comment edited at every change of a
         # promotion is then one PATCH (or nothing, when the text is the same), no listing
         self._comments: TTLCache[tuple[str, int, str], Comment] = TTLCache(maxsize=4096, ttl=600)
+        # team membership answers, a minute each: approvals and commands ask often
+        self._teams = TeamBook(self.client, timer=self.client.now)
 
     def __repr__(self) -> str:
         return f"GitHubScm(api_url={self.client.api_url!r}, auth={self._auth!r})"
@@ -221,8 +225,14 @@ class GitHubScm:
                 return candidate
         return "none"
 
-    async def commit_health(self, repo: str, sha: str) -> CommitHealth:
-        return await health.commit_health(await self._api(repo), sha)
+    async def teams_of(self, repo: str, user: str, teams: Sequence[str]) -> tuple[str, ...]:
+        api = await self._api(repo)  # the repository's installation answers for its org
+        return await self._teams.teams_of(api.auth, api.owner, user, teams)
+
+    async def commit_health(
+        self, repo: str, sha: str, want: HealthWanted | None = None
+    ) -> CommitHealth:
+        return await health.commit_health(await self._api(repo), sha, want)
 
     async def set_commit_status(
         self,

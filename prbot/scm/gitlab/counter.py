@@ -10,6 +10,7 @@ from prbot.scm.counter import RequestCounter
 # the segment after one of these names is an identifier, named by the placeholder
 _PLACEHOLDERS = {
     "projects": ":id",
+    "groups": ":id",
     "commits": ":sha",
     "statuses": ":sha",
     "branches": ":branch",

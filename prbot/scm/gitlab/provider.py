@@ -4,8 +4,8 @@ One ``gitlab.Gitlab`` (one HTTP session) serves the provider's whole life; its c
 run in worker threads. Writes are made so that a retry, a re-run or a crash in between
 changes nothing twice: a commit carries a Change-Id trailer, and a create that failed
 without an answer is looked up before it is tried again. The operations live in small
-modules (reads, commit, merge_requests, notes, health, merging, history); this class
-wires them to the port.
+modules (reads, commit, merge_requests, notes, health, merging, history, teams); this
+class wires them to the port.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ from prbot.scm.gitlab.client import GitLabClient
 from prbot.scm.gitlab.commit import commit_changes
 from prbot.scm.gitlab.convert import pull_request
 from prbot.scm.gitlab.reads import Reader
+from prbot.scm.gitlab.teams import TeamBook
 from prbot.scm.gitlab.transport import RetryPolicy
 from prbot.scm.port import (
     Comment,
     CommitHealth,
     CommitResult,
     HealthState,
+    HealthWanted,
     MergeResult,
     NotFound,
     Permission,
@@ -60,6 +62,7 @@ class GitLabScm:
     ) -> None:
         self._client = GitLabClient(url, token, timeout=timeout, retry=retry)
         self._reader = Reader(self._client, archive_limits or ArchiveLimits())
+        self._teams = TeamBook(self._client)
 
     def __repr__(self) -> str:
         return f"GitLabScm({self._client.gl.url!r})"
@@ -125,8 +128,13 @@ class GitLabScm:
             return "none"
         return gitlab_permission(int(member.access_level))
 
-    async def commit_health(self, repo: str, sha: str) -> CommitHealth:
-        return await health.commit_health(self._client, repo, sha)
+    async def teams_of(self, repo: str, user: str, teams: Sequence[str]) -> tuple[str, ...]:
+        return await self._teams.teams_of(repo, user, teams)
+
+    async def commit_health(
+        self, repo: str, sha: str, want: HealthWanted | None = None
+    ) -> CommitHealth:
+        return await health.commit_health(self._client, repo, sha, want)
 
     async def set_commit_status(
         self,

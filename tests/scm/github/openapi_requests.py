@@ -53,6 +53,12 @@ OUTSIDE_SUBSET: tuple[tuple[str, re.Pattern[str], str, frozenset[str]], ...] = (
         "/repos/{owner}/{repo}/compare/{basehead}",
         frozenset({"page", "per_page"}),
     ),
+    (
+        "GET",  # https://docs.github.com/rest/teams/members#get-team-membership-for-a-user
+        re.compile(r"/orgs/[^/]+/teams/[^/]+/memberships/[^/]+"),
+        "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+        frozenset(),
+    ),
 )
 
 

@@ -54,6 +54,7 @@ API = "http://gl.example/api/v4"
             "/projects/:id/merge_requests/:iid/notes/:note_id/award_emoji",
         ),
         (f"{API}/projects/12/members/all/7", "/projects/:id/members/all/:user_id"),
+        (f"{API}/groups/acme%2Fplatform/members/all/7", "/groups/:id/members/all/:user_id"),
         (f"{API}/projects/12/repository/archive.tar.gz", "/projects/:id/repository/archive.tar.gz"),
         (f"{API}/users?username=alice", "/users"),
         (f"{API}/user", "/user"),
@@ -366,7 +367,8 @@ def test_implements_every_port_method_with_its_signature():
     from prbot.scm.port import Scm
 
     methods = [n for n, v in vars(Scm).items() if inspect.iscoroutinefunction(v)]
-    assert len(methods) == 17  # 14 + set_commit_status, close_pull_request, is_ancestor
+    assert len(methods) == 18  # 14 + set_commit_status, close_pull_request, is_ancestor,
+    # teams_of
     for name in methods:
         want = inspect.signature(getattr(Scm, name))
         have = inspect.signature(getattr(GitLabScm, name))
