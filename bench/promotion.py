@@ -32,7 +32,8 @@ waits for the reset, as it should), which a round of 50 nearly reaches by itself
 
 The forge runs in this process, on the same event loop as the driver (merges, status
 posts, the 10 ms poll: an in-memory scan, cheap but not free). ``prbot serve`` is a
-subprocess (PRBOT_WORKERS=4, one web process) with its own SQLite in a temporary folder.
+subprocess (PRBOT_WORKERS at its default, or BENCH_WORKERS; one web process) with its own
+SQLite in a temporary folder.
 Both share this machine's cores: prbot, its sandbox processes and the forge's git
 subprocesses compete for them, as the ``cpu`` line says.
 
@@ -77,6 +78,7 @@ from prbot.automation.loader import load_view  # noqa: E402
 from prbot.engine.promotions import STATUS_SECONDS  # noqa: E402
 from prbot.engine.run import run_automation  # noqa: E402
 from prbot.forge.server import ForgeServer  # noqa: E402
+from prbot.settings import default_of  # noqa: E402
 from tests.support.promotions import BUMP, CHECK, STAGES  # noqa: E402
 from tests.support.promotions import repo_files as promotion_files  # noqa: E402
 
@@ -86,7 +88,8 @@ TOKEN = "bench-promotion-forge-token"  # not secrets: a throwaway forge on 127.0
 SECRET = "bench-promotion-webhook-secret"
 API_TOKEN = "bench-promotion-api-token"
 SETTLE_SECONDS = 0.3  # the forge quiet this long: prbot has finished what it was doing
-WORKERS = os.environ.get("BENCH_WORKERS", "4")
+# prbot's default unless BENCH_WORKERS says otherwise (to compare settings)
+WORKERS = os.environ.get("BENCH_WORKERS") or default_of("PRBOT_WORKERS")
 RATE_LIMIT = 1_000_000  # the forge's per-token budget per hour (GitHub: 5,000)
 
 

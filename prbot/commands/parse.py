@@ -8,9 +8,9 @@ did-you-mean; any other ``/word`` is someone else's and is ignored. Arguments ar
 shell-like words (quotes group), ``key=value`` pairs and ``--flags``, checked against the
 verb's registry entry. Several commands in one comment run in order.
 
-Bounded: the first ``MAX_CHARS`` of a comment are read, at most ``MAX_COMMANDS``
-commands (the rest are one problem), and a command line longer than ``MAX_LINE`` is a
-problem, not parsed.
+Bounded: the first ``MAX_CHARS`` of a comment are read (not a line cut there), at most
+``MAX_COMMANDS`` commands (the rest are one problem), and a command line longer than
+``MAX_LINE`` is a problem, not parsed.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _QUOTE = re.compile(r"^ {0,3}>")
 _SLASH = re.compile(r"^ {0,3}/([A-Za-z][\w-]*)(?=\s|$)(.*)$")
 _PAIR = re.compile(r"^([A-Za-z_][\w.-]*)=(.*)$", re.DOTALL)
-_HTML_COMMENT = re.compile(r"<!--.*?(-->|$)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,10 @@ class Problem:
 def parse_comment(body: str) -> tuple[Command | Problem, ...]:
     """The commands in ``body``, in order, each read or a ``Problem``."""
     found: list[Command | Problem] = []
-    for number, line in _readable_lines(body[:MAX_CHARS]):
+    text = body[:MAX_CHARS]
+    if len(body) > MAX_CHARS and body[MAX_CHARS] not in "\r\n":  # a line cut in two
+        text = text[: max(text.rfind("\n"), text.rfind("\r")) + 1]  # is not read
+    for number, line in _readable_lines(text):
         m = _SLASH.match(line)
         if m is None:
             continue
@@ -70,7 +72,8 @@ def parse_comment(body: str) -> tuple[Command | Problem, ...]:
         else:
             continue  # another tool's command, or prose
         if len(found) == MAX_COMMANDS:
-            found.append(Problem(name, f"at most {MAX_COMMANDS} commands per comment", number))
+            too_many = f"at most {MAX_COMMANDS} commands per comment"
+            found.append(Problem(name[:40], too_many, number))
             break
         found.append(parse_command(name, rest, number))
     return tuple(found)
@@ -85,7 +88,7 @@ def parse_command(name: str, rest: str, line: int = 0) -> Command | Problem:
             name[:40], f"unknown command {_shown(name)}{hint}; /prbot help lists them", line
         )
     if len(rest) > MAX_LINE:
-        return Problem(name, f"the command is longer than {MAX_LINE} characters", line)
+        return _bad(verb, f"the command is longer than {MAX_LINE} characters", line)
     try:
         words = shlex.split(rest, comments=False, posix=True)
     except ValueError as exc:  # an unclosed quote
@@ -104,7 +107,7 @@ def parse_command(name: str, rest: str, line: int = 0) -> Command | Problem:
             flag = verb.flag(flag_name)
             if flag is None:
                 hint = did_you_mean(flag_name, [f.name for f in verb.flags])
-                return _bad(verb, f"no option --{flag_name}{hint}", line)
+                return _bad(verb, f"no option {_shown('--' + flag_name)}{hint}", line)
             if flag_name in flags:
                 return _bad(verb, f"--{flag_name} is given twice", line)
             if not flag.value:
@@ -112,18 +115,20 @@ def parse_command(name: str, rest: str, line: int = 0) -> Command | Problem:
                     return _bad(verb, f"--{flag_name} takes no value", line)
                 flags[flag_name] = True
                 continue
-            if not eq:
-                if i >= len(words):
-                    return _bad(verb, f"--{flag_name} needs a value ({flag.value})", line)
+            if not eq and i < len(words):
                 value = words[i]
                 i += 1
+            if not value:  # at the end, or given empty (--repo= or --repo "")
+                return _bad(verb, f"--{flag_name} needs a value ({flag.value})", line)
             flags[flag_name] = value
             continue
-        pair = _PAIR.match(word) if verb.pairs else None
+        pair = _PAIR.match(word)
         if pair is not None:
+            if not verb.pairs:  # never a positional: no name has an "="
+                return _bad(verb, f"{verb.name} takes no key=value inputs", line)
             key, value = pair.groups()
             if key in values:
-                return _bad(verb, f"{key} is given twice", line)
+                return _bad(verb, f"{_shown(key)} is given twice", line)
             values[key] = value
             continue
         args.append(word)
@@ -149,12 +154,17 @@ def _shown(word: str) -> str:
 
 
 def _readable_lines(body: str) -> list[tuple[int, str]]:
-    """(line number, text) of the lines outside code blocks, quotes and HTML comments."""
+    """(line number, text) of the lines outside code blocks, quotes and HTML comments.
+
+    Inside a fenced block nothing but its closing fence counts (a ``<!--`` there is code,
+    and removing one must not make a closing fence). Elsewhere an HTML comment's text is
+    taken out of the lines it spans, and a line that begins inside one is not read: the
+    rest of a quoted or indented line after ``-->`` does not start a command.
+    """
     text = body.replace("\r\n", "\n").replace("\r", "\n")
-    # an HTML comment hides what is inside it; its lines keep their numbers
-    text = _HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     readable: list[tuple[int, str]] = []
     fence: str | None = None
+    in_comment = False
     for number, line in enumerate(text.split("\n"), start=1):
         m = _FENCE.match(line)
         if fence is not None:
@@ -162,10 +172,32 @@ def _readable_lines(body: str) -> list[tuple[int, str]]:
             if closing and not line.strip().strip(fence[0]):  # no info string after it
                 fence = None
             continue
-        if m is not None:
+        if m is not None and not in_comment:
             fence = m.group(1)
             continue
-        if line.startswith(("    ", "\t")) or _QUOTE.match(line):
+        began_in_comment = in_comment
+        line, in_comment = _uncommented(line, in_comment)
+        if began_in_comment or line.startswith(("    ", "\t")) or _QUOTE.match(line):
             continue
         readable.append((number, line))
     return readable
+
+
+def _uncommented(line: str, inside: bool) -> tuple[str, bool]:
+    """``line`` without its HTML comments' text, and whether one is still open at its end
+    (``inside``: one was open at its start)."""
+    kept: list[str] = []
+    at = 0
+    while True:
+        if inside:
+            end = line.find("-->", at)
+            if end < 0:
+                return "".join(kept), True
+            at, inside = end + 3, False
+        else:
+            begin = line.find("<!--", at)
+            if begin < 0:
+                kept.append(line[at:])
+                return "".join(kept), False
+            kept.append(line[at:begin])
+            at, inside = begin + 4, True

@@ -12,8 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from prbot.commands.registry import APPROVER, BY_NAME, PERMISSIONS, Permission, at_least
+from prbot.errors import did_you_mean
 
 STRICTER_WINS = frozenset({"rollback"})
+# read-only users (and fork authors without write) may use only the open verbs, whatever
+# an override says: anything that acts needs at least this
+LEAST_TO_ACT: Permission = "triage"
 
 
 class PermissionsError(ValueError):
@@ -25,12 +29,18 @@ def parse_overrides(values: Mapping[str, object], where: str) -> dict[str, Permi
     found: dict[str, Permission] = {}
     for name, level in values.items():
         if name not in BY_NAME:
-            raise PermissionsError(f"{where}: no command {name!r}")
+            raise PermissionsError(f"{where}: no command {name!r}{did_you_mean(name, BY_NAME)}")
         if name == "approve":
             raise PermissionsError(f"{where}: approve is decided by the gate's approvers")
         if level not in PERMISSIONS:
             raise PermissionsError(
                 f"{where}: {name}: {level!r} is not one of {', '.join(PERMISSIONS)}"
+            )
+        acts = BY_NAME[name].permission != "none"
+        if acts and not at_least(level, LEAST_TO_ACT):  # type: ignore[arg-type]
+            raise PermissionsError(
+                f"{where}: {name}: needs at least {LEAST_TO_ACT} (read-only users may use "
+                "only the commands open to anyone)"
             )
         found[name] = level  # type: ignore[assignment]
     return found

@@ -97,7 +97,8 @@ def command_refusal(
     if p.finished:
         return f"promotion {p.id} has already {_finished_word(p)}"
     if p.started_at is None:
-        return f"promotion {p.id} has not started"
+        # a cancel may come before the start job ran: the start then finds it finished
+        return None if name == "cancel" else f"promotion {p.id} has not started"
     current = p.current
     assert current is not None  # not finished: some stage has not succeeded
     stage = p.stages[current]

@@ -706,7 +706,7 @@ def test_refusals_judge_what_decide_would_at_now() -> None:
 
 def test_command_refusals_say_why() -> None:
     run = Run()
-    assert command_refusal(run.p, "cancel") == "promotion p1 has not started"
+    assert command_refusal(run.p, "hold") == "promotion p1 has not started"
     run(Start())
     assert (
         command_refusal(run.p, "retry")
@@ -794,3 +794,14 @@ def test_the_status_comment_is_updated_only_when_the_table_changes() -> None:
     assert UpdateStatusComment((12,)) in merged_actions
     actions = run(HealthObserved("dev", "aaa", (Signal("status", "unrelated", "success"),)))
     assert actions == ()  # nothing required changed: no edit
+
+
+def test_a_cancel_before_the_start_wins_over_it() -> None:
+    """Cancelled while its start job is still queued: finished, and the start then does
+    nothing (no PR is asked for)."""
+    run = Run()
+    assert command_refusal(run.p, "cancel") is None
+    p, _ = decide(run.p, Command("cancel", "bob"), run.now)
+    assert p.status == "cancelled"
+    after, actions = decide(p, Start(), run.now)
+    assert after == p and actions == ()
