@@ -79,6 +79,7 @@ class YamlOverlay:
     file: str
     yaml: str
     list_merge: str = "overwrite"
+    follow_aliases: bool = False  # change anchored nodes (and so every alias of them)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class YamlEdit:
     file: str
     path: str
     value: Any
+    follow_aliases: bool = False  # change anchored nodes (and so every alias of them)
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,7 @@ PR_AUTOMATION_SPEC = Obj(
                                     "file": Field(STR, required=True),
                                     "yaml": Field(STR, required=True),
                                     "listMerge": Field(Str(("overwrite", "append"))),
+                                    "followAliases": Field(Bool()),
                                 }
                             )
                         )
@@ -323,6 +326,7 @@ PR_AUTOMATION_SPEC = Obj(
                                     "file": Field(STR, required=True),
                                     "path": Field(STR, required=True),
                                     "value": Field(AnyValue(), required=True),
+                                    "followAliases": Field(Bool()),
                                 }
                             )
                         )
@@ -573,11 +577,17 @@ def _automation(name: str, spec: dict[str, Any], where: Located):
             for r in updates.get("regexReplacements") or ()
         ),
         yaml_overlays=tuple(
-            YamlOverlay(o["file"], o["yaml"], o.get("listMerge") or "overwrite")
+            YamlOverlay(
+                o["file"],
+                o["yaml"],
+                o.get("listMerge") or "overwrite",
+                bool(o.get("followAliases")),
+            )
             for o in updates.get("yamlOverlays") or ()
         ),
         yaml_edits=tuple(
-            YamlEdit(e["file"], e["path"], e["value"]) for e in updates.get("yamlEdits") or ()
+            YamlEdit(e["file"], e["path"], e["value"], bool(e.get("followAliases")))
+            for e in updates.get("yamlEdits") or ()
         ),
         delete_files=tuple(deletes.get("files") or ()),
         delete_folders=tuple(deletes.get("folders") or ()),

@@ -36,6 +36,7 @@ from prbot.errors import PrbotError, redact
 
 MAX_CHANGED_FILES = 10_000
 MAX_TITLE_LENGTH = 256
+_YAML_FILE = re.compile(r"\.ya?ml$", re.IGNORECASE)
 _BAD_REF = re.compile(r"(\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|//|/\.|\.lock$|\.lock/|^[-/.]|[/.]$)")
 
 
@@ -183,6 +184,29 @@ class _Renderer:
         except UnicodeDecodeError:
             raise RenderError(f"{self.field(path)}: {target} is not UTF-8 text") from None
 
+    def old_text(self, target: str) -> str | None:
+        """The text a write to ``target`` replaces, if any (and if it is text)."""
+        data = self.tree.read(target)
+        try:
+            return data.decode("utf-8") if data is not None else None
+        except UnicodeDecodeError:
+            return None
+
+    def still_yaml(self, target: str, after: str, before: list[str | None], path: str) -> None:
+        """A .yaml/.yml file written by a regex replacement or a template must still read
+        as YAML (without a key twice in a mapping) if it read as YAML before. yamlEdits
+        and yamlOverlays check more than this themselves (see yamledit.verify)."""
+        if not _YAML_FILE.search(target):
+            return
+        problem = yamledit.yaml_problem(after)
+        if problem is None:
+            return
+        if any(b is not None and yamledit.yaml_problem(b) is None for b in before):
+            raise RenderError(
+                f"{self.field(path)}: {target} would no longer read as YAML: {problem}; "
+                "nothing was written"
+            )
+
     # ---- operations
 
     def creates(self) -> None:
@@ -212,7 +236,11 @@ class _Renderer:
             except UnicodeDecodeError:
                 content = f.content  # binary templates are copied as they are
             else:
-                content = self.render(text, ctx, name).encode()
+                rendered = self.render(text, ctx, name)
+                # Judged against the template's own text and any file it replaces: a Helm
+                # template (not YAML before rendering) is not held to it.
+                self.still_yaml(target, rendered, [text, self.old_text(target)], path)
+                content = rendered.encode()
             self.write(target, content, path, EXECUTABLE if f.executable else REGULAR)
 
     def updates(self) -> None:
@@ -241,6 +269,7 @@ class _Renderer:
                         f"{self.field(path)}: {exc} (max_output_file_bytes)"
                     ) from None
                 if count:  # as Go's ReplaceAllString: no match, no change, no error
+                    self.still_yaml(target, after, [before], path)
                     self.write(target, after.encode(), path, before=before)
         for i, o in enumerate(self.a.yaml_overlays):
             path = f"spec.updates.yamlOverlays[{i}]"
@@ -264,7 +293,9 @@ class _Renderer:
             for target in self.targets(self.pattern(o.file, f"{path}.file"), f"{path}.file"):
                 before = self.read_text(target, path)
                 try:
-                    text = yamledit.merge_overlay(before, overlay, list_merge=o.list_merge)
+                    text = yamledit.merge_overlay(
+                        before, overlay, list_merge=o.list_merge, follow_aliases=o.follow_aliases
+                    )
                 except yamledit.YamlEditError as exc:
                     raise RenderError(f"{self.field(path)}: {target}: {exc}") from None
                 self.write(target, text.encode(), path, before=before)
@@ -275,7 +306,9 @@ class _Renderer:
             for target in self.targets(self.pattern(e.file, f"{path}.file"), f"{path}.file"):
                 before = self.read_text(target, path)
                 try:
-                    text = yamledit.set_value(before, yaml_path, value)
+                    text = yamledit.set_value(
+                        before, yaml_path, value, follow_aliases=e.follow_aliases
+                    )
                 except yamledit.YamlEditError as exc:
                     raise RenderError(f"{self.field(path)}: {target}: {exc}") from None
                 self.write(target, text.encode(), path, before=before)

@@ -262,7 +262,15 @@ def test_an_edit_through_aliases_of_the_target_file_is_refused_before_expanding(
     )
     with pytest.raises(yamledit.YamlEditError, match="aliases expand the value by more than"):
         yamledit.set_value(text, "l7", "plain")
-    assert yamledit.set_value(text, "base", "plain").startswith("base: &a plain\n")
+    # Any edit of such a file is refused: verifying it reads the whole document back, and
+    # the aliases would expand it past the limit (refused before expanding, too).
+    with pytest.raises(yamledit.YamlEditError, match="aliases expand the value by more than"):
+        yamledit.set_value(text, "base", "plain", follow_aliases=True)
+    # What a file's aliases add is limited, not its size: a big file with a few aliases is fine.
+    big = "base: &a [x, y]\nl0: [*a, *a]\n" + "".join(
+        f"k{i}: {i}\n" for i in range(5_100)
+    )  # > 10,000 nodes
+    assert yamledit.set_value(big, "k5", 6).startswith("base: &a [x, y]\nl0: [*a, *a]\n")
 
 
 # ---------------------------------------------------------------- regular expressions

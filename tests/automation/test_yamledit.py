@@ -334,7 +334,8 @@ def test_multi_line_flow_sequence() -> None:
 
 
 def test_anchor_and_tag_properties_are_kept() -> None:
-    assert set_value("a: &x 1\nb: *x\n", "a", 2) == "a: &x 2\nb: *x\n"
+    assert set_value("a: &x 1\nb: *x\n", "a", 2, follow_aliases=True) == "a: &x 2\nb: *x\n"
+    assert set_value("a: &x 1\nb: 1\n", "a", 2) == "a: &x 2\nb: 1\n"  # an anchor nobody uses
     assert set_value("a: !!str 1\n", "a", "2") == 'a: !!str "2"\n'
     assert set_value("a: &x !!str v1\n", "a", "v2") == "a: &x !!str v2\n"
     assert set_value("a: !custom v1\n", "a", "v2") == "a: !custom v2\n"
@@ -366,9 +367,12 @@ def test_editing_through_an_alias_is_refused() -> None:
         set_value("a: &l [[1]]\nl:\n- *l\n", "l[0][0]", 2)
 
 
-def test_editing_the_anchored_node_itself_is_allowed() -> None:
+def test_editing_the_anchored_node_itself_changes_its_aliases_only_when_followed() -> None:
     text = "base: &b\n  image: x\nsvc: *b\n"
-    assert set_value(text, "base.image", "z") == "base: &b\n  image: z\nsvc: *b\n"
+    with pytest.raises(YamlEditError, match=r"^base\.image: .*&b.*would also change svc\.image"):
+        set_value(text, "base.image", "z")
+    out = set_value(text, "base.image", "z", follow_aliases=True)
+    assert out == "base: &b\n  image: z\nsvc: *b\n"
 
 
 def test_merge_key_leaf_is_created_locally() -> None:

@@ -7,18 +7,20 @@ from typing import Any
 from .dump import Fmt, block_lines
 from .errors import YamlEditError
 from .locate import Spot
-from .path import format_steps
+from .path import DataKey, Step, format_steps
 from .plan import Ctx, Splice, plan_into_empty_stream, plan_set
 from .positions import column, line_end
 from .scalars import flow_text, new_scalar
 from .tree import Node, content_end, is_keep_block, last_leaf
 
 
-def _nest(steps: tuple[str | int, ...], value: Any, ctx: Ctx, done: str) -> Any:
+def _nest(steps: tuple[Step, ...], value: Any, ctx: Ctx, done: str) -> Any:
     """The value to create for missing ``steps`` below an existing node."""
     for i in range(len(steps) - 1, -1, -1):
         step = steps[i]
-        if isinstance(step, str):
+        if isinstance(step, DataKey):
+            value = {step.value: value}
+        elif isinstance(step, str):
             value = {step: value}
         elif step == 0:
             value = [value]
@@ -30,7 +32,7 @@ def _nest(steps: tuple[str | int, ...], value: Any, ctx: Ctx, done: str) -> Any:
     return value
 
 
-def _join_steps(done: str, more: tuple[str | int, ...]) -> str:
+def _join_steps(done: str, more: tuple[Step, ...]) -> str:
     tail = format_steps(more)
     if not done or not tail:
         return done or tail
@@ -58,7 +60,8 @@ def plan_create(ctx: Ctx, spot: Spot, done: str, value: Any) -> list[Splice]:
         if in_flow:
             pos = content_end(text, parent.pairs[-1][1])
             return [(pos, pos, f", {new_scalar(key, True)}: {flow_text(inner)}")]
-        col = column(text, parent.pairs[0][0].start)
+        # The mapping's column, not its first key's: a key may follow '? ' or '&anchor '.
+        col = column(text, parent.start)
         return [insert_after(text, parent, block_lines(new, col, fmt), fmt)]
     if parent.kind == "seq":
         if not parent.items:

@@ -62,10 +62,10 @@ def detect_fmt(text: str, docs: tuple[Doc, ...], near: list[Node]) -> Fmt:
         for node in nodes:
             if node.kind != "map" or node.flow:
                 continue
-            for key, value in node.pairs:
+            for _, value in node.pairs:
                 if value.kind not in ("map", "seq") or value.flow:
                     continue
-                offset = column(text, value.start) - column(text, key.start)
+                offset = column(text, value.start) - column(text, node.start)
                 if value.kind == "map" and step is None and offset > 0:
                     step = offset
                 if value.kind == "seq" and seq_offset is None and offset >= 0:

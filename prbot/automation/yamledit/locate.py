@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import YamlEditError
-from .path import format_steps
+from .keys import find_entry, key_data, merged_entry
+from .path import DataKey, Index, Step, format_steps
 from .tree import Doc, Node, is_null
-from .values import deref, is_merge_key
+from .values import deref
+
+FOLLOW_HINT = "set followAliases: true to change them all"
 
 
 @dataclass(frozen=True)
@@ -25,76 +29,102 @@ class Slot:
 @dataclass(frozen=True)
 class Spot:
     slot: Slot  # the slot reached; when rest is non-empty its node is the parent to extend
-    rest: tuple[str | int, ...]  # steps still missing
+    rest: tuple[Step, ...]  # steps still missing
     trail: list[Node]  # collections passed through, outermost first
+    keys: tuple[Any, ...] = ()  # each step found as data: a key read from the file, or an Index
+    inherited: Node | None = None  # rest[0] as a << merge provides it (only when not followed)
+    jumped: bool = False  # an alias or a merge was followed on the way
 
 
-def locate(doc: Doc, steps: tuple[str | int, ...], label: str) -> Spot:
+def locate(text: str, doc: Doc, steps: tuple[Step, ...], label: str, follow: bool) -> Spot:
+    """Walk ``steps``. ``follow``: go on through aliases and into what ``<<`` merges (the
+    edit then changes the anchored node); otherwise refuse to, naming why."""
     slot = Slot(doc.root, "root", marker_end=doc.marker_end)
     trail: list[Node] = []
+    keys: list[Any] = []
+    jumped = False
     for i, step in enumerate(steps):
         node = slot.node
         here = format_steps(steps[:i]) or "the document root"
         if node is None or is_null(node):
-            return Spot(slot, steps[i:], trail)
+            return Spot(slot, steps[i:], trail, tuple(keys), None, jumped)
         if node.kind == "alias":
-            raise YamlEditError(
-                f"{label}: {here} is an alias; editing through it would change every use of "
-                "its anchor (edit the anchored node instead)"
-            )
+            if not follow:
+                raise YamlEditError(
+                    f"{label}: {here} is an alias (*{_anchor(node)}); editing through it would "
+                    f"change every use of its anchor (edit the anchored node, or {FOLLOW_HINT})"
+                )
+            slot, node, jumped = slot_of(doc, deref(node), label), deref(node), True
         if node.kind == "scalar":
             raise YamlEditError(f"{label}: {here} is a scalar, cannot set {label}")
-        trail = [*trail, node]
-        in_flow = slot.in_flow or node.flow
+        trail.append(node)
         if node.kind == "map":
             if isinstance(step, int):
                 raise YamlEditError(
                     f"{label}: {here} is a mapping, not a sequence: cannot use [{step}]"
                 )
-            pair = _find_key(node, step)
-            if pair is None:
-                if i + 1 < len(steps) and _merged_key(node, step):
+            entry = find_entry(text, node, step, label, here)
+            if entry is not None:
+                slot = Slot(entry.value, "map", node, entry.key, slot.in_flow or node.flow)
+            else:
+                entry = merged_entry(node, step)
+                if entry is None:
+                    return Spot(slot, steps[i:], trail, tuple(keys), None, jumped)
+                if not follow:
+                    if i + 1 == len(steps):  # a leaf: overridden by a key of this mapping,
+                        # the very key the merge gives (80 stays 80, not "80")
+                        rest = (DataKey(key_data(entry.key)),)
+                        return Spot(slot, rest, trail, tuple(keys), entry.value, jumped)
                     raise YamlEditError(
                         f"{label}: {format_steps(steps[: i + 1])} comes from a merge key (<<); "
-                        "setting something inside it would replace the whole inherited value"
+                        "setting something inside it here would replace the whole inherited "
+                        f"value, and changing it where it is defined changes every mapping "
+                        f"that merges it ({FOLLOW_HINT})"
                     )
-                return Spot(slot, steps[i:], trail)
-            slot = Slot(pair[1], "map", node, pair[0], in_flow)
+                trail.append(entry.mapping)  # the merge source: the node really edited
+                slot, jumped = slot_of(doc, entry.value, label), True
+            keys.append(key_data(entry.key))
             continue
-        if isinstance(step, str):
-            raise YamlEditError(
-                f"{label}: {here} is a sequence, not a mapping: cannot use key {step!r}"
-            )
-        if step > len(node.items):
-            raise YamlEditError(
-                f"{label}: index [{step}] is out of range: {here} has {len(node.items)} items"
-            )
-        if step == len(node.items):
-            return Spot(slot, steps[i:], trail)
-        slot = Slot(node.items[step], "seq", node, None, in_flow)
-    return Spot(slot, (), trail)
-
-
-def _find_key(node: Node, key: str) -> tuple[Node, Node] | None:
-    for k, v in node.pairs:
-        if k.kind == "scalar" and k.value == key and not is_merge_key(k):
-            return k, v
-    return None
-
-
-def _merged_key(node: Node, key: str, depth: int = 0) -> bool:
-    """Whether ``key`` reaches this mapping only through a ``<<`` merge."""
-    if depth > 50:
-        return False
-    for k, v in node.pairs:
-        if not is_merge_key(k):
+        if isinstance(step, int):
+            if step > len(node.items):
+                raise YamlEditError(
+                    f"{label}: index [{step}] is out of range: {here} has {len(node.items)} items"
+                )
+            if step == len(node.items):
+                return Spot(slot, steps[i:], trail, tuple(keys), None, jumped)
+            slot = Slot(node.items[step], "seq", node, None, slot.in_flow or node.flow)
+            keys.append(Index(step))
             continue
-        src = deref(v)
-        for m in src.items if src.kind == "seq" else [src]:
-            m = deref(m)
-            if m.kind == "map" and (_find_key(m, key) or _merged_key(m, key, depth + 1)):
-                return True
-    return False
+        raise YamlEditError(
+            f"{label}: {here} is a sequence, not a mapping: cannot use key {step!r}"
+        )
+    if follow and slot.node is not None and slot.node.kind == "alias":
+        slot, jumped = slot_of(doc, deref(slot.node), label), True
+    return Spot(slot, (), trail, tuple(keys), None, jumped)
+
+
+def _anchor(alias: Node) -> str:
+    return (alias.target.anchor or "") if alias.target is not None else ""
+
+
+def slot_of(doc: Doc, target: Node, label: str) -> Slot:
+    """The slot that holds ``target`` in the document's text (where its anchor is)."""
+    stack: list[Slot] = [Slot(doc.root, "root", marker_end=doc.marker_end)]
+    while stack:
+        slot = stack.pop()
+        node = slot.node
+        if node is target:
+            return slot
+        if node is None:
+            continue
+        in_flow = slot.in_flow or node.flow
+        if node.kind == "map":
+            stack.extend(Slot(v, "map", node, k, in_flow) for k, v in node.pairs)
+        elif node.kind == "seq":
+            stack.extend(Slot(item, "seq", node, None, in_flow) for item in node.items)
+    raise YamlEditError(
+        f"{label}: the anchored node &{target.anchor} is part of a key; prbot does not edit keys"
+    )
 
 
 def pick_doc(docs: tuple[Doc, ...], index: int, label: str) -> Doc:

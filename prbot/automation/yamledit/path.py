@@ -1,12 +1,34 @@
-"""Edit paths: ``[N:]key.key[3].key`` parsed into a YamlPath and formatted back."""
+"""Edit paths: ``[N:]key.key[3].key`` parsed into a YamlPath and formatted back.
+
+A key step written in a path is text: it names the mapping key that reads as that text,
+or as that plain scalar (``80`` names ``80:`` and ``"80":``, see ``keys``). Keys that hold
+``.``, ``[``, ``]`` or quotes are written in quotes: ``"app.kubernetes.io/name"``,
+``'it''s'``, ``"say \\"hi\\""``.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import YamlEditError
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """A key given as data rather than text (an overlay's keys): it names only the mapping
+    key equal to it, type included, so the overlay ``{80: x}`` never edits ``"80":``."""
+
+    value: Any
+
+
+Step = str | int | DataKey
+
+
+class Index(int):
+    """A list position in a path of data keys, told apart from an int mapping key (80:)."""
 
 
 @dataclass(frozen=True)
@@ -14,7 +36,7 @@ class YamlPath:
     """Where to edit: a document index (the ``N:`` prefix) and keys / list indices."""
 
     document: int
-    steps: tuple[str | int, ...]
+    steps: tuple[Step, ...]
 
     def __str__(self) -> str:
         prefix = f"{self.document}:" if self.document else ""
@@ -24,15 +46,25 @@ class YamlPath:
 _PLAIN_PATH_KEY = re.compile(r"[^.\[\]\"':\s](?:[^.\[\]\"':]*[^.\[\]\"':\s])?")
 
 
-def format_steps(steps: Sequence[str | int]) -> str:
+def format_steps(steps: Sequence[Step]) -> str:
     out: list[str] = []
     for i, step in enumerate(steps):
         if isinstance(step, int):
             out.append(f"[{step}]")
             continue
-        key = step if _PLAIN_PATH_KEY.fullmatch(step) else _quote_path_key(step)
+        text = key_text(step.value) if isinstance(step, DataKey) else step
+        key = text if _PLAIN_PATH_KEY.fullmatch(text) else _quote_path_key(text)
         out.append(key if i == 0 else "." + key)
     return "".join(out)
+
+
+def key_text(key: Any) -> str:
+    """A data key as a path names it (true, null, 80), for messages."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    return key if isinstance(key, str) else str(key)
 
 
 def _quote_path_key(key: str) -> str:
@@ -51,7 +83,7 @@ def parse_path(text: str) -> YamlPath:
         i = prefix.end()
     if i == len(text):
         raise YamlEditError(f"{text!r}: the path is empty")
-    steps: list[str | int] = []
+    steps: list[Step] = []
     while True:
         step, i = _read_step(text, i)
         steps.append(step)

@@ -81,12 +81,18 @@ def _slot_col(text: str, slot: Slot) -> int:
     return -1  # depends on the new value's kind: see _child_col
 
 
+def _entry_col(text: str, slot: Slot) -> int:
+    """Column of a block mapping entry's key: the mapping's own column (the key node may
+    start later, after '? ' or '&anchor ')."""
+    assert slot.parent is not None
+    return column(text, slot.parent.start)
+
+
 def _child_col(ctx: Ctx, slot: Slot, value: Any, fmt: Fmt) -> int:
     if slot.kind != "map":
         return _slot_col(ctx.text, slot)
-    assert slot.key is not None
     offset = fmt.step if isinstance(value, Mapping) else fmt.seq_offset
-    return column(ctx.text, slot.key.start) + offset
+    return _entry_col(ctx.text, slot) + offset
 
 
 def plan_set(ctx: Ctx, slot: Slot, value: Any) -> list[Splice]:
@@ -96,6 +102,12 @@ def plan_set(ctx: Ctx, slot: Slot, value: Any) -> list[Splice]:
     if same(to_python(node), value):
         return []
     _check_tag(ctx, node, value)
+    if node.bare and not slot.in_flow and slot.key is not None:
+        # "? key" with no ':' line: the value goes on a ':' line of its own (on the key's
+        # line, "? key: new" would make "key: new" the key).
+        at = content_end(ctx.text, slot.key)
+        pad = " " * _entry_col(ctx.text, slot)
+        return [(at, at, ctx.fmt().nl + pad + ": " + inline_text(value, False))]
     if is_collection(value) and value:
         return _plan_collection(ctx, slot, value)
     text = ctx.text
@@ -178,7 +190,7 @@ def _block_content_col(ctx: Ctx, slot: Slot) -> int:
     for line in text[node.start : node.end].splitlines()[1:]:
         if line.strip():
             return len(line) - len(line.lstrip(" "))
-    base = column(text, slot.key.start) if slot.key is not None else column(text, node.start)
+    base = _entry_col(text, slot) if slot.kind == "map" else column(text, node.start)
     return base + ctx.fmt().step
 
 

@@ -55,3 +55,8 @@ def column(text: str, i: int) -> int:
 
 def first_on_line(text: str, i: int) -> bool:
     return text[line_start(text, i) : i].strip(" \t") == ""
+
+
+def line_number(text: str, i: int) -> int:
+    """The 1-based line that holds offset i, for messages."""
+    return text.count("\n", 0, i) + 1

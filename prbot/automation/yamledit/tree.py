@@ -44,11 +44,12 @@ class Node:
     flow: bool = False
     pairs: list[tuple[Node, Node]] = field(default_factory=list)
     items: list[Node] = field(default_factory=list)
-    target: Node | None = None  # alias target
+    target: Node | None = field(default=None, repr=False)  # alias target (a repr would expand it)
     anchor: str | None = None
     props_end: int | None = None  # end of the anchor/tag properties, if any
     explicit_tag: str | None = None  # a tag written in the text (e.g. !!str)
-    bare: bool = False  # a flow-mapping key without ':' (its null value has no text at all)
+    bare: bool = False  # a key without ':' (its null value has no text at all)
+    aliased: bool = False  # an alias (a value, a key or a << source) refers to this node
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class _Events:
         return self.events[self.pos - 1]
 
 
+# Stands for an anchored collection while its own content is being read.
+_OPEN = Node("open", 0, 0)
+
+
 class _Invalid(Exception):
     """The text is not YAML we can edit (reported with the path by ``compose``)."""
 
@@ -90,10 +95,7 @@ def _compose_text(text: str) -> tuple[Doc, ...]:
     try:
         events = list(YAML(typ="safe", pure=True).parse(text))
     except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "parse error"
-        raise _Invalid(f"the file is not valid YAML: {problem}{where}") from None
+        raise _Invalid(f"the file is not valid YAML: {yaml_error_text(exc)}") from None
     cur = _Events(events)
     cur.take()  # stream start
     docs: tuple[Doc, ...] = []
@@ -109,12 +111,23 @@ def _compose_text(text: str) -> tuple[Doc, ...]:
     return tuple(docs)
 
 
+def yaml_error_text(exc: YAMLError) -> str:
+    """ruamel's problem and where it is, without the snippet of text it quotes (which
+    may be a secret's value)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    return (getattr(exc, "problem", None) or "parse error") + where
+
+
 def _build(cur: _Events, text: str, anchors: dict[str, Node]) -> Node:
     ev = cur.take()
     if isinstance(ev, AliasEvent):
         target = anchors.get(ev.anchor)
         if target is None:
             raise _Invalid(f"the file uses an undefined alias *{ev.anchor}")
+        if target is _OPEN:
+            raise _Invalid(f"the alias *{ev.anchor} is inside the node it names (a loop)")
+        target.aliased = True
         return Node("alias", ev.start_mark.index, ev.end_mark.index, target=target)
     props_end = None
     start = ev.start_mark.index
@@ -130,15 +143,14 @@ def _build(cur: _Events, text: str, anchors: dict[str, Node]) -> Node:
             start = skip_space(text, props_end)
         node = Node("scalar", start, start if empty else ev.end_mark.index, ev.value, ev.style)
         node.tag, node.props_end = tag, props_end
-    elif isinstance(ev, SequenceStartEvent):
-        node = Node("seq", skip_space(text, start), 0, flow=bool(ev.flow_style))
-        node.props_end = props_end
-        _fill_seq(cur, text, anchors, node)
     else:
-        assert isinstance(ev, MappingStartEvent)
-        node = Node("map", skip_space(text, start), 0, flow=bool(ev.flow_style))
+        kind = "seq" if isinstance(ev, SequenceStartEvent) else "map"
+        assert kind == "seq" or isinstance(ev, MappingStartEvent)
+        node = Node(kind, skip_space(text, start), 0, flow=bool(ev.flow_style))
         node.props_end = props_end
-        _fill_map(cur, text, anchors, node)
+        if ev.anchor is not None:
+            anchors[ev.anchor] = _OPEN  # an alias to it from inside would be a loop
+        (_fill_seq if kind == "seq" else _fill_map)(cur, text, anchors, node)
     node.explicit_tag = ev.tag if ev.tag not in (None, "!") else None
     if ev.anchor is not None:
         node.anchor = ev.anchor
