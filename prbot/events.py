@@ -57,7 +57,9 @@ class PullRequestEvent(Event):
 
 @dataclass(frozen=True)
 class CommentCreated(Event):
-    """A comment on a pull/merge request (or issue: number is then the issue's)."""
+    """A new comment on a pull/merge request (or issue: number is then the issue's); never
+    an edit. ``author_is_bot``: the platform says a bot or an app wrote it, so no command
+    in it is carried out. ``url`` links the comment (for replies and the PRs it starts)."""
 
     kind: ClassVar[str] = "comment"
     number: int = 0
@@ -65,6 +67,8 @@ class CommentCreated(Event):
     author: str = ""
     body: str = ""
     on_pull_request: bool = True
+    author_is_bot: bool = False
+    url: str = ""
 
 
 @dataclass(frozen=True)

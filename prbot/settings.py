@@ -47,6 +47,8 @@ from urllib.parse import urlsplit
 
 from prbot.automation.limits import LIMITS, Limits
 from prbot.clock import ClockFileError, read_offset
+from prbot.commands.permissions import PermissionsError, parse_overrides
+from prbot.commands.registry import Permission
 from prbot.errors import PrbotError, did_you_mean, redact_url
 
 MiB = 1024 * 1024
@@ -178,8 +180,9 @@ VARIABLES: tuple[Var, ...] = (
         "jobs run at once; 0: this process only takes webhooks and serves the API (no jobs, "
         "no reconciler; /readyz checks the store only): run the jobs in another `prbot serve` "
         "with PRBOT_WORKERS >= 1 (on another PORT) on the same PRBOT_DATABASE_URL, so intake "
-        "and workers do not share one process (and its GIL)",
-        "int", "4", minimum=0, attr="workers",
+        "and workers do not share one process (and its GIL). A job mostly waits on the platform's "
+        "answers, so many run at once cheaply; each makes its requests one after another",
+        "int", "16", minimum=0, attr="workers",
     ),
     Var(
         "PRBOT_WEB_PROCESSES",
@@ -222,6 +225,13 @@ VARIABLES: tuple[Var, ...] = (
     Var("PRBOT_URL", "address of a running `prbot serve`, for the command-line clients "
         "(`prbot promote`, `prbot promotions`); --url wins", "url",
         "http://127.0.0.1:3000"),
+    Var(
+        "PRBOT_COMMAND_PERMISSIONS",
+        "the least permission each slash-command needs in this deployment, over the "
+        "defaults: VERB=PERMISSION pairs separated by commas (none, read, triage, write, "
+        "maintain, admin), e.g. `rollback=admin,run=maintain`. A repository's "
+        ".prbot/config.yaml overrides these, except that the stricter wins for rollback",
+    ),
     Var("PRBOT_CONFIG", "config file (YAML or TOML) with the same names as keys"),
     Var(
         "PRBOT_CLOCK_FILE",
@@ -342,6 +352,8 @@ class Settings:
     limits: Limits = LIMITS
     api_token: Secret | None = None
     clock_file: Path | None = None
+    # verb -> the least permission it needs here (PRBOT_COMMAND_PERMISSIONS)
+    command_permissions: Mapping[str, Permission] = field(default_factory=dict)
     config_file: str = ""
     # secrets found inside other values (a database URL's password), for log redaction
     extra_secrets: tuple[Secret, ...] = field(default=(), repr=False)
@@ -609,6 +621,7 @@ def load_settings(
     _check_retention(r, values["retention_days"])
     _check_clock_file(r, values["clock_file"])
     limits = limits_from(r)
+    command_permissions = _command_permissions(r)
 
     settings = Settings(
         **values,
@@ -620,10 +633,34 @@ def load_settings(
         limits=limits,
         config_file=config_file,
         extra_secrets=extra,
+        command_permissions=command_permissions,
     )
     if r.problems:
         raise ConfigError(r.problems)
     return settings
+
+
+def _command_permissions(r: _Reader) -> dict[str, Permission]:
+    """``rollback=admin,run=maintain`` -> ``{"rollback": "admin", "run": "maintain"}``,
+    checked against the commands' registry."""
+    name = "PRBOT_COMMAND_PERMISSIONS"
+    pairs: dict[str, str] = {}
+    for item in re.split(r"[,\s]+", r.get(name)):
+        if not item:
+            continue
+        verb, eq, level = item.partition("=")
+        if not eq or not verb or not level:
+            r.fail(name, f"{item!r} is not VERB=PERMISSION")
+            return {}
+        if verb in pairs:
+            r.fail(name, f"{verb} is given twice")
+            return {}
+        pairs[verb] = level
+    try:
+        return parse_overrides(pairs, name)
+    except PermissionsError as exc:
+        r.problems.append(str(exc))  # the message starts with the variable's name
+        return {}
 
 
 def limits_from(r: _Reader) -> Limits:

@@ -37,7 +37,7 @@ def problems(env: dict[str, str], **kw: str) -> list[str]:
 
 def test_defaults() -> None:
     s = load_settings(BASE)
-    assert (s.host, s.port, s.workers, s.max_attempts) == ("0.0.0.0", 3000, 4, 8)
+    assert (s.host, s.port, s.workers, s.max_attempts) == ("0.0.0.0", 3000, 16, 8)
     assert s.database_url == "sqlite:.prbot-data/prbot.db"
     assert s.max_body_bytes == 25 * 1024 * 1024
     assert s.automations_dir == Path("automations")
@@ -51,7 +51,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
         {
             **BASE,
             "PORT": "8080",
-            "PRBOT_WORKERS": "16",
+            "PRBOT_WORKERS": "24",
             "PRBOT_LEASE_SECONDS": "2.5",
             "PRBOT_RECONCILE_SECONDS": "0",
             "PRBOT_DATA_DIR": str(tmp_path),
@@ -62,7 +62,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
             "PRBOT_API_TOKEN": "tok",
         }
     )
-    assert (s.port, s.workers, s.lease_seconds, s.reconcile_seconds) == (8080, 16, 2.5, 0.0)
+    assert (s.port, s.workers, s.lease_seconds, s.reconcile_seconds) == (8080, 24, 2.5, 0.0)
     assert s.database_url == f"sqlite:{tmp_path / 'prbot.db'}"
     assert s.github_api_url == "https://github.example.com/api/v3"
     assert (s.log_level, s.log_format, s.gitlab_url) == (
@@ -375,3 +375,19 @@ def test_the_readme_security_section_lists_every_limit() -> None:
     assert len(limits) >= 18
     for var in [*limits, next(v for v in VARIABLES if v.name == "PRBOT_MAX_BODY_BYTES")]:
         assert f"| `{var.name}` | {var.default} |" in section, var.name
+
+
+def test_command_permissions_are_read_and_checked_against_the_commands() -> None:
+    env = {**BASE, "PRBOT_COMMAND_PERMISSIONS": "rollback=admin, run=maintain"}
+    assert load_settings(env).command_permissions == {"rollback": "admin", "run": "maintain"}
+    assert load_settings(BASE).command_permissions == {}
+    for given, problem in [
+        ("rollback", "'rollback' is not VERB=PERMISSION"),
+        ("rolback=admin", "no command 'rolback' (did you mean 'rollback'?)"),
+        ("run=god", "run: 'god' is not one of none, read, triage, write, maintain, admin"),
+        ("approve=admin", "approve is decided by the gate's approvers"),
+        ("hold=read", "hold: needs at least triage"),
+        ("run=admin,run=write", "run is given twice"),
+    ]:
+        [found] = problems({**BASE, "PRBOT_COMMAND_PERMISSIONS": given})
+        assert found.startswith(f"PRBOT_COMMAND_PERMISSIONS: {problem}"), found

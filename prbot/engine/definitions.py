@@ -9,6 +9,8 @@
   a lost webhook, a cached entry older than ``recheck_seconds`` has its sha checked again.
   A moved sha whose ``.prbot/`` listing (paths and blob ids) is unchanged reuses the
   entry: files are read, loaded and reported only when the folder changed.
+- ``.prbot/config.yaml`` is the repository's settings (``prbot.engine.repo_config``), not
+  a definition: read and cached with the definitions, its problems reported with theirs.
 - A problem in a repository's definitions is logged and reported on the commit as the
   status ``prbot/definitions`` (failure, naming the first problem); the repository's
   valid definitions stay usable, and other repositories are not affected.
@@ -38,6 +40,7 @@ from prbot.automation.errors import Problem
 from prbot.automation.limits import LIMITS, Limits
 from prbot.automation.loader import DefinitionSet, load_view
 from prbot.engine.boxed import load_files
+from prbot.engine.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from prbot.engine.router import Context, Router
 from prbot.engine.sandbox import BoxLimitExceeded, Sandbox, shared_sandbox
 from prbot.errors import PermanentError, describe, is_permanent
@@ -48,6 +51,7 @@ from prbot.scm.port import Scm, ScmUnavailable, TreeEntry
 log = logging.getLogger("prbot.definitions")
 
 ROOT = ".prbot"
+CONFIG_PATH = f"{ROOT}/{CONFIG_FILE}"  # the repository's settings, not a definition
 STATUS_CONTEXT = "prbot/definitions"
 SUBMODULE = "160000"
 # reading a repository's definitions again after the forge stayed unavailable through the
@@ -72,6 +76,7 @@ class RepoDefinitions:
     has_folder: bool
     checked_at: float
     listing: frozenset[tuple[str, str, str]] = frozenset()  # .prbot/ (path, mode, blob)
+    config: RepoConfig = field(default_factory=RepoConfig)  # .prbot/config.yaml
 
     @property
     def problems(self) -> list[Problem]:
@@ -226,6 +231,7 @@ class DefinitionsCache:
         files.update({p: RepoFile(b"", SYMLINK) for p, e in listed.items() if e.mode == SYMLINK})
         # whoever can push to the default branch wrote these: parsed in the box
         box = self.sandbox or shared_sandbox()
+        config, config_problems = await self._config(box, repo, files.pop(CONFIG_PATH, None))
         try:
             loaded = await box.run(f"loading {repo}/{ROOT}/", load_files, files, ROOT, self.limits)
         except BoxLimitExceeded as exc:
@@ -234,9 +240,31 @@ class DefinitionsCache:
             # spending the box's whole deadline
             loaded = DefinitionSet(problems=[Problem(str(exc), "", ROOT)])
         found = self._combine(repo, loaded)
+        found.problems += config_problems
         for problem in found.problems:
             log.warning("definition problem in %s@%s: %s", repo, sha[:12], problem)
-        return RepoDefinitions(repo, sha, found, bool(listed), self.clock(), listing)
+        return RepoDefinitions(repo, sha, found, bool(listed), self.clock(), listing, config)
+
+    async def _config(
+        self, box: Sandbox, repo: str, file: RepoFile | None
+    ) -> tuple[RepoConfig, list[Problem]]:
+        """``.prbot/config.yaml``, which is not a definition: its settings and problems."""
+        if file is None:
+            return RepoConfig(), []
+        if file.mode == SYMLINK:
+            problem = Problem("is a symbolic link; prbot reads no links", "", CONFIG_PATH)
+            return RepoConfig(broken=str(problem)), [problem]
+        try:
+            return await box.run(
+                f"reading {repo}/{CONFIG_PATH}",
+                parse_repo_config,
+                file.content,
+                CONFIG_PATH,
+                self.limits,
+            )
+        except BoxLimitExceeded as exc:
+            problem = Problem(str(exc), "", CONFIG_PATH)
+            return RepoConfig(broken=str(problem)), [problem]
 
     def _combine(self, repo: str, loaded: DefinitionSet) -> DefinitionSet:
         """The repository's own definitions with its clashes and foreign targets as
@@ -312,6 +340,10 @@ class DefinitionsCache:
         if broken:
             message += f"; {repo}/{ROOT}/ has {len(entry.problems)} problem(s): {broken[0]}"
         raise UnknownAutomation(message)
+
+    async def repo_config(self, platform: str, repo: str) -> RepoConfig:
+        """The repository's ``.prbot/config.yaml`` settings (defaults without one)."""
+        return (await self.repo_definitions(platform, repo)).config
 
     async def pipeline(self, platform: str, repo: str, name: str) -> Pipeline | None:
         """The pipeline ``name`` for ``repo``: a deployment one, else the repository's."""

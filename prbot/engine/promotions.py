@@ -42,6 +42,7 @@ from prbot.automation.limits import LIMITS, Limits
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.router import Context, Router
 from prbot.engine.run import run_automation
+from prbot.engine.runs import requested_note
 from prbot.engine.sandbox import Sandbox
 from prbot.engine.timing import measured, timed_scm
 from prbot.errors import PermanentError, PrbotError, is_permanent
@@ -135,14 +136,15 @@ def decode(data: Mapping[str, Any]) -> Any:
     return cls(**fields)
 
 
-def happen_job(promotion_id: int, happening: Any, *, run_at: float = 0.0) -> NewJob:
-    key = None
+def happen_job(promotion_id: int, happening: Any, *, run_at: float = 0.0, key: str = "") -> NewJob:
+    """The job of ``happening``; with ``key``, one such job per promotion ever."""
+    dedupe = f"{JOB}:{promotion_id}:{key}" if key else None
     if isinstance(happening, hap.Tick):
-        key = f"{JOB}:{promotion_id}:tick:{int(run_at)}"  # one wake-up per moment
+        dedupe = f"{JOB}:{promotion_id}:tick:{int(run_at)}"  # one wake-up per moment
     return NewJob(
         JOB,
         {"promotion_id": promotion_id, "happening": encode(happening)},
-        dedupe_key=key,
+        dedupe_key=dedupe,
         run_at=run_at,
     )
 
@@ -197,9 +199,15 @@ class PromotionEngine:
         pipeline: Pipeline,
         inputs: Mapping[str, Any],
         requested_by: str,
+        request_key: str | None = None,
+        requested_in: str = "",
     ) -> tuple[int, Promotion]:
         """Store a new promotion and queue its start (and the supersession of older ones
-        of the same pipeline and repository); no SCM work here."""
+        of the same pipeline and repository); no SCM work here.
+
+        With ``request_key`` (a slash-command's), asking again is safe: the promotion made
+        with that key is the one, finished if a crash stopped its making halfway (stored
+        but not filled in, or its jobs not queued: every step here repeats harmlessly)."""
         now = self.clock()
         spec = spec_from_definition(pipeline)
         older = await self.store.promotions(
@@ -213,17 +221,28 @@ class PromotionEngine:
             status="running",
             data={},
             now=now,
+            request_key=request_key,
+            requested_in=requested_in,
         )
-        promotion = new_promotion(str(promotion_id), spec, repo, inputs, requested_by, now)
-        await self.store.save_promotion(
-            promotion_id,
-            status=promotion.status,
-            data=to_data(promotion),
-            expected_version=1,
-            now=now,
-        )
-        jobs = [happen_job(row.id, hap.Superseded(str(promotion_id))) for row in older]
-        jobs.append(happen_job(promotion_id, hap.Start()))
+        row = await self.store.promotion(promotion_id)
+        if row is not None and row.data:
+            promotion = from_data(row.data)  # made before: filled in already
+        else:
+            promotion = new_promotion(str(promotion_id), spec, repo, inputs, requested_by, now)
+            await self.store.save_promotion(
+                promotion_id,
+                status=promotion.status,
+                data=to_data(promotion),
+                expected_version=1,
+                now=now,
+            )
+        # keyed, so a second making queues nothing twice; only older promotions go
+        jobs = [
+            happen_job(r.id, hap.Superseded(str(promotion_id)), key=f"superseded-by-{promotion_id}")
+            for r in older
+            if r.id < promotion_id
+        ]
+        jobs.append(happen_job(promotion_id, hap.Start(), key="start"))
         await self.store.enqueue(jobs, now=now)
         return promotion_id, promotion
 
@@ -415,6 +434,7 @@ class PromotionEngine:
                 extra_context=action.extra_context,
                 sandbox=self.sandbox,
                 limits=self.limits,
+                note=requested_note(row.requested_by, row.requested_in, f"promotion {p.id}"),
             )
         except Exception as exc:
             if not is_permanent(exc):

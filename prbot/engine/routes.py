@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prbot.engine import definitions, promotions, runs
+from prbot.engine import commands, definitions, promotions, runs
 from prbot.engine.router import Router
 
-router = Router(definitions.router, runs.router, promotions.router)
+router = Router(definitions.router, runs.router, promotions.router, commands.router)

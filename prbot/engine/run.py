@@ -86,11 +86,13 @@ async def run_automation(
     extra_context: Mapping[str, Any] | None = None,
     sandbox: Sandbox | None = None,
     limits: Limits = LIMITS,
+    note: str = "",
 ) -> RunOutcome:
     """Render, commit to the deterministic head branch, open or update the PR.
 
     Idempotent: the same automation and inputs give the same head branch; a re-run
     whose change is already on that branch makes no commit and updates the same PR.
+    ``note`` (Markdown: who asked, where) ends the PR's body, below a rule.
     """
     valid = (
         inputs
@@ -125,7 +127,7 @@ async def run_automation(
         head=spec.head,
         base=base,
         title=spec.title,
-        body=spec.body,
+        body=f"{spec.body.rstrip()}\n\n---\n{note}".lstrip() if note else spec.body,
         labels=spec.labels,
         reviewers=spec.reviewers,
     )

@@ -31,6 +31,7 @@ from prbot.errors import (
     retry_after,
 )
 from prbot.events import Event, PullRequestEvent
+from prbot.pipeline.status import link
 from prbot.scm.port import Scm
 from prbot.store.base import AuditEntry, Job, Run, Store
 
@@ -93,7 +94,13 @@ class AutomationRunHandler:
 
     async def _run(self, run: Run, automation: PrAutomation, valid: ValidInputs, scm: Scm) -> None:
         outcome = await run_automation(
-            scm, run.repo, automation, valid, sandbox=self.sandbox, limits=self.limits
+            scm,
+            run.repo,
+            automation,
+            valid,
+            sandbox=self.sandbox,
+            limits=self.limits,
+            note=requested_note(run.requested_by, run.requested_in, f"run {run.id}"),
         )
         pr = outcome.pull_request
         now = self.clock()
@@ -186,6 +193,14 @@ async def matching_runs(
         and r.repo.lower() == event.repo.lower()
         and (r.pr_number == event.number or (r.pr_number is None and r.status == "pr_open"))
     ]
+
+
+def requested_note(requested_by: str, requested_in: str, what: str) -> str:
+    """The end of the PR body of a run or promotion a comment asked for: who, and a link
+    to the comment; "" for one asked for otherwise."""
+    if not requested_in:
+        return ""
+    return f"Requested by @{requested_by} in {link('a comment', requested_in)} ({what})."
 
 
 def _run_id(job: Job) -> int:

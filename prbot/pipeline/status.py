@@ -42,7 +42,8 @@ STAGE_ICONS = {
 SIGNAL_ICONS = {"success": "✅", "failure": "❌", "pending": "⏳"}
 _SPECIAL = re.compile(r"([\\`*_\[\]|#~!@])")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_SAFE_URL = re.compile(r"^https?://[^\s()<>\[\]\"'`|]+$")
+# a URL that a Markdown link may carry as is (nothing that could end or bend the link)
+SAFE_URL = re.compile(r"https?://[^\s()<>\[\]\"'`|\\]+")
 
 
 def status_marker(promotion_id: str) -> str:
@@ -56,7 +57,7 @@ def render_status(promotion: Promotion, *, promotion_url: str = "") -> str:
     except a window's next opening, shown in the window's zone). ``promotion_url``, an
     http(s) address, links the promotion."""
     p = promotion
-    name = f"[{p.id}]({promotion_url})" if _SAFE_URL.match(promotion_url) else p.id
+    name = link(p.id, promotion_url)
     lines = [
         status_marker(p.id),
         f"**Promotion {name}** of pipeline **{p.pipeline.name}** on {_text(p.repo)}: "
@@ -98,7 +99,7 @@ def _state(p: Promotion, s: StageState) -> str:
 def _pr(s: StageState) -> str:
     parts = []
     if s.pr is not None:
-        parts.append(_link(f"#{s.pr.number}", s.pr.url))
+        parts.append(link(f"#{s.pr.number}", s.pr.url))
     elif s.status == "pr_open":
         parts.append("opening")
     elif s.merge_sha:
@@ -108,7 +109,7 @@ def _pr(s: StageState) -> str:
             parts.append("revert requested")
         else:
             word = {"open": "open", "merged": "merged", "closed": "closed"}[s.revert.state]
-            parts.append(f"revert {_link(f'#{s.revert.pr.number}', s.revert.pr.url)} {word}")
+            parts.append(f"revert {link(f'#{s.revert.pr.number}', s.revert.pr.url)} {word}")
     return "<br>".join(parts) or "—"
 
 
@@ -130,7 +131,7 @@ def _requirement(r: RequirementHealth) -> str:
     merge_ok = merge is not None and merge.state == "success"
     seen = merge if merge is not None and (merge_ok or r.state == "failure") else descendant
     seen = seen or merge
-    text = f"{SIGNAL_ICONS[r.state]} {_link(_text(r.label), seen.url if seen else '')}"
+    text = f"{SIGNAL_ICONS[r.state]} {link(_text(r.label), seen.url if seen else '')}"
     if descendant is not None and r.state == "success" and not merge_ok:
         text += f" (on {descendant.sha[:7]})"
     elif descendant is not None and r.state == "pending" and descendant.state == "failure":
@@ -203,5 +204,6 @@ def _text(value: object, limit: int = MAX_CELL_TEXT) -> str:
     return "".join(_ENTITIES.get(c, c) for c in text)
 
 
-def _link(label: str, url: str) -> str:
-    return f"[{label}]({url})" if _SAFE_URL.match(url) else label
+def link(label: str, url: str) -> str:
+    """``[label](url)``, or the bare label when ``url`` is not a plain http(s) URL."""
+    return f"[{label}]({url})" if SAFE_URL.fullmatch(url) else label

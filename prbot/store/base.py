@@ -75,6 +75,10 @@ class Run:
     error: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0
+    # what a slash-command's run is known by (a second create with it is the same run),
+    # and the comment that asked for it
+    request_key: str | None = None
+    requested_in: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class PromotionRow:
     version: int
     created_at: float
     updated_at: float
+    request_key: str | None = None  # as a Run's
+    requested_in: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,10 @@ class Store(Protocol):
 
     async def job(self, job_id: int) -> Job | None: ...
 
+    async def job_by_key(self, dedupe_key: str) -> Job | None:
+        """The job enqueued with ``dedupe_key``, if it is still stored."""
+        ...
+
     async def retry(self, job_id: int, *, now: float) -> bool:
         """Put a dead (or done) job back in the queue with its attempts reset."""
         ...
@@ -183,7 +193,10 @@ class Store(Protocol):
 
     # -- runs
 
-    async def create_run(self, run: Run) -> int: ...
+    async def create_run(self, run: Run) -> int:
+        """Store a new run; its id. With ``run.request_key``, a run stored before with
+        that key is the one: its id, and nothing new stored."""
+        ...
 
     async def update_run(self, run_id: int, *, now: float, **changes: Any) -> None: ...
 
@@ -211,8 +224,11 @@ class Store(Protocol):
         status: str,
         data: dict[str, Any],
         now: float,
+        request_key: str | None = None,
+        requested_in: str = "",
     ) -> int:
-        """Store a new promotion at version 1; returns its id."""
+        """Store a new promotion at version 1; returns its id. With ``request_key``, a
+        promotion stored before with that key is the one: its id, and nothing stored."""
         ...
 
     async def save_promotion(
@@ -231,6 +247,10 @@ class Store(Protocol):
         ...
 
     async def promotion(self, promotion_id: int) -> PromotionRow | None: ...
+
+    async def promotion_by_key(self, request_key: str) -> PromotionRow | None:
+        """The promotion created with ``request_key``, if any."""
+        ...
 
     async def promotions(
         self,

@@ -238,7 +238,21 @@ CREATE INDEX promotions_repo ON promotions (platform, repo, pipeline, status, id
 CREATE INDEX promotions_status ON promotions (status, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+# Slash-commands (issue 11): a run or promotion started by a comment's command carries a
+# key made of the comment and the command's place in it, so the command's job, retried
+# after a crash, finds what it already started instead of starting a second one; and the
+# address of that comment, for its PR body. Unkeyed rows (the API's) cost no index entry.
+V6 = """
+ALTER TABLE runs ADD COLUMN request_key TEXT;
+ALTER TABLE runs ADD COLUMN requested_in TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX runs_request_key ON runs (request_key) WHERE request_key IS NOT NULL;
+ALTER TABLE promotions ADD COLUMN request_key TEXT;
+ALTER TABLE promotions ADD COLUMN requested_in TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX promotions_request_key ON promotions (request_key)
+    WHERE request_key IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
 
 LATEST = len(MIGRATIONS)
 

@@ -242,14 +242,28 @@ def retry(conn: sqlite3.Connection, job_id: int, *, now: float) -> bool:
 # -- runs
 
 
-def create_run(conn: sqlite3.Connection, values: tuple[Any, ...]) -> int:
+def create_run(conn: sqlite3.Connection, values: tuple[Any, ...], request_key: str | None) -> int:
+    """``values``: the columns up to updated_at, then requested_in. A keyed run that exists
+    already is the one asked for (migrations.V6): its id."""
     cur = conn.execute(
         "INSERT INTO runs (automation, repo, platform, requested_by, inputs, status, head, "
-        "pr_number, pr_url, error, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        values,
+        "pr_number, pr_url, error, created_at, updated_at, requested_in, request_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        # the conflict target names the partial index's WHERE, as SQLite requires
+        " ON CONFLICT (request_key) WHERE request_key IS NOT NULL DO NOTHING",
+        (*values, request_key),
     )
-    return int(cur.lastrowid or 0)
+    return _created_or_keyed(conn, cur, "runs", request_key)
+
+
+def _created_or_keyed(
+    conn: sqlite3.Connection, cur: sqlite3.Cursor, table: str, request_key: str | None
+) -> int:
+    if cur.rowcount == 1 or request_key is None:
+        return int(cur.lastrowid or 0)
+    # table is one of two literals of this module, never from outside
+    found = conn.execute(f"SELECT id FROM {table} WHERE request_key = ?", (request_key,))
+    return int(found.fetchone()[0])
 
 
 def update_run(
@@ -271,15 +285,20 @@ UPDATABLE_RUN_FIELDS = frozenset({"status", "head", "pr_number", "pr_url", "erro
 # -- promotions
 
 
-def create_promotion(conn: sqlite3.Connection, values: tuple[Any, ...]) -> int:
+def create_promotion(
+    conn: sqlite3.Connection, values: tuple[Any, ...], request_key: str | None
+) -> int:
     """``values``: pipeline, repo, platform, status, requested_by, data (JSON), created_at,
-    updated_at; the version starts at 1."""
+    updated_at, requested_in; the version starts at 1. A keyed promotion that exists
+    already is the one asked for: its id."""
     cur = conn.execute(
         "INSERT INTO promotions (pipeline, repo, platform, status, requested_by, data, "
-        "version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-        values,
+        "version, created_at, updated_at, requested_in, request_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
+        " ON CONFLICT (request_key) WHERE request_key IS NOT NULL DO NOTHING",
+        (*values, request_key),
     )
-    return int(cur.lastrowid or 0)
+    return _created_or_keyed(conn, cur, "promotions", request_key)
 
 
 def save_promotion(

@@ -17,10 +17,11 @@ JOB_COLUMNS = (
 )
 RUN_COLUMNS = (
     "id, automation, repo, platform, requested_by, inputs, status, head, pr_number, pr_url, "
-    "error, created_at, updated_at"
+    "error, created_at, updated_at, request_key, requested_in"
 )
 PROMOTION_COLUMNS = (
-    "id, pipeline, repo, platform, status, requested_by, data, version, created_at, updated_at"
+    "id, pipeline, repo, platform, status, requested_by, data, version, created_at, "
+    "updated_at, request_key, requested_in"
 )
 AUDIT_COLUMNS = "at, actor, action, repo, detail"
 DELIVERY_COLUMNS = "platform, delivery_id, event, received_at, payload"
@@ -79,6 +80,8 @@ def run(row: Sequence[Any]) -> Run:
         error=row[10],
         created_at=float(row[11]),
         updated_at=float(row[12]),
+        request_key=row[13],
+        requested_in=row[14],
     )
 
 
@@ -94,6 +97,8 @@ def promotion(row: Sequence[Any]) -> PromotionRow:
         version=row[7],
         created_at=float(row[8]),
         updated_at=float(row[9]),
+        request_key=row[10],
+        requested_in=row[11],
     )
 
 

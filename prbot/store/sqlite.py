@@ -249,6 +249,12 @@ class SqliteStore:
         found = await self._read(lambda c: c.execute(sql, (job_id,)).fetchone())
         return rows.job(found) if found else None
 
+    async def job_by_key(self, dedupe_key: str) -> Job | None:
+        # migrations.V2's partial unique index on dedupe_key answers this
+        sql = f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE dedupe_key = ?"
+        found = await self._read(lambda c: c.execute(sql, (dedupe_key,)).fetchone())
+        return rows.job(found) if found else None
+
     async def retry(self, job_id: int, *, now: float) -> bool:
         return await self._write(lambda c: ops.retry(c, job_id, now=now))
 
@@ -287,8 +293,9 @@ class SqliteStore:
             run.error,
             run.created_at,
             run.updated_at or run.created_at,
+            run.requested_in,
         )
-        return await self._write(lambda c: ops.create_run(c, values))
+        return await self._write(lambda c: ops.create_run(c, values, run.request_key))
 
     async def update_run(self, run_id: int, *, now: float, **changes: Any) -> None:
         """Change some of a run's fields (status, head, pr_number, pr_url, error,
@@ -347,9 +354,14 @@ class SqliteStore:
         status: str,
         data: dict[str, Any],
         now: float,
+        request_key: str | None = None,
+        requested_in: str = "",
     ) -> int:
-        values = (pipeline, repo, platform, status, requested_by, rows.dumps(data), now, now)
-        return await self._write(lambda c: ops.create_promotion(c, values), size=len(values[5]))
+        text = rows.dumps(data)
+        values = (pipeline, repo, platform, status, requested_by, text, now, now, requested_in)
+        return await self._write(
+            lambda c: ops.create_promotion(c, values, request_key), size=len(text)
+        )
 
     async def save_promotion(
         self,
@@ -376,6 +388,11 @@ class SqliteStore:
     async def promotion(self, promotion_id: int) -> PromotionRow | None:
         sql = f"SELECT {rows.PROMOTION_COLUMNS} FROM promotions WHERE id = ?"
         found = await self._read(lambda c: c.execute(sql, (promotion_id,)).fetchone())
+        return rows.promotion(found) if found else None
+
+    async def promotion_by_key(self, request_key: str) -> PromotionRow | None:
+        sql = f"SELECT {rows.PROMOTION_COLUMNS} FROM promotions WHERE request_key = ?"
+        found = await self._read(lambda c: c.execute(sql, (request_key,)).fetchone())
         return rows.promotion(found) if found else None
 
     async def promotions(

@@ -11,9 +11,8 @@ own ``.prbot/`` on its default branch (read through the SCM, cached by commit: s
 The routes exist only when PRBOT_API_TOKEN is set. Invalid requests get 422 with one
 message per field: ``{"status": "invalid", "errors": {"inputs.tag": "is required"}}``.
 
-Password inputs are refused here for now: a run's inputs travel to the worker through
-the job queue, which is stored, and secrets must never reach the store. They need a
-path that keeps them in memory only (a form submitted to the process that runs it).
+The inputs are checked, and the run stored and queued, by ``prbot.engine.run_requests``,
+which the ``run`` slash-command shares: password inputs are refused (see there).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import hmac
 import inspect
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -30,25 +28,22 @@ from typing import Any
 
 from aiohttp import web
 
-from prbot.automation.errors import InputError
-from prbot.automation.inputs import validate_inputs
+from prbot.engine.run_requests import (
+    REPO_PATHS,
+    CheckedInputs,
+    check_inputs,
+    request_run,
+    target_problem,
+)
 from prbot.errors import PrbotError, did_you_mean, is_permanent
 from prbot.scm.port import NotFound, ScmError
 from prbot.settings import Settings
-from prbot.store.base import AuditEntry, NewJob, Run, Store, StoreError
+from prbot.store.base import Store, StoreError
 
 log = logging.getLogger("prbot.web.api")
 
 MAX_REQUEST_BYTES = 1024 * 1024
 JOB_STATES = ("queued", "running", "done", "dead")
-REPO_PATHS = {  # a repository's full path on each platform
-    "github": re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"),
-    "gitlab": re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+"),
-}
-PASSWORD_REFUSED = (
-    "password inputs cannot be passed through this API yet: they would be stored in "
-    "the job queue, and secrets are never stored"
-)
 
 Definitions = Callable[[], Any]  # returns a DefinitionSet-like object (.automations)
 # (platform, repo, name) -> the repository's automation, or raises (DefinitionsCache.lookup)
@@ -158,8 +153,8 @@ class Api:
             errors["repo"] = "is required"
         elif platform in REPO_PATHS and not REPO_PATHS[platform].fullmatch(repo):
             errors["repo"] = f"must be a repository path like owner/name, got {repo!r}"
-        elif automation is not None and automation.repository and automation.repository != repo:
-            errors["repo"] = f"automation {name!r} targets {automation.repository!r}"
+        elif automation is not None and (problem := target_problem(automation, repo)):
+            errors["repo"] = problem
         else:
             repo_ok = True
 
@@ -188,79 +183,35 @@ class Api:
             errors["requested_by"] = "is required (who asked for this run)"
 
         raw_inputs = body.get("inputs", {})
-        public_values: dict[str, Any] = {}
-        passwords: set[str] = set()
+        checked = CheckedInputs({}, {}, {})
         if not isinstance(raw_inputs, dict):
             errors["inputs"] = "must be an object of input names to values"
         elif automation is not None:
-            passwords = {f.name for f in automation.configuration if f.type == "password"}
-            given_passwords = [
-                k for k in raw_inputs if k in passwords and raw_inputs[k] not in (None, "")
-            ]
-            for key in given_passwords:
-                errors[f"inputs.{key}"] = PASSWORD_REFUSED
-            try:
-                valid = validate_inputs(automation.configuration, raw_inputs, self.settings.limits)
-            except InputError as exc:
-                for p in exc.problems:
-                    key = f"inputs.{p.field}" if p.field else "inputs"
-                    message = p.message
-                    if p.field in passwords:
-                        message = f"{message}, but {PASSWORD_REFUSED}"
-                    errors.setdefault(key, message)
-            else:
-                public_values = valid.public()
-                for key in sorted(valid.password_fields & set(valid.values)):
-                    if valid.values[key] is not None:  # a password default would be stored too
-                        errors.setdefault(f"inputs.{key}", PASSWORD_REFUSED)
+            checked = check_inputs(automation, raw_inputs, self.settings.limits)
+            for key, message in checked.errors.items():
+                errors.setdefault(key, message)
         if errors:
             return web.json_response({"status": "invalid", "errors": errors}, status=422)
 
-        now = self.clock()
-        run = Run(
-            id=0,
+        run, job_id = await request_run(
+            self.store,
             automation=name,
             repo=repo,
             platform=platform,
             requested_by=requested_by.strip(),
-            inputs=public_values,
-            status="queued",
-            created_at=now,
-            updated_at=now,
-        )
-        run_id = await self.store.create_run(run)
-        # should the enqueue below fail, the reconciler finds the queued run without a
-        # job and enqueues one
-        # the raw inputs (no passwords: refused above), so the worker validates exactly
-        # what was asked, against the definitions it loads
-        job = NewJob(
-            kind="automation.run",
-            payload={
-                "run_id": run_id,
-                "inputs": {k: v for k, v in raw_inputs.items() if k not in passwords},
-            },
-            dedupe_key=f"automation.run:{run_id}",
+            inputs=checked,
             max_attempts=self.settings.max_attempts,
-        )
-        [job_id] = await self.store.enqueue([job], now=now)
-        await self.store.audit(
-            AuditEntry(
-                at=now,
-                actor=run.requested_by,
-                action="run_requested",
-                repo=repo,
-                detail={"run_id": run_id, "automation": name, "via": "api"},
-            )
+            now=self.clock(),
+            via="api",
         )
         log.info(
             "run requested",
-            extra={"run_id": run_id, "job_id": job_id, "automation": name, "repo": repo},
+            extra={"run_id": run.id, "job_id": job_id, "automation": name, "repo": repo},
         )
-        stored = await self.store.run(run_id)
         return web.json_response(
-            {"run": asdict(stored or run), "job_id": job_id},
+            {"run": asdict(run), "job_id": job_id},
             status=201,
-            headers={"Location": f"/api/runs/{run_id}"},
+            headers={"Location": f"/api/runs/{run.id}"},
         )
 
     # -- GET /api/runs/{id}, GET /api/jobs

@@ -19,6 +19,11 @@ Decisions:
   commits); other updates (title, labels, approvals) are ignored. The MR author is only
   known on ``open`` (the acting user is the author then).
 - GitLab deployments carry a short sha; the full one is taken from ``commit_url``.
+- Comments are new ones only: GitHub ``created``; a GitLab note whose action is
+  ``create`` (or, in older payloads without one, not updated since it was created), not
+  a system note. Who wrote it is a bot by the platform's word (GitHub ``type: Bot`` or
+  ``performed_via_github_app``; GitLab ``user.bot``, or the usernames GitLab gives token
+  bots and service accounts).
 """
 
 from __future__ import annotations
@@ -129,17 +134,24 @@ def _gh_pull_request(p: Payload) -> list[Event]:
 
 
 def _gh_issue_comment(p: Payload) -> list[Event]:
-    if p.get("action") != "created":
+    if p.get("action") != "created":  # edited and deleted comments are never commands
         return []
+    comment = _dig(p, "comment") or {}
+    # a bot account (an App's "name[bot]" user), or a person's token used by an App
+    bot = _str(comment, "user", "type") == "Bot" or isinstance(
+        _dig(comment, "performed_via_github_app"), OBJECT
+    )
     return [
         CommentCreated(
             platform="github",
             repo=_gh_repo(p),
             number=_int(p, "issue", "number"),
-            comment_id=_int(p, "comment", "id"),
-            author=_str(p, "comment", "user", "login"),
-            body=_str(p, "comment", "body"),
+            comment_id=_int(comment, "id"),
+            author=_str(comment, "user", "login"),
+            body=_str(comment, "body"),
             on_pull_request=_dig(p, "issue", "pull_request") is not None,
+            author_is_bot=bot,
+            url=_str(comment, "html_url"),
         )
     ]
 
@@ -329,8 +341,11 @@ def _gl_merge_request(p: Payload) -> list[Event]:
 
 def _gl_note(p: Payload) -> list[Event]:
     note = _dig(p, "object_attributes") or {}
-    if _str(note, "action") not in ("", "create"):  # older payloads carry no action
-        return []
+    action = _str(note, "action")
+    if action not in ("", "create") or note.get("system") is True:
+        return []  # an edit ("update"), or GitLab's own note (a push, a label)
+    if not action and _str(note, "updated_at") != _str(note, "created_at"):
+        return []  # older payloads carry no action: an edited note was updated later
     kind = _str(note, "noteable_type")
     if kind == "MergeRequest":
         number, on_pr = _int(p, "merge_request", "iid"), True
@@ -347,8 +362,22 @@ def _gl_note(p: Payload) -> list[Event]:
             author=_str(p, "user", "username"),
             body=_str(note, "note"),
             on_pull_request=on_pr,
+            author_is_bot=_gl_bot(p),
+            url=_str(note, "url"),
         )
     ]
+
+
+# the users GitLab makes for project and group access tokens and for service accounts
+_GITLAB_BOT = re.compile(r"(project|group)_\d+_bot\w*|service_account_\w+")
+
+
+def _gl_bot(p: Payload) -> bool:
+    """A bot wrote it: the user object says so (newer payloads, system hooks), or its
+    username is one GitLab gives access-token bots and service accounts."""
+    return _dig(p, "user", "bot") is True or bool(
+        _GITLAB_BOT.fullmatch(_str(p, "user", "username"))
+    )
 
 
 def _gl_pipeline(p: Payload) -> list[Event]:

@@ -19,22 +19,20 @@ from typing import Any
 
 from aiohttp import web
 
+from prbot.engine.promotion_requests import COMMANDS, judge, password_problems
 from prbot.engine.promotions import PromotionEngine, happen_job
+from prbot.engine.run_requests import REPO_PATHS
 from prbot.errors import PrbotError, describe, did_you_mean
-from prbot.pipeline import happenings as hap
 from prbot.pipeline.codec import from_data
 from prbot.pipeline.gates import approval_counted, approvers
-from prbot.pipeline.machine import approval_refusal, command_refusal
 from prbot.pipeline.model import ApprovalRule, Promotion, StageSpec, StageState
 from prbot.store.base import PromotionRow, Store
-from prbot.web.api import PASSWORD_REFUSED, REPO_PATHS
 
 log = logging.getLogger("prbot.api")
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 Guard = Callable[[Handler], Handler]
 PipelineLookup = Callable[[str, str, str], Awaitable[Any]]
-COMMANDS = ("hold", "resume", "retry", "rollback", "cancel")
 
 
 def promotion_view(row: PromotionRow, promotion: Promotion | None = None) -> dict[str, Any]:
@@ -147,8 +145,10 @@ class PromotionsApi:
                 errors["pipeline"] = str(exc)
             if pipeline is None and "pipeline" not in errors:
                 errors["pipeline"] = f"no pipeline named {name!r}"
-        if pipeline is not None and isinstance(inputs, dict):
-            errors.update(await self._password_inputs(platform, repo, pipeline, inputs))
+        if pipeline is not None and isinstance(inputs, dict) and self.automation_lookup:
+            errors.update(
+                await password_problems(self.automation_lookup, platform, repo, pipeline, inputs)
+            )
         if errors:
             return _invalid(errors)
         try:
@@ -164,24 +164,6 @@ class PromotionsApi:
         row = await self.store.promotion(promotion_id)
         assert row is not None
         return web.json_response({"promotion": promotion_view(row, promotion)}, status=202)
-
-    async def _password_inputs(
-        self, platform: str, repo: str, pipeline: Any, inputs: dict[str, Any]
-    ) -> dict[str, str]:
-        """A promotion's inputs are stored and shown: a value for a password input of any
-        stage's automation is refused, as ``/api/runs`` refuses it."""
-        if self.automation_lookup is None:
-            return {}
-        refused: dict[str, str] = {}
-        for name in sorted({stage.automation for stage in pipeline.stages}):
-            try:
-                automation = await self.automation_lookup(platform, repo, name)
-            except PrbotError:
-                continue  # the stage fails when it runs, naming the automation
-            for field in automation.configuration:
-                if field.type == "password" and inputs.get(field.name) not in (None, ""):
-                    refused[f"inputs.{field.name}"] = PASSWORD_REFUSED
-        return refused
 
     async def get(self, request: web.Request) -> web.Response:
         row = await self._row(request)
@@ -214,23 +196,16 @@ class PromotionsApi:
             return web.json_response({"status": "not_found", "reason": reason}, status=404)
         if not isinstance(by, str) or not by.strip():
             return _invalid({"by": "is required (who asks)"})
-        promotion = from_data(row.data)
         now = self.clock()
-        if verb == "approve":
-            stage = body.get("stage") or _waiting_stage(promotion) or ""
-            try:
-                teams = await self.engine.approver_teams(row, stage, by)
-            except PrbotError as exc:  # the platform could not say who is in the teams
-                reason = f"could not read {by}'s team membership: {describe(exc)}"
-                return web.json_response({"status": "unavailable", "reason": reason}, status=503)
-            refusal = approval_refusal(promotion, stage, by, teams, now)
-            happening: Any = hap.Approved(stage, by, teams)
-        else:
-            refusal = command_refusal(promotion, verb, now)  # type: ignore[arg-type]
-            happening = hap.Command(verb, by)  # type: ignore[arg-type]
-        if refusal:
-            return web.json_response({"status": "refused", "reason": refusal}, status=409)
-        await self.store.enqueue([happen_job(row.id, happening)], now=now)
+        stage = body.get("stage") if isinstance(body.get("stage"), str) else None
+        try:
+            judged = await judge(self.engine, row, verb, by, stage=stage, now=now)
+        except PrbotError as exc:  # the platform could not say who is in the teams
+            reason = f"could not read {by}'s team membership: {describe(exc)}"
+            return web.json_response({"status": "unavailable", "reason": reason}, status=503)
+        if judged.refusal:
+            return web.json_response({"status": "refused", "reason": judged.refusal}, status=409)
+        await self.store.enqueue([happen_job(row.id, judged.happening)], now=now)
         answer = {"status": "accepted", "promotion": promotion_view(row)}
         return web.json_response(answer, status=202)
 
@@ -244,10 +219,6 @@ class PromotionsApi:
 
 def _invalid(errors: dict[str, str]) -> web.Response:
     return web.json_response({"status": "invalid", "errors": errors}, status=422)
-
-
-def _waiting_stage(p: Promotion) -> str | None:
-    return next((s.name for s in p.stages if s.status == "gates"), None)
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | None:

@@ -3,6 +3,8 @@
 - ``automation.run``: the engine's ``AutomationRunHandler`` (see ``prbot.engine.runs``).
 - ``promotion.happen`` / ``promotion.status``: one happening of a promotion / its status
   comments (see ``prbot.engine.promotions``).
+- ``command.run`` / ``command.reply``: a comment's slash-commands / the edits of their
+  reply (see ``prbot.engine.commands``).
 - ``event`` (payload: ``Event.to_dict()``): the event, decoded, goes through the engine's
   router to every handler registered for it (``prbot.engine.routes``).
 """
@@ -13,6 +15,9 @@ import logging
 import time
 from collections.abc import Callable
 
+from prbot.engine.command_access import Access
+from prbot.engine.command_job import CommandJob, ReplyJob
+from prbot.engine.command_work import CommandServices
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.promotions import PromotionEngine, PromotionJob, PromotionStatusJob
 from prbot.engine.providers import scm_for as default_scm_for
@@ -48,6 +53,16 @@ def build_handlers(
     promotions = PromotionEngine(
         store, definitions, provider, sandbox=sandbox, limits=settings.limits, clock=clock
     )
+    commands = CommandServices(
+        store,
+        definitions,
+        provider,
+        promotions,
+        Access(definitions, settings.command_permissions),
+        limits=settings.limits,
+        max_attempts=settings.max_attempts,
+        clock=clock,
+    )
     return {
         "automation.run": AutomationRunHandler(
             store,
@@ -58,6 +73,8 @@ def build_handlers(
             sandbox=sandbox,
             limits=settings.limits,
         ),
+        "command.run": CommandJob(commands),
+        "command.reply": ReplyJob(commands),
         "event": EventJob(router, context),
         "promotion.happen": PromotionJob(promotions),
         "promotion.status": PromotionStatusJob(promotions),

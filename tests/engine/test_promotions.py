@@ -244,3 +244,38 @@ async def test_status_comments_are_written_once_per_span_with_the_latest_state(
     scm.upsert_comment = lambda *args: written.append(args)  # type: ignore[method-assign]
     await run(status_jobs[0])
     assert written == []
+
+
+async def test_a_keyed_promotion_is_made_once_even_after_a_crash_halfway(
+    engine: PromotionEngine, store: SqliteStore
+) -> None:
+    """A slash-command's promote, retried: stored before the crash but never filled in
+    nor started; the retry fills it in and queues one start."""
+    key = "command:github:acme/gitops:77:0"
+    made = await store.create_promotion(
+        pipeline="app",
+        repo=REPO,
+        platform="github",
+        requested_by="al",
+        status="running",
+        data={},
+        now=1.0,
+        request_key=key,
+        requested_in="https://forge/c/77",
+    )
+    for _ in range(2):
+        pid, promotion = await engine.create(
+            platform="github",
+            repo=REPO,
+            pipeline=pipeline(),
+            inputs={"tag": "2"},
+            requested_by="al",
+            request_key=key,
+            requested_in="https://forge/c/77",
+        )
+        assert pid == made and promotion.id == str(made)
+    row = await store.promotion(made)
+    assert row is not None and row.data and row.requested_in == "https://forge/c/77"
+    jobs = await store.claim("test", limit=100, lease=60, now=engine.clock() + 1)
+    starts = [j for j in jobs if j.payload.get("happening", {}).get("type") == "Start"]
+    assert len(starts) == 1 and starts[0].payload["promotion_id"] == made

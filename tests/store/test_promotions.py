@@ -261,6 +261,8 @@ async def test_a_version_4_database_gains_promotions_and_keeps_runs_and_jobs(
             "version",
             "created_at",
             "updated_at",
+            "request_key",  # V6: slash-commands
+            "requested_in",
         ]
         assert await store.run(1) == Run(
             id=1,

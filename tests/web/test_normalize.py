@@ -76,6 +76,7 @@ EXPECTED: dict[str, list[Any]] = {
             author="Codertocat",
             body="You are totally right! I'll get this fixed right away.",
             on_pull_request=False,
+            url="https://github.com/Codertocat/Hello-World/issues/1#issuecomment-492700400",
         )
     ],
     "github/issue_comment.created.on_pr": [
@@ -87,6 +88,7 @@ EXPECTED: dict[str, list[Any]] = {
             author="lts-def",
             body="trigger abc",
             on_pull_request=True,
+            url="https://github.com/abc/def-ci-webhook-test/pull/2#issuecomment-751955664",
         )
     ],
     "github/ping": [],
@@ -250,6 +252,7 @@ EXPECTED: dict[str, list[Any]] = {
             author="sytses",
             body="lgtm",
             on_pull_request=True,
+            url="https://gitlab.com/gitlab-org/hello-world/merge_requests/1#note_50772616",
         )
     ],
     "gitlab/note.merge_request": [
@@ -261,6 +264,7 @@ EXPECTED: dict[str, list[Any]] = {
             author="root",
             body="This MR needs work.",
             on_pull_request=True,
+            url="http://example.com/gitlab-org/gitlab-test/merge_requests/1#note_1244",
         )
     ],
     "gitlab/pipeline": [
