@@ -89,7 +89,7 @@ SECRET = "bench-promotion-webhook-secret"
 API_TOKEN = "bench-promotion-api-token"
 SETTLE_SECONDS = 0.3  # the forge quiet this long: prbot has finished what it was doing
 # prbot's default unless BENCH_WORKERS says otherwise (to compare settings)
-WORKERS = os.environ.get("BENCH_WORKERS") or default_of("PRBOT_WORKERS")
+WORKERS = os.environ.get("BENCH_WORKERS") or str(default_of("PRBOT_WORKERS"))
 RATE_LIMIT = 1_000_000  # the forge's per-token budget per hour (GitHub: 5,000)
 
 
@@ -211,6 +211,7 @@ def start_serve(workdir: Path, port: int, forge_port: int) -> Serve:
         "PRBOT_WORKERS": WORKERS,
         # info: the promotion job's line per happening (its time, and the SCM's share)
         "LOG_LEVEL": "info",
+        "PYTHONUNBUFFERED": "1",  # each log line in the file as it is written
     }
     log_path = workdir / "serve.log"
     with log_path.open("wb") as out:
@@ -253,21 +254,35 @@ async def wait_until(check: Any, timeout: float, every: float, what: str) -> Any
 
 JOB_LINE = re.compile(
     r"promotion (\d+): HealthObserved (\S+) in (\d+) ms \((\d+) SCM calls, (\d+) ms\)"
+    r" after (\d+) ms queued \(job queued at ([\d.]+)\)"
 )
 
 
-def scm_waits(serve: Serve, stage: str) -> dict[int, float]:
-    """Per promotion, the ms the job that completed ``stage`` (and so opened the next
-    stage's PR) spent waiting on SCM calls, from prbot's log line for that job; of
-    several health jobs for one stage, the one with the most calls opened the PR."""
-    best: dict[int, tuple[int, float]] = {}
+@dataclass(frozen=True)
+class JobTimes:
+    ran_ms: float
+    scm_ms: float  # with an SCM call under way
+    queued_ms: float  # due, waiting for a worker
+    queued_at: float  # epoch: when the health event's job queued it
+
+
+def job_times(serve: Serve, stage: str) -> dict[int, JobTimes]:
+    """Per promotion, the job that completed ``stage`` (and so opened the next stage's
+    PR), from prbot's log line for it; of several health jobs for one stage, the one with
+    the most SCM calls opened the PR."""
+    best: dict[int, tuple[int, JobTimes]] = {}
     for m in JOB_LINE.finditer(serve.tail(50_000_000)):
         if m.group(2) != stage:
             continue
-        pid, calls, waited = int(m.group(1)), int(m.group(4)), float(m.group(5))
-        if calls >= best.get(pid, (-1, 0.0))[0]:
-            best[pid] = (calls, waited)
-    return {pid: waited for pid, (_, waited) in best.items()}
+        pid, calls = int(m.group(1)), int(m.group(4))
+        if calls >= best.get(pid, (-1, None))[0]:
+            best[pid] = (
+                calls,
+                JobTimes(
+                    float(m.group(3)), float(m.group(5)), float(m.group(6)), float(m.group(7))
+                ),
+            )
+    return {pid: times for pid, (_, times) in best.items()}
 
 
 # -- one round ----------------------------------------------------------------------------
@@ -280,6 +295,7 @@ class Round:
     webhook_ms: list[float] = field(default_factory=list)
     forge_ms: list[float] = field(default_factory=list)
     own_ms: list[float] = field(default_factory=list)
+    queued_ms: list[float] = field(default_factory=list)
     first_pr_ms: list[float] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
     by_phase: dict[str, int] = field(default_factory=dict)
@@ -338,6 +354,7 @@ async def run_round(
     poll = args.poll_ms / 1000
     mine = set(repos)
     marks: list[tuple[float, str]] = []
+    transitions: list[tuple[int, str, float]] = []  # promotion, stage, webhook answered at
 
     async def settle(quiet_for: float = SETTLE_SECONDS) -> None:
         """Until the forge has seen no API request for ``quiet_for`` from now on (prbot
@@ -459,23 +476,35 @@ async def run_round(
                 time.monotonic() - window_cpu[2],
             )
         )
-        waited = scm_waits(serve, stage)
         for repo in repos:
             seen_at = open_prs[repo][0]
-            result.latencies_ms.append((seen_at - posted[repo]) * 1000)
-            if pids[repo] in waited:
-                result.own_ms.append((seen_at - posted[repo]) * 1000 - waited[pids[repo]])
-            result.forge_ms.append(timer.busy(repo, posted[repo], seen_at) * 1000)
+            latency = (seen_at - posted[repo]) * 1000
+            result.latencies_ms.append(latency)
             delivered = [
                 d.delivered_at
                 for d in forge.webhooks.deliveries()
                 if d.repo == repo and d.event == "status" and (d.delivered_at or 0) >= posted[repo]
             ]
-            if delivered:
-                result.webhook_ms.append((min(delivered) - posted[repo]) * 1000)
+            hook = (min(delivered) - posted[repo]) * 1000 if delivered else None
+            if delivered:  # prbot's share is worked out from its log at the end
+                transitions.append((pids[repo], stage, min(delivered)))
+            result.forge_ms.append(timer.busy(repo, posted[repo], seen_at) * 1000)
+            if hook is not None:
+                result.webhook_ms.append(hook)
 
     # the last status comments are written within a status span of the end
     await settle(STATUS_SECONDS + 2 * SETTLE_SECONDS)
+    # each job logs its line when it ends, after the PR it opened exists
+    by_stage = {stage: job_times(serve, stage) for stage in STAGES}
+    for pid, stage, delivered_at in transitions:
+        times = by_stage[stage].get(pid)
+        if times is not None:
+            # delivery answered -> the event job queued the health job, then that job
+            # waiting for a worker, then its time without an SCM call under way
+            routed = max(0.0, times.queued_at - delivered_at) * 1000
+            own = routed + times.queued_ms + (times.ran_ms - times.scm_ms)
+            result.own_ms.append(own)
+            result.queued_ms.append(times.queued_ms)
     result.wall_s = time.monotonic() - started
     serve_cpu, own_cpu, wall = cpu_before
     elapsed = time.monotonic() - wall
@@ -615,6 +644,8 @@ def summary(r: Round) -> dict[str, Any]:
         "webhook_p95_ms": round(pct(r.webhook_ms, 95), 1) if r.webhook_ms else None,
         "own_median_ms": round(statistics.median(r.own_ms), 1) if r.own_ms else None,
         "own_p95_ms": round(pct(r.own_ms, 95), 1) if r.own_ms else None,
+        "queued_median_ms": round(statistics.median(r.queued_ms), 1) if r.queued_ms else None,
+        "queued_p95_ms": round(pct(r.queued_ms, 95), 1) if r.queued_ms else None,
         "forge_median_ms": round(statistics.median(r.forge_ms), 1),
         "forge_p95_ms": round(pct(r.forge_ms, 95), 1),
         "first_pr_median_ms": round(statistics.median(r.first_pr_ms), 1),
@@ -643,7 +674,8 @@ def report(rounds: list[Round], plain: Counter[str], args: argparse.Namespace) -
     )
     header = (
         f"{'concurrent':>10}{'transitions':>12}{'median ms':>10}{'p95 ms':>8}{'max ms':>8}"
-        f"  {'own med/p95':>13}  {'webhook med/p95':>15}  {'forge med/p95':>13}"
+        f"  {'own med/p95':>13}  {'queued med/p95':>14}  {'webhook med/p95':>15}"
+        f"  {'forge med/p95':>13}"
         f"  {'1st PR med/p95':>14}{'cpu prbot':>10}{'cpu forge':>10}{'wall s':>7}"
     )
     print(header)
@@ -653,19 +685,22 @@ def report(rounds: list[Round], plain: Counter[str], args: argparse.Namespace) -
         forge = f"{s['forge_median_ms']:.0f}/{s['forge_p95_ms']:.0f}"
         first = f"{s['first_pr_median_ms']:.0f}/{s['first_pr_p95_ms']:.0f}"
         own = f"{s['own_median_ms'] or 0:.0f}/{s['own_p95_ms'] or 0:.0f}"
+        queued = f"{s['queued_median_ms'] or 0:.0f}/{s['queued_p95_ms'] or 0:.0f}"
         print(
             f"{s['concurrency']:>10}{s['transitions']:>12}{s['median_ms']:>10.0f}"
-            f"{s['p95_ms']:>8.0f}{s['max_ms']:>8.0f}  {own:>13}  {hook:>15}  {forge:>13}"
+            f"{s['p95_ms']:>8.0f}{s['max_ms']:>8.0f}  {own:>13}  {queued:>14}  {hook:>15}"
+            f"  {forge:>13}"
             f"  {first:>14}"
             f"{s['cpu_cores']['prbot_window']:>10.2f}"
             f"{s['cpu_cores']['bench+forge_window']:>10.2f}"
             f"{s['wall_s']:>7.1f}"
         )
     print(
-        "own: the transition minus the time the job that opened the next PR spent waiting "
-        "for the forge's answers (prbot's log line per job: its SCM calls' wall time, "
-        "queueing in the forge included); the rest is prbot's: intake, queue waits, "
-        "deciding, rendering in the sandbox, the store."
+        "own: prbot's part of a transition, from its log line for the job that opened the "
+        "next PR: webhook answered -> that job queued (the event job: queue and router), "
+        "+ its wait for a worker (queued) + its time with no SCM call under way (deciding, "
+        "the definitions, rendering in the sandbox, the store); the rest is the forge's "
+        "(delivering the webhook, answering requests, its queue)."
     )
     print(
         "webhook: status stored -> its delivery answered by prbot (forge-side); forge: summed "

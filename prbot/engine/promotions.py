@@ -479,6 +479,8 @@ class PromotionJob:
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentError(f"not a promotion job: {exc}") from exc
         started = time.monotonic()
+        # since due (queued, or its run_at): how long it waited for a worker
+        waited = max(0.0, self.engine.clock() - max(job.created_at, job.next_run_at))
         with measured() as account:
             if check:
                 happening = await self.engine.read_health(
@@ -487,13 +489,16 @@ class PromotionJob:
             await self.engine.happen(promotion_id, happening)
         # one line per happening: what it was, and how much of its time was the platform's
         log.info(
-            "promotion %s: %s %s in %.0f ms (%d SCM calls, %.0f ms)",
+            "promotion %s: %s %s in %.0f ms (%d SCM calls, %.0f ms) after %.0f ms queued "
+            "(job queued at %.3f)",
             promotion_id,
             type(happening).__name__,
             getattr(happening, "stage", ""),
             (time.monotonic() - started) * 1000,
             account.scm_calls,
             account.scm_seconds * 1000,
+            waited * 1000,
+            job.created_at,
         )
 
 

@@ -22,8 +22,21 @@ from prbot.scm.port import Scm
 
 @dataclass
 class Account:
-    scm_seconds: float = 0.0
+    scm_seconds: float = 0.0  # wall time with at least one SCM call under way
     scm_calls: int = 0
+    _open_calls: int = 0
+    _since: float = 0.0
+
+    def started(self) -> None:
+        if self._open_calls == 0:
+            self._since = time.monotonic()
+        self._open_calls += 1
+
+    def ended(self) -> None:
+        self._open_calls -= 1
+        self.scm_calls += 1
+        if self._open_calls == 0:  # calls in parallel count once
+            self.scm_seconds += time.monotonic() - self._since
 
 
 _open: ContextVar[Account | None] = ContextVar("prbot_timing_account", default=None)
@@ -49,14 +62,14 @@ class _TimedScm:
             return attr
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.monotonic()
+            account = _open.get()
+            if account is None:
+                return await attr(*args, **kwargs)
+            account.started()
             try:
                 return await attr(*args, **kwargs)
             finally:
-                account = _open.get()
-                if account is not None:
-                    account.scm_seconds += time.monotonic() - started
-                    account.scm_calls += 1
+                account.ended()
 
         return timed
 
