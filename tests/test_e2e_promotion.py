@@ -295,6 +295,17 @@ async def test_a_password_input_is_refused_and_never_stored(
         answer = await http.post("/api/promotions", headers=api.auth, json=body)
         assert answer.status_code == 422, answer.text
         assert "password" in answer.json()["errors"]["inputs.token"]
+        # the inputs are checked as each stage will use them: a missing one, a typo
+        body = {"pipeline": "app", "repo": REPO, "platform": "github", "requested_by": "al"}
+        answer = await http.post("/api/promotions", headers=api.auth, json=body | {"inputs": {}})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"] == {"inputs.tag": "is required"}
+        typo = {"inputs": {"tag": "2.0.0", "tga": "2.0.1"}}
+        answer = await http.post("/api/promotions", headers=api.auth, json=body | typo)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"] == {
+            "inputs.tga": "no stage of app takes 'tga' (did you mean 'tag'?)"
+        }
         listed = await http.get("/api/promotions", headers=api.auth)
         assert listed.json()["promotions"] == []
     assert "hunter2-promotion-secret" not in served.output()

@@ -20,7 +20,7 @@ from prbot.engine.command_reply import (
 )
 from prbot.engine.command_work import CommentWork
 from prbot.engine.definitions import UnknownAutomation
-from prbot.engine.promotion_requests import password_problems
+from prbot.engine.promotion_requests import input_problems
 from prbot.engine.promotions import UNFINISHED, PromotionEngine, parse_branch
 from prbot.engine.run_requests import (
     PASSWORD_REFUSED,
@@ -76,7 +76,7 @@ async def run_verb(work: CommentWork, command: Command, key: str) -> Outcome:
         return Outcome("run", False, literal(problem))
     checked = check_inputs(automation, command.values, services.limits)
     if checked.errors:
-        return Outcome("run", False, input_problems(checked.errors))
+        return Outcome("run", False, problems_text(checked.errors))
     run = await start_run(work, automation.name, repo, checked, key)
     return Outcome("run", True, run_line(run), run_id=run.id)
 
@@ -117,9 +117,11 @@ async def promote_verb(work: CommentWork, command: Command, key: str) -> Outcome
     if pipeline is None:
         return Outcome("promote", False, f"no pipeline {name(wanted)} for `{event.repo}`")
     lookup = services.definitions.lookup
-    refused = await password_problems(lookup, event.platform, event.repo, pipeline, command.values)
+    refused = await input_problems(
+        lookup, event.platform, event.repo, pipeline, command.values, services.limits
+    )
     if refused:
-        return Outcome("promote", False, input_problems(refused))
+        return Outcome("promote", False, problems_text(refused))
     engine = PromotionEngine(
         work.store,
         services.definitions,
@@ -186,7 +188,7 @@ def promotion_status(row: PromotionRow) -> str:
     return f"promotion {row.id} of `{row.pipeline}` is {p.status} ({stages})"
 
 
-def input_problems(errors: dict[str, str]) -> str:
+def problems_text(errors: dict[str, str]) -> str:
     """The checks' messages, by input, without the values they quote."""
     parts = []
     for field, message in errors.items():

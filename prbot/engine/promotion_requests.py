@@ -1,8 +1,11 @@
 """Asking something of a promotion: the checks that ``/api/promotions`` and the
 slash-commands share, so both refuse the same requests with the same words.
 
-- ``password_problems``: a promotion's inputs are stored and shown, so a value for a
-  password input of any stage's automation is refused, as ``/api/runs`` refuses it.
+- ``input_problems``: the inputs checked as each stage will use them (the promotion's
+  inputs plus the stage's context, against the stage automation's inputs), with the
+  messages ``/api/runs`` gives; an input no stage takes is refused (a typo would
+  otherwise be carried through every stage unused); and since a promotion's inputs are
+  stored and shown, a value for a password input of any stage is refused.
 - ``judge``: whether a command (approve, hold, resume, retry, rollback, cancel) would
   change anything, judged as the machine will (``command_refusal``, ``approval_refusal``),
   and the happening that carries it out.
@@ -15,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from prbot.automation.definitions import Pipeline
-from prbot.engine.promotions import PromotionEngine
-from prbot.engine.run_requests import PASSWORD_REFUSED
-from prbot.errors import PrbotError
+from prbot.automation.limits import LIMITS, Limits
+from prbot.engine.promotions import PromotionEngine, stage_inputs
+from prbot.engine.run_requests import check_inputs
+from prbot.errors import PrbotError, did_you_mean
 from prbot.pipeline import happenings as hap
 from prbot.pipeline.codec import from_data
 from prbot.pipeline.machine import approval_refusal, command_refusal
@@ -37,24 +41,36 @@ class Judged:
     teams: tuple[str, ...] = ()  # approve: the listed teams the approver is in
 
 
-async def password_problems(
+async def input_problems(
     lookup: AutomationLookup,
     platform: str,
     repo: str,
     pipeline: Pipeline,
     inputs: Mapping[str, Any],
+    limits: Limits = LIMITS,
 ) -> dict[str, str]:
-    """``{"inputs.NAME": PASSWORD_REFUSED}`` for each password input given a value."""
-    refused: dict[str, str] = {}
-    for name in sorted({stage.automation for stage in pipeline.stages}):
+    """``{"inputs.NAME": message}`` for each input a stage would refuse (the first
+    stage's message wins), a password given a value, and an input no stage takes."""
+    problems: dict[str, str] = {}
+    taken: set[str] = set()
+    for stage in pipeline.stages:
         try:
-            automation = await lookup(platform, repo, name)
+            automation = await lookup(platform, repo, stage.automation)
         except PrbotError:
             continue  # the stage fails when it runs, naming the automation
-        for field in automation.configuration:
-            if field.type == "password" and inputs.get(field.name) not in (None, ""):
-                refused[f"inputs.{field.name}"] = PASSWORD_REFUSED
-    return refused
+        taken |= {f.name for f in automation.configuration}
+        given = stage_inputs(automation, inputs, stage.context)
+        for key, message in check_inputs(automation, given, limits).errors.items():
+            if key.removeprefix("inputs.") in stage.context and key != "inputs":
+                message = f"{message} (from stage {stage.name}'s context)"
+            problems.setdefault(key, message)
+    for name in sorted(set(inputs) - taken):
+        known = sorted(taken)
+        problems.setdefault(
+            f"inputs.{name}",
+            f"no stage of {pipeline.name} takes {name!r}{did_you_mean(name, known)}",
+        )
+    return problems
 
 
 def waiting_stage(p: Promotion) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from prbot.engine.promotion_requests import COMMANDS, judge, password_problems
+from prbot.engine.promotion_requests import COMMANDS, input_problems, judge
 from prbot.engine.promotions import PromotionEngine, happen_job
 from prbot.engine.run_requests import REPO_PATHS
 from prbot.errors import PrbotError, describe, did_you_mean
@@ -147,7 +147,9 @@ class PromotionsApi:
                 errors["pipeline"] = f"no pipeline named {name!r}"
         if pipeline is not None and isinstance(inputs, dict) and self.automation_lookup:
             errors.update(
-                await password_problems(self.automation_lookup, platform, repo, pipeline, inputs)
+                await input_problems(
+                    self.automation_lookup, platform, repo, pipeline, inputs, self.engine.limits
+                )
             )
         if errors:
             return _invalid(errors)

@@ -586,3 +586,13 @@ async def test_a_dead_job_says_so_in_the_reply(world: World) -> None:
     )
     assert world.reactions(event) == ["confused"]
     assert isinstance(world.handlers[JOB], CommandJob)
+
+
+async def test_promote_checks_the_inputs_as_each_stage_will_use_them(world: World) -> None:
+    """The same checks as POST /api/promotions: a missing input, and one no stage takes."""
+    event = await world.comment("/prbot promote app\n/prbot promote app tag=2.0.0 tga=2")
+    await world.work()
+    reply = world.reply(event)
+    assert "- ❌ `promote`: `inputs.tag` is required" in reply, reply
+    assert "`inputs.tga` no stage of app takes 'tga' (did you mean 'tag'?)" in reply, reply
+    assert await world.store.promotions(repo=REPO) == []
