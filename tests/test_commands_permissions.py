@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from prbot.commands.registry import Permission, at_least
-from prbot.engine.command_job import CommandJob
 from prbot.engine.commands import JOB
+from prbot.engine.commands.job import CommandJob
 from prbot.engine.definitions import DefinitionsCache
 from prbot.events import CommentCreated
 from prbot.forge.git import Change

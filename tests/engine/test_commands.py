@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from prbot.commands.registry import BY_NAME
-from prbot.engine.command_job import FOLLOW_UP, CommandJob
-from prbot.engine.command_reply import literal, unechoed
 from prbot.engine.commands import HANDLERS, JOB, comment_key, router
+from prbot.engine.commands.job import FOLLOW_UP, CommandJob
+from prbot.engine.commands.reply import literal, unechoed
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.repo_config import parse_repo_config
 from prbot.engine.router import Context
@@ -263,7 +263,7 @@ def test_a_checks_message_loses_the_value_it_quotes() -> None:
 
 
 def test_a_runs_line_follows_the_run() -> None:
-    from prbot.engine.command_reply import run_line
+    from prbot.engine.commands.reply import run_line
     from prbot.store.base import Run
 
     run = Run(1, "bump", REPO, "github", "alice", {}, "queued")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prbot.commands.parse import Command
 from prbot.commands.registry import BY_NAME, help_markdown
-from prbot.engine.command_reply import (
+from prbot.engine.commands.reply import (
     Outcome,
     hint,
     literal,
@@ -18,7 +18,7 @@ from prbot.engine.command_reply import (
     run_line,
     unechoed,
 )
-from prbot.engine.command_work import CommentWork
+from prbot.engine.commands.work import CommentWork
 from prbot.engine.definitions import UnknownAutomation
 from prbot.engine.promotion_requests import input_problems
 from prbot.engine.promotions import UNFINISHED, PromotionEngine, parse_branch

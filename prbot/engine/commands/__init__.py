@@ -7,7 +7,7 @@ the engine's side.
   replies and status comments), with at least one command line in it, becomes one
   ``command.run`` job keyed by the comment (``comment_key``): a redelivered or replayed
   webhook finds that job and adds nothing.
-- The job (``command_job.CommandJob``) reacts 👀, carries out each command in order
+- The job (``job.CommandJob``) reacts 👀, carries out each command in order
   (``HANDLERS``: one per verb of the registry), writes one reply carrying a hidden marker
   of the comment (an upsert: a retry edits it), then reacts 🚀 when every command
   succeeded, 😕 when any did not.
@@ -15,6 +15,11 @@ the engine's side.
   and ``command.reply`` jobs, a little further apart each time, edit it until each run it
   started has its PR (or ended) and each promotion its first stage PR. The reply is made
   from the store each time, so an edit is the same whoever writes it. No worker waits.
+
+Modules: ``work`` (one comment's context: its PR, the commenter's permission),
+``access`` (the permission cache, what each verb needs), ``verbs`` and
+``promotion_verbs`` (one handler per verb), ``reply`` (the reply's text), ``job`` (the
+``command.run`` and ``command.reply`` jobs).
 
 Exactly once: each command's effect carries its request key (``comment_key`` and the
 command's place in the comment). A run or promotion is stored with it (a unique column),
@@ -28,10 +33,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from prbot.commands.parse import Command, parse_comment
-from prbot.engine.command_promotion_verbs import approve_verb, command_verb
-from prbot.engine.command_reply import Outcome
-from prbot.engine.command_verbs import help_verb, promote_verb, run_verb, status_verb
-from prbot.engine.command_work import CommentWork
+from prbot.engine.commands.promotion_verbs import approve_verb, command_verb
+from prbot.engine.commands.reply import Outcome
+from prbot.engine.commands.verbs import help_verb, promote_verb, run_verb, status_verb
+from prbot.engine.commands.work import CommentWork
 from prbot.engine.router import Context, Router
 from prbot.events import CommentCreated, Event
 from prbot.store.base import NewJob

@@ -15,9 +15,9 @@ import dataclasses
 from prbot.commands.parse import Command
 from prbot.commands.permissions import allowed
 from prbot.commands.registry import APPROVER
-from prbot.engine.command_reply import SAFE_NAME, Outcome, literal
-from prbot.engine.command_verbs import failed, promotion_refs
-from prbot.engine.command_work import CommentWork
+from prbot.engine.commands.reply import SAFE_NAME, Outcome, literal
+from prbot.engine.commands.verbs import failed, promotion_refs
+from prbot.engine.commands.work import CommentWork
 from prbot.engine.promotion_requests import Judged, judge
 from prbot.engine.promotions import happen_job
 from prbot.errors import PrbotError

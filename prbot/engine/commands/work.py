@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from prbot.automation.limits import LIMITS, Limits
 from prbot.commands.permissions import allowed
 from prbot.commands.registry import APPROVER, Permission
-from prbot.engine.command_access import Access, shown
-from prbot.engine.command_reply import Outcome, literal
+from prbot.engine.commands.access import Access, shown
+from prbot.engine.commands.reply import Outcome, literal
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.promotions import PromotionEngine, parse_branch
 from prbot.events import CommentCreated

@@ -10,15 +10,15 @@ from typing import Any
 
 from prbot.commands.parse import Command, Problem, parse_comment
 from prbot.commands.registry import BY_NAME
-from prbot.engine.command_reply import (
+from prbot.engine.commands import HANDLERS, JOB, REPLY_JOB, comment_key
+from prbot.engine.commands.reply import (
     Outcome,
     literal,
     render_reply,
     reply_marker,
     settled,
 )
-from prbot.engine.command_work import CommandServices, CommentWork
-from prbot.engine.commands import HANDLERS, JOB, REPLY_JOB, comment_key
+from prbot.engine.commands.work import CommandServices, CommentWork
 from prbot.errors import PermanentError
 from prbot.events import CommentCreated, event_from_dict
 from prbot.scm.port import NotFound, Scm
