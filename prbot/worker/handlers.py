@@ -15,9 +15,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from prbot.engine.command_access import Access
-from prbot.engine.command_job import CommandJob, ReplyJob
-from prbot.engine.command_work import CommandServices
+from prbot.engine.commands.access import Access
+from prbot.engine.commands.job import CommandJob, ReplyJob
+from prbot.engine.commands.work import CommandServices
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.promotions import PromotionEngine, PromotionJob, PromotionStatusJob
 from prbot.engine.providers import scm_for as default_scm_for
