@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -241,6 +242,28 @@ VARIABLES: tuple[Var, ...] = (
         "it over). Unset: the real clock",
         "path", attr="clock_file",
     ),
+    Var("PRBOT_UI_AUTH", "how people sign in to the pages: oauth (with GitHub or GitLab, "
+        "through the OAuth apps below) or proxy (a header set by an SSO proxy in front)",
+        "choice", "oauth", choices=("oauth", "proxy"), attr="ui_auth"),
+    Var("PRBOT_UI_SECRET", "key that signs the pages' session cookies (at least 32 "
+        "characters); unset: a random key per start, so everyone signs in again after a "
+        "restart", "secret", attr="ui_secret"),
+    Var("PRBOT_UI_PUBLIC_URL", "the address people reach the pages at (the OAuth apps' "
+        "callbacks are under it, and cookies are Secure when it is https); unset: "
+        "http://127.0.0.1:PORT", "url", attr="ui_public_url"),
+    Var("GITHUB_CLIENT_ID", "the GitHub App's client id, for \"Sign in with GitHub\"",
+        attr="github_client_id"),
+    Var("GITHUB_CLIENT_SECRET", "the GitHub App's client secret", "secret",
+        attr="github_client_secret"),
+    Var("GITLAB_CLIENT_ID", "the GitLab OAuth application's id, for \"Sign in with GitLab\"",
+        attr="gitlab_client_id"),
+    Var("GITLAB_CLIENT_SECRET", "the GitLab OAuth application's secret", "secret",
+        attr="gitlab_client_secret"),
+    Var("PRBOT_UI_PROXY_HEADER", "with PRBOT_UI_AUTH=proxy: the header naming the user",
+        default="X-Forwarded-User", attr="ui_proxy_header"),
+    Var("PRBOT_UI_TRUSTED_PROXIES", "with PRBOT_UI_AUTH=proxy: the addresses or networks "
+        "(comma-separated) whose user header is believed; from anyone else it is ignored",
+        default="127.0.0.1", attr="ui_trusted_proxies"),
 )  # fmt: skip
 # the pure core's limits on untrusted definitions, templates and inputs: one variable per
 # field of prbot.automation.limits.Limits, named after it (its errors name the field)
@@ -352,6 +375,15 @@ class Settings:
     limits: Limits = LIMITS
     api_token: Secret | None = None
     clock_file: Path | None = None
+    ui_auth: str = default_of("PRBOT_UI_AUTH")
+    ui_secret: Secret | None = field(default=None, repr=False)
+    ui_public_url: str | None = None
+    github_client_id: str | None = None
+    github_client_secret: Secret | None = field(default=None, repr=False)
+    gitlab_client_id: str | None = None
+    gitlab_client_secret: Secret | None = field(default=None, repr=False)
+    ui_proxy_header: str = default_of("PRBOT_UI_PROXY_HEADER")
+    ui_trusted_proxies: str = default_of("PRBOT_UI_TRUSTED_PROXIES")
     # verb -> the least permission it needs here (PRBOT_COMMAND_PERMISSIONS)
     command_permissions: Mapping[str, Permission] = field(default_factory=dict)
     config_file: str = ""
@@ -383,6 +415,9 @@ class Settings:
             self.github_token,
             self.gitlab_token,
             self.api_token,
+            self.ui_secret,
+            self.github_client_secret,
+            self.gitlab_client_secret,
             *self.webhook_secrets,
             *self.gitlab_webhook_secrets,
             *self.extra_secrets,
@@ -620,6 +655,7 @@ def load_settings(
         )
     _check_retention(r, values["retention_days"])
     _check_clock_file(r, values["clock_file"])
+    _check_ui(r, values)
     limits = limits_from(r)
     command_permissions = _command_permissions(r)
 
@@ -671,6 +707,40 @@ def limits_from(r: _Reader) -> Limits:
 def core_limits(env: Mapping[str, str] | None = None) -> Limits:
     """The core's limits alone, for the command-line tools."""
     return _read_alone(limits_from, env)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str, where: str) -> tuple[Network, ...]:
+    """``127.0.0.1, 10.0.0.0/8`` -> networks; a clear error naming ``where`` otherwise."""
+    found = []
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{where}: {item!r} is not an address or a network") from None
+    return tuple(found)
+
+
+def _check_ui(r: _Reader, values: Mapping[str, Any]) -> None:
+    secret = values.get("ui_secret")
+    if secret is not None and len(secret.reveal()) < 32:
+        r.fail("PRBOT_UI_SECRET", "must be at least 32 characters")
+    for platform in ("github", "gitlab"):
+        has_id = bool(values.get(f"{platform}_client_id"))
+        has_secret = values.get(f"{platform}_client_secret") is not None
+        if has_id != has_secret:
+            name = platform.upper()
+            r.fail(
+                f"{name}_CLIENT_SECRET", f"{name}_CLIENT_ID and {name}_CLIENT_SECRET go together"
+            )
+    try:
+        parse_networks(values["ui_trusted_proxies"], "PRBOT_UI_TRUSTED_PROXIES")
+    except ValueError as exc:
+        r.fail("PRBOT_UI_TRUSTED_PROXIES", str(exc).removeprefix("PRBOT_UI_TRUSTED_PROXIES: "))
 
 
 def _check_retention(r: _Reader, days: float) -> None:

@@ -391,3 +391,21 @@ def test_command_permissions_are_read_and_checked_against_the_commands() -> None
     ]:
         [found] = problems({**BASE, "PRBOT_COMMAND_PERMISSIONS": given})
         assert found.startswith(f"PRBOT_COMMAND_PERMISSIONS: {problem}"), found
+
+
+def test_the_pages_sign_in_settings_are_checked() -> None:
+    assert problems({**BASE, "PRBOT_UI_SECRET": "short"}) == [
+        "PRBOT_UI_SECRET: must be at least 32 characters"
+    ]
+    assert problems({**BASE, "GITHUB_CLIENT_ID": "Iv1.x"}) == [
+        "GITHUB_CLIENT_SECRET: GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET go together"
+    ]
+    assert problems({**BASE, "PRBOT_UI_TRUSTED_PROXIES": "127.0.0.1, proxy.local"}) == [
+        "PRBOT_UI_TRUSTED_PROXIES: 'proxy.local' is not an address or a network"
+    ]
+    s = load_settings(
+        {**BASE, "GITLAB_CLIENT_ID": "app", "GITLAB_CLIENT_SECRET": "gl-secret-value-123"}
+    )
+    assert s.ui_auth == "oauth" and s.ui_trusted_proxies == "127.0.0.1"
+    assert "gl-secret-value-123" in s.secret_values()  # redacted from logs
+    assert "gl-secret-value-123" not in repr(s)

@@ -9,21 +9,9 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from prbot.settings import Network
+
 LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?")  # GitHub/GitLab-like
-
-
-def parse_networks(text: str, where: str) -> tuple[Network, ...]:
-    """``127.0.0.1, 10.0.0.0/8`` -> networks; a clear error naming ``where`` otherwise."""
-    found = []
-    for item in (i.strip() for i in text.split(",")):
-        if not item:
-            continue
-        try:
-            found.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ValueError(f"{where}: {item!r} is not an address or a network") from None
-    return tuple(found)
 
 
 def proxy_user(

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
+from prbot.settings import parse_networks
 from prbot.web.ui.csrf import FIELD, HEADER, csrf_ok
 from prbot.web.ui.headers import content_security_policy, harden
-from prbot.web.ui.proxy import parse_networks, proxy_user
+from prbot.web.ui.proxy import proxy_user
 from prbot.web.ui.session import Session
 
 
