@@ -24,6 +24,7 @@ from prbot.engine.run_requests import check_inputs
 from prbot.errors import PrbotError, did_you_mean
 from prbot.pipeline import happenings as hap
 from prbot.pipeline.codec import from_data
+from prbot.pipeline.gates import is_listed
 from prbot.pipeline.machine import approval_refusal, command_refusal
 from prbot.pipeline.model import Promotion
 from prbot.store.base import PromotionRow
@@ -97,3 +98,12 @@ async def judge(
         return Judged(refusal, hap.Approved(stage, by, teams), stage, teams)
     refusal = command_refusal(promotion, verb, now)  # type: ignore[arg-type]
     return Judged(refusal, hap.Command(verb, by))  # type: ignore[arg-type]
+
+
+def gate_lists(row: PromotionRow, stage: str, by: str, teams: tuple[str, ...]) -> bool:
+    """Whether an approval gate of ``stage`` names ``by``, or one of ``teams`` (theirs). A
+    gate that names nobody lets anyone approve through the API; a person asking through
+    a comment or a page then needs maintain."""
+    spec = next((s for s in from_data(row.data).pipeline.stages if s.name == stage), None)
+    rules = spec.approvals if spec else ()
+    return any((r.users or r.teams) and is_listed(r, by, teams) for r in rules)

@@ -12,10 +12,11 @@ under the deployment's setting (PRBOT_COMMAND_PERMISSIONS) and the repository's
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from cachetools import TTLCache
 
-from prbot.commands.permissions import required
+from prbot.commands.permissions import allowed, required
 from prbot.commands.registry import APPROVER, Permission
 from prbot.engine.definitions import DefinitionsCache
 from prbot.scm.port import Scm
@@ -63,6 +64,28 @@ class Access:
         if config.broken and need != "none":
             return need, config.broken
         return need, ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    need: Permission | str  # APPROVER for approve
+    have: Permission | None  # None when it was not read (open to anyone, or broken)
+    broken: str = ""  # the repository's settings cannot be read: refused for that
+
+
+async def may(
+    access: Access, scm: Scm, repo: str, user: str, verb: str, *, listed: bool = False
+) -> Verdict:
+    """Whether ``user`` may use ``verb`` on ``repo`` (``listed``: a gate lists them, for
+    approve): the one rule the slash-commands and the pages both follow."""
+    need, broken = await access.need(scm.platform, repo, verb)
+    if broken:
+        return Verdict(False, need, None, broken)
+    if need == "none":
+        return Verdict(True, need, None)
+    have = await access.permission(scm, repo, user)
+    return Verdict(allowed(need, have, approver=listed), need, have)
 
 
 def shown(permission: str, platform: str) -> str:

@@ -18,11 +18,9 @@ from prbot.commands.registry import APPROVER
 from prbot.engine.commands.reply import SAFE_NAME, Outcome, literal
 from prbot.engine.commands.verbs import failed, promotion_refs
 from prbot.engine.commands.work import CommentWork
-from prbot.engine.promotion_requests import Judged, judge
+from prbot.engine.promotion_requests import Judged, gate_lists, judge
 from prbot.engine.promotions import happen_job
 from prbot.errors import PrbotError
-from prbot.pipeline.codec import from_data
-from prbot.pipeline.gates import is_listed
 from prbot.store.base import PromotionRow
 
 DONE = {
@@ -49,21 +47,13 @@ async def approve_verb(work: CommentWork, command: Command, key: str) -> Outcome
                              now=work.services.clock())  # fmt: skip
     except PrbotError as exc:  # the platform cannot say who is in the listed teams
         return failed("approve", exc)
-    if not listed(row, judged, work.author):
+    if not gate_lists(row, judged.stage, work.author, judged.teams):
         have = await work.services.access.permission(work.scm, row.repo, work.author)
         if not allowed(APPROVER, have):
             return work.not_permitted("approve", APPROVER, have, row.repo)
     if not judged.stage:
         return Outcome("approve", False, f"no stage of promotion {row.id} waits for approval")
     return await carry_out(work, row, "approve", judged, key)
-
-
-def listed(row: PromotionRow, judged: Judged, by: str) -> bool:
-    """Whether a gate of the stage names ``by``, or a team of theirs (a gate that names
-    nobody lets anyone approve: the command then needs maintain)."""
-    spec = next((s for s in from_data(row.data).pipeline.stages if s.name == judged.stage), None)
-    rules = spec.approvals if spec else ()
-    return any((r.users or r.teams) and is_listed(r, by, judged.teams) for r in rules)
 
 
 async def command_verb(work: CommentWork, command: Command, key: str) -> Outcome:

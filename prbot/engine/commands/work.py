@@ -9,9 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from prbot.automation.limits import LIMITS, Limits
-from prbot.commands.permissions import allowed
 from prbot.commands.registry import APPROVER, Permission
-from prbot.engine.commands.access import Access, shown
+from prbot.engine.commands.access import Access, may, shown
 from prbot.engine.commands.reply import Outcome, literal
 from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.promotions import PromotionEngine, parse_branch
@@ -63,15 +62,13 @@ class CommentWork:
         """``not permitted`` (with what it needs) if the commenter may not use ``verb`` on
         ``repo`` (the commented one by default); None if they may."""
         repo = repo or self.event.repo
-        need, broken = await self.services.access.need(self.event.platform, repo, verb)
-        if broken:
-            return Outcome(verb, False, f"not carried out: {broken_text(broken)}")
-        if need == "none":
+        verdict = await may(self.services.access, self.scm, repo, self.author, verb)
+        if verdict.broken:
+            return Outcome(verb, False, f"not carried out: {broken_text(verdict.broken)}")
+        if verdict.allowed:
             return None
-        have = await self.services.access.permission(self.scm, repo, self.author)
-        if allowed(need, have):
-            return None
-        return self.not_permitted(verb, need, have, repo)
+        assert verdict.have is not None
+        return self.not_permitted(verb, verdict.need, verdict.have, repo)
 
     def not_permitted(self, verb: str, need: str, have: Permission, repo: str) -> Outcome:
         platform = self.event.platform
