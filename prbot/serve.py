@@ -43,6 +43,7 @@ from prbot.settings import Settings
 from prbot.store import StoreError, open_store
 from prbot.store.url import parse_sqlite
 from prbot.web.app import create_app
+from prbot.web.ui.routes import UiServices
 from prbot.web_processes import WebChildren, watch_parent
 from prbot.worker.handlers import build_handlers
 from prbot.worker.pool import WorkerPool
@@ -154,6 +155,14 @@ async def serve(
         reconciler = Reconciler(store, settings, clock=clock)
     elif web_child_of is None:
         log.info("intake only (PRBOT_WORKERS=0): jobs run in another process")
+    promotions = PromotionEngine(
+        store,
+        definitions,
+        lambda platform: scm_for(settings, platform),
+        sandbox=sandbox,
+        limits=settings.limits,
+        clock=clock,
+    )
     app = create_app(
         settings,
         store,
@@ -161,16 +170,12 @@ async def serve(
         ready=None if pool is None else (lambda: pool.running),
         definitions=lambda: definitions.deployment,
         repo_lookup=definitions.lookup,
-        promotions=PromotionEngine(
-            store,
-            definitions,
-            lambda platform: scm_for(settings, platform),
-            sandbox=sandbox,
-            limits=settings.limits,
-            clock=clock,
-        ),
+        promotions=promotions,
         pipeline_lookup=definitions.pipeline,
         clock=clock,
+        ui=UiServices(
+            store, promotions, definitions, lambda platform: scm_for(settings, platform), clock
+        ),
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=REQUEST_GRACE_SECONDS)
     children: WebChildren | None = None

@@ -246,8 +246,8 @@ VARIABLES: tuple[Var, ...] = (
         "through the OAuth apps below) or proxy (a header set by an SSO proxy in front)",
         "choice", "oauth", choices=("oauth", "proxy"), attr="ui_auth"),
     Var("PRBOT_UI_SECRET", "key that signs the pages' session cookies (at least 32 "
-        "characters); unset: a random key per start, so everyone signs in again after a "
-        "restart", "secret", attr="ui_secret"),
+        "characters); unset: one derived from the webhook secret (the same in every web "
+        "process; changing either signs everyone out)", "secret", attr="ui_secret"),
     Var("PRBOT_UI_PUBLIC_URL", "the address people reach the pages at (the OAuth apps' "
         "callbacks are under it, and cookies are Secure when it is https); unset: "
         "http://127.0.0.1:PORT", "url", attr="ui_public_url"),

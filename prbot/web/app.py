@@ -15,6 +15,7 @@ from prbot.web.api import Api, Definitions, RepoLookup
 from prbot.web.health import Health
 from prbot.web.intake import Intake
 from prbot.web.promotions_api import PipelineLookup, PromotionsApi
+from prbot.web.ui.routes import UiServices, add_pages
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -30,11 +31,13 @@ def create_app(
     promotions: PromotionEngine | None = None,
     pipeline_lookup: PipelineLookup | None = None,
     clock: Callable[[], float] = time.time,
+    ui: UiServices | None = None,
 ) -> web.Application:
     """The web app. ``ready`` tells whether the worker pool runs (for /readyz; None: this
     process runs no workers, /readyz checks the store only); ``definitions`` returns the
     current DefinitionSet (for the API); ``repo_lookup`` finds a repository's own
-    automation (``DefinitionsCache.lookup``; None: the deployment's only)."""
+    automation (``DefinitionsCache.lookup``; None: the deployment's only); ``ui``: what
+    the pages people use need (None: no pages)."""
     # aiohttp refuses bodies over client_max_size while reading them (chunked ones too)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -52,4 +55,6 @@ def create_app(
             automation_lookup=repo_lookup,
             clock=clock,
         ).add_routes(app)
+    if ui is not None:
+        add_pages(app, settings, ui)
     return app

@@ -1,0 +1,163 @@
+"""The promotions dashboard over real HTTP, `prbot serve` as a process against the forge,
+signed in behind a proxy (PRBOT_UI_AUTH=proxy: the user header, from 127.0.0.1). A
+promotion waits at prod's approval gate: the listed approver sees the Approve button and
+approving through it opens the prod PR; a reader sees the promotion and no button; a user
+without access sees nothing; a post without the CSRF token changes nothing; what people
+typed is shown as text. (The same pages in a real browser: issue 12's browser tests.)"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.support.forge import ForgeRepo
+from tests.support.promotions import PromotionsApi, repo_files, serve_env
+from tests.support.serve import free_port, serve_process
+from tests.support.waiting import wait_for
+
+REPO = "acme/gitops"
+TOKEN = "dashboard-forge-token-5678"
+SECRET = "dashboard-webhook-secret-1234"
+API_TOKEN = "dashboard-internal-api-token"
+SLOW = {"timeout": 30.0, "every": 0.1}
+GATED = """\
+apiVersion: prbot.dev/v1alpha1
+kind: Pipeline
+metadata: {name: gated}
+spec:
+  stages:
+    - name: dev
+      automation: bump
+      context: {env: dev}
+      health: {checks: [ci/deploy]}
+    - name: prod
+      automation: bump
+      context: {env: prod}
+      gates:
+        - approval: {users: [bob], count: 1}
+      health: {checks: [ci/deploy]}
+"""
+TAG = '4.0.0"><script>alert(1)</script>'
+
+
+@pytest.fixture
+def forge_files() -> dict[str, str]:
+    return repo_files(gated=GATED)
+
+
+@pytest.fixture
+def forge_options() -> dict[str, object]:
+    return {"repo": REPO, "token": TOKEN}
+
+
+def as_user(user: str) -> dict[str, str]:
+    return {"X-Forwarded-User": user}
+
+
+async def test_the_dashboard_shows_each_user_what_they_may_do(
+    tmp_path, forge_repo: ForgeRepo
+) -> None:
+    forge = forge_repo.forge
+    forge.set_permission(REPO, "bob", "write")
+    forge.set_permission(REPO, "rita", "read")
+    port = free_port()
+    env = serve_env(
+        forge_repo,
+        tmp_path,
+        port,
+        webhook_secret=SECRET,
+        api_token=API_TOKEN,
+        PRBOT_UI_AUTH="proxy",
+    )
+    async with (
+        serve_process(tmp_path, env, port=port) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=10) as api_http,
+    ):
+        api = PromotionsApi(api_http, API_TOKEN, REPO)
+        pid = (await api.start(TAG, pipeline="gated"))["id"]
+
+        async def dev_pr():
+            return (await api.get(pid))["stages"][0]["pr"]
+
+        pr = await wait_for(dev_pr, **SLOW, what="the dev PR")
+        merged = await forge.merge_pull_request(REPO, pr["number"], actor="alice")
+
+        async def merged_in():
+            return (await api.get(pid))["stages"][0]["status"] in ("merged", "verifying")
+
+        await wait_for(merged_in, **SLOW, what="the merge taken in")
+        await forge.post_status(
+            REPO, merged.merge_commit_sha, "success", creator="ci", context="ci/deploy"
+        )
+
+        async def waiting():
+            return (await api.get(pid))["status"] == "waiting"
+
+        await wait_for(waiting, **SLOW, what="prod at its gate")
+
+        async with httpx.AsyncClient(base_url=served.base_url, timeout=10) as bob:
+            listing = await bob.get("/promotions", headers=as_user("bob"))
+            assert listing.status_code == 200 and f'href="/promotions/{pid}"' in listing.text
+            page = await bob.get(f"/promotions/{pid}", headers=as_user("bob"))
+            assert page.status_code == 200, page.text
+            policy = page.headers["Content-Security-Policy"]
+            assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+            # what was typed is text, never markup
+            assert "<script>alert(1)</script>" not in page.text
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+            assert f'action="/promotions/{pid}/approve"' in page.text
+            assert "/cancel" in page.text  # bob has write: cancel is his too
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token is not None
+
+            # without the token: refused, nothing changes
+            forged = await bob.post(
+                f"/promotions/{pid}/approve", headers=as_user("bob"), data={"stage": "prod"}
+            )
+            assert forged.status_code == 403
+            assert (await api.get(pid))["stages"][1]["gates"][0]["approved_by"] == []
+
+            done = await bob.post(
+                f"/promotions/{pid}/approve",
+                headers=as_user("bob"),
+                data={"stage": "prod", "csrf_token": token.group(1)},
+                follow_redirects=False,
+            )
+            assert done.status_code == 302 and done.headers["Location"] == f"/promotions/{pid}"
+            after = await bob.get(f"/promotions/{pid}", headers=as_user("bob"))
+            assert "approve: done, as bob" in after.text
+
+        async def prod_pr():
+            return (await api.get(pid))["stages"][1]["pr"]
+
+        await wait_for(prod_pr, **SLOW, what="the prod PR, after the approval")
+
+        async with httpx.AsyncClient(base_url=served.base_url, timeout=10) as rita:
+            page = await rita.get(f"/promotions/{pid}", headers=as_user("rita"))
+            assert page.status_code == 200
+            assert '<form method="post" action="/promotions' not in page.text  # no buttons
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token is not None  # the sign-out form's
+            refused = await rita.post(
+                f"/promotions/{pid}/cancel",
+                headers=as_user("rita"),
+                data={"csrf_token": token.group(1)},
+                follow_redirects=False,
+            )
+            assert refused.status_code == 302
+            again = await rita.get(f"/promotions/{pid}", headers=as_user("rita"))
+            assert "cancel: not permitted; it needs write" in again.text
+            assert (await api.get(pid))["status"] != "cancelled"
+
+        async with httpx.AsyncClient(base_url=served.base_url, timeout=10) as mallory:
+            page = await mallory.get(f"/promotions/{pid}", headers=as_user("mallory"))
+            assert page.status_code == 404
+            listing = await mallory.get("/promotions", headers=as_user("mallory"))
+            assert f'href="/promotions/{pid}"' not in listing.text
+            # no header: not signed in, sent to sign in
+            anonymous = await mallory.get(f"/promotions/{pid}", follow_redirects=False)
+            assert anonymous.status_code == 302
+            assert anonymous.headers["Location"] == f"/signin?next=/promotions/{pid}"
+    assert TOKEN not in served.output()
