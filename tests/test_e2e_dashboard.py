@@ -7,7 +7,10 @@ typed is shown as text. (The same pages in a real browser: issue 12's browser te
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -50,6 +53,13 @@ def forge_files() -> dict[str, str]:
 @pytest.fixture
 def forge_options() -> dict[str, object]:
     return {"repo": REPO, "token": TOKEN}
+
+
+async def next_version(lines: AsyncIterator[str]) -> int:
+    async for line in lines:
+        if line.startswith("data: "):
+            return int(json.loads(line.removeprefix("data: "))["version"])
+    raise AssertionError("the event stream ended")
 
 
 def as_user(user: str) -> dict[str, str]:
@@ -119,13 +129,22 @@ async def test_the_dashboard_shows_each_user_what_they_may_do(
             assert forged.status_code == 403
             assert (await api.get(pid))["stages"][1]["gates"][0]["approved_by"] == []
 
-            done = await bob.post(
-                f"/promotions/{pid}/approve",
-                headers=as_user("bob"),
-                data={"stage": "prod", "csrf_token": token.group(1)},
-                follow_redirects=False,
-            )
-            assert done.status_code == 302 and done.headers["Location"] == f"/promotions/{pid}"
+            # the page follows the promotion: a new version is sent when it changes
+            async with bob.stream(
+                "GET", f"/promotions/{pid}/events", headers=as_user("bob")
+            ) as events:
+                assert events.headers["Content-Type"].startswith("text/event-stream")
+                lines = events.aiter_lines()
+                first = await next_version(lines)
+                done = await bob.post(
+                    f"/promotions/{pid}/approve",
+                    headers=as_user("bob"),
+                    data={"stage": "prod", "csrf_token": token.group(1)},
+                    follow_redirects=False,
+                )
+                assert done.status_code == 302
+                assert done.headers["Location"] == f"/promotions/{pid}"
+                assert await asyncio.wait_for(next_version(lines), 15) > first
             after = await bob.get(f"/promotions/{pid}", headers=as_user("bob"))
             assert "approve: done, as bob" in after.text
 
