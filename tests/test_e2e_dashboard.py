@@ -180,3 +180,52 @@ async def test_the_dashboard_shows_each_user_what_they_may_do(
             assert anonymous.status_code == 302
             assert anonymous.headers["Location"] == f"/signin?next=/promotions/{pid}"
     assert TOKEN not in served.output()
+
+
+async def test_a_runs_page_follows_it_to_its_pr(tmp_path, forge_repo: ForgeRepo) -> None:
+    forge_repo.forge.set_permission(REPO, "bob", "write")
+    port = free_port()
+    env = serve_env(
+        forge_repo,
+        tmp_path,
+        port,
+        webhook_secret=SECRET,
+        api_token=API_TOKEN,
+        PRBOT_UI_AUTH="proxy",
+    )
+    async with (
+        serve_process(tmp_path, env, port=port) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
+    ):
+        body = {
+            "automation": "bump",
+            "repo": REPO,
+            "platform": "github",
+            "inputs": {"env": "dev", "tag": "<b>5.0.0</b>"},
+            "requested_by": "bob",
+        }
+        asked = await http.post(
+            "/api/runs", json=body, headers={"Authorization": f"Bearer {API_TOKEN}"}
+        )
+        assert asked.status_code == 201, asked.text
+        run_id = asked.json()["run"]["id"]
+
+        async def opened() -> httpx.Response | None:
+            page = await http.get(f"/runs/{run_id}", headers=as_user("bob"))
+            return page if "The pull request is open" in page.text else None
+
+        page = await wait_for(opened, **SLOW, what="the run's PR on its page")
+        [pr] = forge_repo.forge.pull_requests(REPO, state="open")
+        run = (
+            await http.get(f"/api/runs/{run_id}", headers={"Authorization": f"Bearer {API_TOKEN}"})
+        ).json()["run"]
+        assert run["pr_number"] == pr.number
+        assert f'<a href="{run["pr_url"]}">#{pr.number}</a>' in page.text
+        assert "Refresh" not in page.headers  # finished: nothing more to look for
+        assert "&lt;b&gt;5.0.0&lt;/b&gt;" in page.text and "<b>5.0.0</b>" not in page.text
+        # run again: back to the form with the values it had
+        assert 'href="/catalog/bump?repo=acme%2Fgitops&amp;env=dev&amp;tag=%3Cb%3E5.0.0' in (
+            page.text
+        )
+        stranger = await http.get(f"/runs/{run_id}", headers=as_user("mallory"))
+        assert stranger.status_code == 404

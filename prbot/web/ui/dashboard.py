@@ -30,6 +30,7 @@ from prbot.web.ui.pages import Pages
 from prbot.web.ui.session import take_pending, with_pending
 from prbot.web.ui.signin import SignIn, redirect
 
+ScmFor = Callable[[str], Scm]
 VERBS = ("approve", *COMMANDS)
 EVENTS_SECONDS = 600.0  # one event stream lasts this long; the browser reconnects
 EVENTS_EVERY = 1.0
@@ -40,7 +41,7 @@ class DashboardServices:
     store: Store
     promotions: PromotionEngine
     access: Access
-    scm_for: Callable[[str], Scm]
+    scm_for: ScmFor
     clock: Callable[[], float] = time.time
 
 

@@ -20,6 +20,7 @@ from prbot.settings import Settings
 from prbot.store.base import Store
 from prbot.web.ui.dashboard import Dashboard, DashboardServices
 from prbot.web.ui.pages import Pages
+from prbot.web.ui.runs_page import RunsPage
 from prbot.web.ui.session import Sessions
 from prbot.web.ui.signin import SignIn, oauth_apps, public_url, redirect
 
@@ -55,6 +56,7 @@ def add_pages(app: web.Application, settings: Settings, services: UiServices) ->
         services.store, services.promotions, access, services.scm_for, services.clock
     )
     Dashboard(dashboard, signin, pages).add_routes(app)
+    RunsPage(services.store, access, services.scm_for, signin, pages).add_routes(app)
 
     async def home(request: web.Request) -> web.Response:
         return redirect("/promotions")
