@@ -216,7 +216,14 @@ async def register_app(request: web.Request) -> web.Response:
         permissions=data.get("permissions"),
         events=data.get("events"),
     )
-    return _ok({"id": app.id, "slug": app.slug, "bot_login": app.bot_login}, status=201)
+    body = {"id": app.id, "slug": app.slug, "bot_login": app.bot_login,
+            "client_id": app.client_id}  # fmt: skip
+    if data.get("callback_url"):
+        body["callback_url"] = forge.set_app_callback(app.id, data["callback_url"]).callback_url
+    # a client secret is shown once, when made (re-registering keeps the existing ones)
+    if data.get("client_secret") or not app.client_secret_hashes:
+        body["client_secret"] = forge.new_app_client_secret(app.id, data.get("client_secret"))
+    return _ok(body, status=201)
 
 
 async def install_app(request: web.Request) -> web.Response:

@@ -31,9 +31,11 @@ Drive a running forge (--url, default $PRBOT_FORGE_URL or http://127.0.0.1:8765)
   prbot forge status acme/gitops 3f2a9c1 ci/test success
   prbot forge merge acme/gitops 1
   prbot forge requests          # API calls per route since start (or --reset)
+  prbot forge oauth gitlab prbot --redirect-uri http://127.0.0.1:8000/cb   # sign-in clients
 
 Point clients at http://127.0.0.1:PORT/api/v3 (GitHub REST), /api/graphql (GitHub
-GraphQL), http://127.0.0.1:PORT (python-gitlab) and /_forge (admin).
+GraphQL), http://127.0.0.1:PORT (python-gitlab; OAuth at /oauth/authorize) and /_forge
+(admin); GitHub's sign-in is at /login/oauth/authorize.
 """
 
 
@@ -128,6 +130,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "permission", choices=("none", "read", "triage", "write", "maintain", "admin")
     )
 
+    from prbot.forge.oauth import cli as oauth_cli  # argparse only: cheap
+
+    oauth_cli.add_commands(cmds, with_url)
+
     r = admin("requests", "show API request counts by route")
     r.add_argument("--reset", action="store_true", help="reset the counts afterwards")
     r.add_argument("--json", action="store_true", help="print JSON")
@@ -146,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         "permission": _permission,
         "team": _team,
         "requests": _requests,
+        "oauth": _oauth,
     }
     try:
         return handlers[args.forge_cmd](args)
@@ -322,3 +329,9 @@ def _requests(args: argparse.Namespace) -> int:
         print(f"{route:<{width}}  {count:>6}")
     print(f"{'total':<{width}}  {out['total']:>6}")
     return EXIT_OK
+
+
+def _oauth(args: argparse.Namespace) -> int:
+    from prbot.forge.oauth import cli as oauth_cli
+
+    return oauth_cli.run(args, _call)

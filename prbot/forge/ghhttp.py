@@ -115,7 +115,7 @@ async def github_middleware(request: web.Request, handler: Any) -> web.StreamRes
     resource = "graphql" if request.path == "/api/graphql" else "core"
     route = _route(request)
     token = bearer(request)
-    who = forge.authenticate(token) if token else None
+    who = forge.authenticate(token, "github") if token else None
     if who is None:
         # refused requests still spend (and report) the caller's anonymous budget
         key = f"anonymous:{request.remote}:{resource}"

@@ -142,7 +142,7 @@ class GitHubShapes:
             "html_url": f"{self.web}/settings/installations/{inst.id}",
             "app_id": inst.app_id,
             "app_slug": app.slug,
-            "client_id": f"Iv1.{app.id:016x}",
+            "client_id": app.client_id,
             "target_id": account.id if account else 0,
             "target_type": "Organization" if account and account.type == "Organization" else "User",
             "permissions": dict(inst.permissions),

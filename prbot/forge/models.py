@@ -268,6 +268,15 @@ class App:
     created_at: str = ""
     permissions: dict[str, str] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
+    # user authorization (the OAuth web flow): hashes of the client secrets (GitHub keeps
+    # several so one can rotate them) and the callback URL ("" until one is set)
+    client_secret_hashes: list[str] = field(default_factory=list)
+    callback_url: str = ""
+
+    @property
+    def client_id(self) -> str:
+        # derived from the id, so it never changes and needs no migration of old state
+        return f"Iv1.{self.id:016x}"
 
 
 @dataclass
@@ -303,6 +312,52 @@ class Hook:
     repo: str | None = None
     active: bool = True
     app_id: int | None = None
+
+
+@dataclass
+class OAuthApplication:
+    """A GitLab OAuth application (Admin > Applications): ``uid`` is its client id."""
+
+    id: int
+    name: str
+    uid: str
+    secret_hashes: list[str]
+    redirect_uris: list[str]  # exact matches, as GitLab (Doorkeeper) compares them
+    scopes: list[str]
+    created_at: str = ""
+
+
+@dataclass
+class OAuthCode:
+    """An authorization code, single-use; ``token_hashes`` are what it was exchanged for,
+    revoked if the code is presented again (RFC 6749 4.1.2)."""
+
+    code_hash: str
+    platform: Platform
+    client_id: str
+    login: str
+    redirect_uri: str
+    scope: str
+    expires_at: float
+    code_challenge: str = ""
+    code_challenge_method: str = ""
+    used: bool = False
+    token_hashes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OAuthToken:
+    """A user token issued to an OAuth client (``kind`` access or refresh)."""
+
+    token_hash: str
+    kind: Literal["access", "refresh"]
+    platform: Platform
+    client_id: str
+    login: str
+    scope: str
+    expires_at: float | None  # None: never (GitLab's refresh tokens)
+    created_at: float
+    pair_hash: str = ""  # the access token a refresh token came with, and vice versa
 
 
 # who a token belongs to: a person (PAT), an app installation, or an app itself (JWT)

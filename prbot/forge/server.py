@@ -1,9 +1,10 @@
 """The forge's aiohttp application and a server that runs it on 127.0.0.1.
 
 ``create_app(forge)`` wires GitHub REST (``/api/v3``), GitHub GraphQL (``/api/graphql``),
-GitLab v4 (``/api/v4``, from ``prbot.forge.gitlab`` when that module exists) and the
-admin API (``/_forge``) behind the request recorder / fault injector. ``ForgeServer`` is
-an async context manager for tests, the demo and the CLI::
+GitLab v4 (``/api/v4``, from ``prbot.forge.gitlab`` when that module exists), both
+platforms' OAuth sign-in flows (``prbot.forge.oauth``) and the admin API (``/_forge``)
+behind the request recorder / fault injector. ``ForgeServer`` is an async context manager
+for tests, the demo and the CLI::
 
     async with ForgeServer(data_dir) as srv:
         srv.github_api_url   # http://127.0.0.1:PORT/api/v3
@@ -22,7 +23,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from prbot.forge import admin, faults, ghteams, github, graphql_api
+from prbot.forge import admin, faults, ghteams, ghuser, github, graphql_api, oauth
 from prbot.forge.ghhttp import FORGE_KEY, github_middleware
 from prbot.forge.state import Forge
 
@@ -52,8 +53,10 @@ def create_app(
     app[admin.FAULTS_KEY] = fault_state
     github.setup_routes(app)
     ghteams.setup_routes(app)
+    ghuser.setup_routes(app)
     graphql_api.setup_routes(app)
     admin.setup_routes(app)
+    oauth.setup_routes(app)
     _setup_gitlab(app, forge)
     return app
 

@@ -18,7 +18,8 @@ Users, tokens, auth
     create_user(login, name=, email=, type=) -> User          (idempotent)
     user(login) / user_by_id(id) / users()
     create_token(login, token=None) -> str                     (personal access token)
-    authenticate(token) -> User | Installation | App | None    (PAT, installation token, app JWT)
+    authenticate(token, platform=None) -> User | Installation | App | None
+        (PAT, OAuth user token of that platform, installation token, app JWT)
     actor_login(principal) -> str
 Repositories
     await create_repo(full_name, files=|folder=, default_branch=, visibility=) -> Repo
@@ -77,6 +78,16 @@ GitHub Apps
     app(id) ; installation(id) ; installation_for_repo(repo, app_id=None)
     verify_app_jwt(jwt) -> App | None
     create_installation_token(installation_id, repos=) -> (token, record)
+OAuth sign-in (state_oauth; codes, tokens and secrets are kept as hashes)
+    set_app_callback(app_id, url) ; new_app_client_secret(app_id, secret=None) -> str
+    create_oauth_application(name, redirect_uris, scopes=, uid=, secret=) -> (app, secret)
+    oauth_application(uid) / oauth_applications() / update_oauth_application(uid, ...)
+    new_oauth_application_secret(uid, secret=None) -> str
+    oauth_client(platform, client_id) -> OAuthClient (either platform's, for the flows)
+    issue_oauth_code(platform, client_id, login, redirect_uri, scope=, code_challenge=, ...)
+    exchange_oauth_code(platform, client_id, secret, code, redirect_uri=, code_verifier=)
+    refresh_oauth_token(platform, client_id, secret, refresh_token) -> IssuedTokens
+    oauth_token(token, platform=None) -> OAuthToken | None
 Webhooks
     add_hook(platform, url, secret=, events=, repo=) -> Hook ; hooks(repo=None) ; remove_hook(id)
     webhooks (a webhooks.WebhookDispatcher: deliveries, redeliver)
@@ -110,6 +121,9 @@ from prbot.forge.models import (
     Installation,
     InstallationToken,
     Label,
+    OAuthApplication,
+    OAuthCode,
+    OAuthToken,
     Pipeline,
     Principal,
     PullRequest,
@@ -126,6 +140,7 @@ from prbot.forge.state_accounts import AccountsMixin
 from prbot.forge.state_apps import AppsMixin
 from prbot.forge.state_git import GitMixin
 from prbot.forge.state_health import HealthMixin
+from prbot.forge.state_oauth import OAuthMixin
 from prbot.forge.state_pulls import PullsMixin
 from prbot.forge.state_teams import TeamsMixin
 
@@ -136,7 +151,7 @@ STATE_FILE = "state.json"
 LOGICAL_EPOCH = 1_704_067_200  # 2024-01-01T00:00:00Z
 
 
-class Forge(AccountsMixin, GitMixin, PullsMixin, HealthMixin, AppsMixin, TeamsMixin):
+class Forge(AccountsMixin, GitMixin, PullsMixin, HealthMixin, AppsMixin, TeamsMixin, OAuthMixin):
     """The forge's state: repositories on disk plus a JSON-persisted model.
 
     ``data_dir`` holds ``state.json`` and ``git/<owner>/<name>.git``; an existing data dir
@@ -171,6 +186,9 @@ class Forge(AccountsMixin, GitMixin, PullsMixin, HealthMixin, AppsMixin, TeamsMi
         self._inst_tokens: dict[str, InstallationToken] = {}
         self._hooks: dict[int, Hook] = {}
         self._teams: dict[str, Team] = {}  # by path, lowercased
+        self._oauth_apps: dict[str, OAuthApplication] = {}  # GitLab's, by uid
+        self._oauth_codes: dict[str, OAuthCode] = {}  # by hash
+        self._oauth_tokens: dict[str, OAuthToken] = {}  # access and refresh, by hash
         self._token_index: dict[str, str] = {}
         self._mergeable_cache: dict[tuple[str, str, str], bool] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -218,6 +236,7 @@ class Forge(AccountsMixin, GitMixin, PullsMixin, HealthMixin, AppsMixin, TeamsMi
             t["members"] = [TeamMember(**m) for m in t.get("members", [])]
             team = Team(**t)
             self._teams[team.path.lower()] = team
+        self._oauth_load(d)
         for u in self._users.values():
             for h in u.token_hashes:
                 self._token_index[h] = u.login
@@ -247,6 +266,7 @@ class Forge(AccountsMixin, GitMixin, PullsMixin, HealthMixin, AppsMixin, TeamsMi
             ],
             "hooks": [asdict(h) for h in self._hooks.values()],
             "teams": [asdict(t) for t in self._teams.values()],
+            **self._oauth_dump(now),
         }
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(d, indent=1), encoding="utf-8")

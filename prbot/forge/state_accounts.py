@@ -21,6 +21,7 @@ from prbot.forge.models import (
     ACCESS_LEVELS,
     PERMISSIONS,
     Installation,
+    Platform,
     Principal,
     Repo,
     User,
@@ -82,14 +83,18 @@ class AccountsMixin:
         self.save()
         return token
 
-    def authenticate(self, token: str) -> Principal | None:
-        """Who a bearer token belongs to: a user (PAT), an installation (installation
-        token, unexpired) or an app (a valid RS256 JWT signed with its key); else None."""
+    def authenticate(self, token: str, platform: Platform | None = None) -> Principal | None:
+        """Who a bearer token belongs to: a user (PAT; or an unexpired OAuth user token
+        issued on ``platform``, when given), an installation (installation token,
+        unexpired) or an app (a valid RS256 JWT signed with its key); else None."""
         if not token:
             return None
         h = hash_token(token)
         if h in self._token_index:
             return self._users.get(self._token_index[h])
+        record = self._live_access(h, platform)
+        if record is not None:
+            return self._users.get(record.login)
         it = self._inst_tokens.get(h)
         if it is not None:
             if it.expires_at <= self.now():

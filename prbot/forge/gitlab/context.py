@@ -175,7 +175,7 @@ class Routes:
         forge = self.forge
 
         async def run(request: web.Request) -> web.StreamResponse:
-            principal = forge.authenticate(_token(request))
+            principal = forge.authenticate(_token(request), "gitlab")
             if principal is None:
                 return ApiError(401, "401 Unauthorized").response()
             actor = forge.actor_login(principal)
