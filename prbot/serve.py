@@ -172,6 +172,9 @@ async def serve(
         repo_lookup=definitions.lookup,
         promotions=promotions,
         pipeline_lookup=definitions.pipeline,
+        repo_definitions=definitions.repo_set,
+        scm_for=lambda platform: scm_for(settings, platform),
+        sandbox=sandbox,
         clock=clock,
         ui=UiServices(
             store, promotions, definitions, lambda platform: scm_for(settings, platform), clock

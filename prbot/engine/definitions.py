@@ -341,6 +341,11 @@ class DefinitionsCache:
             message += f"; {repo}/{ROOT}/ has {len(entry.problems)} problem(s): {broken[0]}"
         raise UnknownAutomation(message)
 
+    async def repo_set(self, platform: str, repo: str) -> DefinitionSet:
+        """The repository's own usable definitions (the catalog lists them beside the
+        deployment's; a broken one is left out, as a run would not find it)."""
+        return (await self.repo_definitions(platform, repo)).definitions
+
     async def repo_config(self, platform: str, repo: str) -> RepoConfig:
         """The repository's ``.prbot/config.yaml`` settings (defaults without one)."""
         return (await self.repo_definitions(platform, repo)).config

@@ -77,7 +77,7 @@ async def render_remote(
     raise RenderError(f"{automation.name}: the files to read kept changing; gave up")
 
 
-async def run_automation(
+async def render_on_base(
     scm: Scm,
     repo: str,
     automation: PrAutomation,
@@ -86,14 +86,10 @@ async def run_automation(
     extra_context: Mapping[str, Any] | None = None,
     sandbox: Sandbox | None = None,
     limits: Limits = LIMITS,
-    note: str = "",
-) -> RunOutcome:
-    """Render, commit to the deterministic head branch, open or update the PR.
-
-    Idempotent: the same automation and inputs give the same head branch; a re-run
-    whose change is already on that branch makes no commit and updates the same PR.
-    ``note`` (Markdown: who asked, where) ends the PR's body, below a rule.
-    """
+) -> tuple[str, Snapshot, RenderResult]:
+    """Render against the PR's base branch (the automation's, else the default branch;
+    a templated base that names another is rendered again there): (base, snapshot,
+    result). Reads only: a run and a preview see the same change."""
     valid = (
         inputs
         if isinstance(inputs, ValidInputs)
@@ -113,7 +109,31 @@ async def run_automation(
     if spec.base and spec.base != base:
         base = spec.base
         snapshot, result = await render_on(base)
-        spec = result.pull_request
+    return base, snapshot, result
+
+
+async def run_automation(
+    scm: Scm,
+    repo: str,
+    automation: PrAutomation,
+    inputs: Mapping[str, Any] | ValidInputs,
+    *,
+    extra_context: Mapping[str, Any] | None = None,
+    sandbox: Sandbox | None = None,
+    limits: Limits = LIMITS,
+    note: str = "",
+) -> RunOutcome:
+    """Render, commit to the deterministic head branch, open or update the PR.
+
+    Idempotent: the same automation and inputs give the same head branch; a re-run
+    whose change is already on that branch makes no commit and updates the same PR.
+    ``note`` (Markdown: who asked, where) ends the PR's body, below a rule.
+    """
+    base, snapshot, result = await render_on_base(
+        scm, repo, automation, inputs, extra_context=extra_context, sandbox=sandbox,
+        limits=limits,
+    )  # fmt: skip
+    spec = result.pull_request
     if not result.changes:
         return RunOutcome(result, await scm.find_pull_request(repo, spec.head), False)
     commit = await scm.commit_changes(

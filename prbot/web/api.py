@@ -23,11 +23,12 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiohttp import web
 
+from prbot.automation.definitions import PrAutomation
 from prbot.engine.run_requests import (
     REPO_PATHS,
     CheckedInputs,
@@ -44,11 +45,29 @@ log = logging.getLogger("prbot.web.api")
 
 MAX_REQUEST_BYTES = 1024 * 1024
 JOB_STATES = ("queued", "running", "done", "dead")
+MAX_ID = 2**63 - 1  # the largest id a store can hold
 
 Definitions = Callable[[], Any]  # returns a DefinitionSet-like object (.automations)
 # (platform, repo, name) -> the repository's automation, or raises (DefinitionsCache.lookup)
 RepoLookup = Callable[[str, str, str], Awaitable[Any]]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def invalid(errors: dict[str, str]) -> web.Response:
+    """422, one message per field."""
+    return web.json_response({"status": "invalid", "errors": errors}, status=422)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run request's fields as checked; usable when ``errors`` is empty."""
+
+    name: Any
+    platform: Any
+    repo: Any
+    automation: PrAutomation | None
+    inputs: CheckedInputs
+    errors: dict[str, str]
 
 
 class Api:
@@ -107,13 +126,17 @@ class Api:
             headers={"WWW-Authenticate": 'Bearer realm="prbot"'},
         )
 
-    async def _automations(self) -> dict[str, Any]:
+    async def definition_set(self) -> Any:
+        """The deployment's DefinitionSet (automations, pipelines, catalogs) now."""
         found = self.definitions()
         if inspect.isawaitable(found):
             found = await found
-        return found.automations
+        return found
 
-    def _platform_ready(self, platform: str) -> str | None:
+    async def _automations(self) -> dict[str, Any]:
+        return (await self.definition_set()).automations
+
+    def platform_problem(self, platform: str) -> str | None:
         s = self.settings
         if platform == "github" and not (s.app_id or s.github_token):
             return "GitHub is not configured (APP_ID and PRIVATE_KEY, or GITHUB_TOKEN)"
@@ -121,9 +144,10 @@ class Api:
             return "GitLab is not configured (GITLAB_TOKEN)"
         return None
 
-    # -- POST /api/runs
+    # -- the body of a run request, shared by POST /api/runs and POST /api/preview
 
-    async def create_run(self, request: web.Request) -> web.Response:
+    async def read_body(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The JSON object of the request, or the 413/400 answer."""
         if (request.content_length or 0) > MAX_REQUEST_BYTES:
             return web.json_response({"status": "too_large"}, status=413)
         try:
@@ -134,6 +158,12 @@ class Api:
             return web.json_response(
                 {"status": "bad_request", "reason": "body must be a JSON object"}, status=400
             )
+        return body
+
+    async def check_request(self, body: dict[str, Any]) -> RunRequest | web.Response:
+        """``automation``, ``platform``, ``repo`` and ``inputs`` checked as a run needs them
+        (the automation found as the worker will find it); a 503 answer when the
+        repository's ``.prbot/`` cannot be read now."""
         errors: dict[str, str] = {}
         automations = await self._automations()
         name = body.get("automation")
@@ -144,7 +174,7 @@ class Api:
         platform = body.get("platform")
         if platform not in REPO_PATHS:
             errors["platform"] = "must be github or gitlab"
-        elif problem := self._platform_ready(platform):
+        elif problem := self.platform_problem(platform):
             errors["platform"] = problem
 
         repo = body.get("repo") or (automation.repository if automation else None) or ""
@@ -178,10 +208,6 @@ class Api:
                     f"no automation named {name!r}{did_you_mean(name, list(automations))}"
                 )
 
-        requested_by = body.get("requested_by")
-        if not isinstance(requested_by, str) or not requested_by.strip():
-            errors["requested_by"] = "is required (who asked for this run)"
-
         raw_inputs = body.get("inputs", {})
         checked = CheckedInputs({}, {}, {})
         if not isinstance(raw_inputs, dict):
@@ -190,8 +216,24 @@ class Api:
             checked = check_inputs(automation, raw_inputs, self.settings.limits)
             for key, message in checked.errors.items():
                 errors.setdefault(key, message)
+        return RunRequest(name, platform, repo, automation, checked, errors)
+
+    # -- POST /api/runs
+
+    async def create_run(self, request: web.Request) -> web.Response:
+        body = await self.read_body(request)
+        if isinstance(body, web.Response):
+            return body
+        checked_request = await self.check_request(body)
+        if isinstance(checked_request, web.Response):
+            return checked_request
+        name, platform, repo = checked_request.name, checked_request.platform, checked_request.repo
+        checked, errors = checked_request.inputs, checked_request.errors
+        requested_by = body.get("requested_by")
+        if not isinstance(requested_by, str) or not requested_by.strip():
+            errors["requested_by"] = "is required (who asked for this run)"
         if errors:
-            return web.json_response({"status": "invalid", "errors": errors}, status=422)
+            return invalid(errors)
 
         run, job_id = await request_run(
             self.store,
@@ -221,7 +263,8 @@ class Api:
             run_id = int(request.match_info["id"])
         except ValueError:
             run_id = -1
-        run = await self.store.run(run_id) if run_id >= 0 else None
+        # beyond SQLite's integers no run exists (and the driver would raise)
+        run = await self.store.run(run_id) if 0 <= run_id <= MAX_ID else None
         if run is None:
             return web.json_response({"status": "not_found"}, status=404)
         return web.json_response({"run": asdict(run)})

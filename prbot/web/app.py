@@ -9,9 +9,12 @@ from collections.abc import Callable
 from aiohttp import web
 
 from prbot.engine.promotions import PromotionEngine
+from prbot.engine.sandbox import Sandbox
 from prbot.settings import Settings
 from prbot.store.base import Store
+from prbot.web import openapi
 from prbot.web.api import Api, Definitions, RepoLookup
+from prbot.web.catalog_api import CatalogApi, RepoDefinitionsLookup, ScmFor
 from prbot.web.health import Health
 from prbot.web.intake import Intake
 from prbot.web.promotions_api import PipelineLookup, PromotionsApi
@@ -30,14 +33,20 @@ def create_app(
     repo_lookup: RepoLookup | None = None,
     promotions: PromotionEngine | None = None,
     pipeline_lookup: PipelineLookup | None = None,
+    repo_definitions: RepoDefinitionsLookup | None = None,
+    scm_for: ScmFor | None = None,
+    sandbox: Sandbox | None = None,
     clock: Callable[[], float] = time.time,
     ui: UiServices | None = None,
 ) -> web.Application:
     """The web app. ``ready`` tells whether the worker pool runs (for /readyz; None: this
     process runs no workers, /readyz checks the store only); ``definitions`` returns the
     current DefinitionSet (for the API); ``repo_lookup`` finds a repository's own
-    automation (``DefinitionsCache.lookup``; None: the deployment's only); ``ui``: what
-    the pages people use need (None: no pages)."""
+    automation (``DefinitionsCache.lookup``; None: the deployment's only);
+    ``repo_definitions`` a repository's own definitions for /api/catalog
+    (``DefinitionsCache.repo_set``); ``scm_for`` and ``sandbox`` render /api/preview
+    (without ``scm_for`` it answers 503); ``ui``: what the pages people use need (None:
+    no pages)."""
     # aiohttp refuses bodies over client_max_size while reading them (chunked ones too)
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -46,6 +55,10 @@ def create_app(
     Health(store, ready).add_routes(app)
     api = Api(settings, store, definitions, repo_lookup=repo_lookup, clock=clock)
     api.add_routes(app)
+    catalog = CatalogApi(api, repo_definitions=repo_definitions, scm_for=scm_for, sandbox=sandbox)
+    catalog.add_routes(app)
+    if api.token:
+        openapi.add_route(app, api.guard)
     if api.token and promotions is not None and pipeline_lookup is not None:
         PromotionsApi(
             store,

@@ -27,6 +27,7 @@ from prbot.pipeline.codec import from_data
 from prbot.pipeline.gates import approval_counted, approvers
 from prbot.pipeline.model import ApprovalRule, Promotion, StageSpec, StageState
 from prbot.store.base import PromotionRow, Store
+from prbot.web.api import MAX_ID
 
 log = logging.getLogger("prbot.api")
 
@@ -175,13 +176,17 @@ class PromotionsApi:
 
     async def list(self, request: web.Request) -> web.Response:
         q = request.query
+        try:
+            limit = max(1, min(int(q.get("limit", "50") or 50), 500))
+        except ValueError:
+            return _invalid({"limit": "must be an integer"})
         statuses = [s for s in q.get("status", "").split(",") if s] or None
         rows = await self.store.promotions(
             platform=q.get("platform") or None,
             repo=q.get("repo") or None,
             pipeline=q.get("pipeline") or None,
             status=statuses,
-            limit=min(int(q.get("limit", "50") or 50), 500),
+            limit=limit,
         )
         return web.json_response({"promotions": [promotion_view(r) for r in rows]})
 
@@ -215,6 +220,8 @@ class PromotionsApi:
         try:
             promotion_id = int(request.match_info["id"])
         except ValueError:
+            return None
+        if not 0 <= promotion_id <= MAX_ID:  # no such row (and the driver would raise)
             return None
         return await self.store.promotion(promotion_id)
 
