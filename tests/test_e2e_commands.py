@@ -11,7 +11,6 @@ over the soaks."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,16 +29,16 @@ from prbot.pipeline.codec import from_data
 from prbot.store import open_store
 from prbot.store.base import Store
 from tests.support.clock import ClockFile
+from tests.support.examples import AUTOMATIONS, example_files
 from tests.support.forge import Files, ForgeRepo
 from tests.support.promotions import serve_env
-from tests.support.serve import ROOT, ServeProcess, free_port, serve_process
+from tests.support.serve import ServeProcess, free_port, serve_process
 from tests.support.waiting import wait_for
 
 REPO = "acme/gitops"
 TOKEN = "commands-forge-token-5678"
 SECRET = "commands-webhook-secret-1234"
 API_TOKEN = "commands-internal-api-token"
-EXAMPLE = ROOT / "examples" / "gitops"
 SLOW = {"timeout": 15.0, "every": 0.05}
 # Monday 10:00 in Berlin: prod's window (mon-thu 09:00-16:00) is open all along
 START = datetime.fromisoformat("2026-06-15T10:00:00").replace(tzinfo=ZoneInfo("Europe/Berlin"))
@@ -48,19 +47,6 @@ TEAM = "acme/platform"  # what the shipped prod gate lists (a GitHub team, a Git
 # what automations/myapp-pipeline.yaml asks of dev and staging, and their soaks
 HEALTH = {"dev": (("flux/myapp-dev",), 300), "staging": (("flux/myapp-staging", "e2e/smoke"), 1800)}
 BOTS = {"github": "ci-helper[bot]", "gitlab": "project_1_bot_5e1f0a"}
-
-
-def example_files() -> Files:
-    """Every file of examples/gitops (executables and symlinks keep their mode)."""
-    files: dict[str, bytes | tuple[bytes, str]] = {}
-    for path in sorted(EXAMPLE.rglob("*")):
-        name = path.relative_to(EXAMPLE).as_posix()
-        if path.is_symlink():
-            files[name] = (os.readlink(path).encode(), "120000")
-        elif path.is_file():
-            data = path.read_bytes()
-            files[name] = (data, "100755") if os.access(path, os.X_OK) else data
-    return files
 
 
 @pytest.fixture
@@ -119,7 +105,7 @@ async def served(forge_repo: ForgeRepo, tmp_path: Path, platform: str) -> AsyncI
     env = serve_env(
         forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN,
         platform=platform, PRBOT_CLOCK_FILE=str(clock.path),
-        PRBOT_AUTOMATIONS_DIR=str(ROOT / "automations"),
+        PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
     )  # fmt: skip
     async with (
         serve_process(tmp_path, env, port=port) as process,

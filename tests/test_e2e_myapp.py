@@ -12,7 +12,6 @@ open on Monday morning."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,17 +27,16 @@ import pytest
 from prbot.store import open_store
 from prbot.store.base import Store
 from tests.support.clock import ClockFile
+from tests.support.examples import AUTOMATIONS, EXAMPLE, example_files
 from tests.support.forge import Files, ForgeRepo
 from tests.support.promotions import PromotionsApi, serve_env
-from tests.support.serve import ROOT, ServeProcess, free_port, serve_process
+from tests.support.serve import ServeProcess, free_port, serve_process
 from tests.support.waiting import wait_for
 
 REPO = "acme/gitops"
 TOKEN = "myapp-forge-token-5678"
 SECRET = "myapp-webhook-secret-1234"
 API_TOKEN = "myapp-internal-api-token"
-EXAMPLE = ROOT / "examples" / "gitops"
-AUTOMATIONS = ROOT / "automations"
 SLOW = {"timeout": 15.0, "every": 0.05}
 # how long "no PR yet" is watched: the pool polls every 0.5 s and the server looks at the
 # clock file every 0.05 s, so a wake-up that was due would have run by then
@@ -78,19 +76,6 @@ def berlin(text: str) -> float:
 # (mon-thu 09:00-16:00 Europe/Berlin) closes; it opens next on Monday at 09:00
 START = berlin("2026-06-11T15:30:00")
 MONDAY_OPENING = berlin("2026-06-15T09:00:00")
-
-
-def example_files() -> Files:
-    """Every file of examples/gitops as bytes (executables and symlinks keep their mode)."""
-    files: dict[str, bytes | tuple[bytes, str]] = {}
-    for path in sorted(EXAMPLE.rglob("*")):
-        name = path.relative_to(EXAMPLE).as_posix()
-        if path.is_symlink():
-            files[name] = (os.readlink(path).encode(), "120000")
-        elif path.is_file():
-            data = path.read_bytes()
-            files[name] = (data, "100755") if os.access(path, os.X_OK) else data
-    return files
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.inputs import ValidInputs, validate_inputs
@@ -200,7 +201,9 @@ def requested_note(requested_by: str, requested_in: str, what: str) -> str:
     to the comment; "" for one asked for otherwise."""
     if not requested_in:
         return ""
-    return f"Requested by @{requested_by} in {link('a comment', requested_in)} ({what})."
+    # the catalog's page, or a comment on a PR or MR (neither has /catalog/ in its path)
+    where = "the catalog" if "/catalog/" in urlsplit(requested_in).path else "a comment"
+    return f"Requested by @{requested_by} in {link(where, requested_in)} ({what})."
 
 
 def _run_id(job: Job) -> int:

@@ -69,5 +69,5 @@ def create_app(
             clock=clock,
         ).add_routes(app)
     if ui is not None:
-        add_pages(app, settings, ui)
+        add_pages(app, settings, ui, catalog)
     return app

@@ -96,6 +96,12 @@ class CatalogApi:
         body = await self.api.read_body(request)
         if isinstance(body, web.Response):
             return body
+        found = await self.preview_of(body)
+        return found if isinstance(found, web.Response) else web.json_response(found)
+
+    async def preview_of(self, body: dict[str, Any]) -> dict[str, Any] | web.Response:
+        """The preview of a request as data, or the answer saying why there is none (the
+        API's answer, and the catalog page's)."""
         checked = await self.api.check_request(body)
         if isinstance(checked, web.Response):
             return checked
@@ -115,7 +121,7 @@ class CatalogApi:
             )
         except PrbotError as exc:
             return _scm_failure(exc, checked.repo, field="render")
-        return web.json_response(preview_view(checked.name, checked.platform, checked.repo, found))
+        return preview_view(checked.name, checked.platform, checked.repo, found)
 
 
 def preview_view(automation: str, platform: str, repo: str, found: Preview) -> dict[str, Any]:

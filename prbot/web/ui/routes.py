@@ -1,5 +1,6 @@
-"""The pages' routes, assembled: sign-in (``signin``) and the promotions dashboard
-(``dashboard``), with one session keeper and one page renderer between them."""
+"""The pages' routes, assembled: sign-in (``signin``), the catalog (``catalog_pages``),
+runs (``runs_page``) and the promotions dashboard (``dashboard``), with one session keeper
+and one page renderer between them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from prbot.engine.promotions import PromotionEngine
 from prbot.scm.port import Scm
 from prbot.settings import Settings
 from prbot.store.base import Store
+from prbot.web.catalog_api import CatalogApi
+from prbot.web.ui.catalog_pages import CatalogPages
 from prbot.web.ui.dashboard import Dashboard, DashboardServices
 from prbot.web.ui.pages import Pages
 from prbot.web.ui.runs_page import RunsPage
@@ -43,7 +46,9 @@ def session_secret(settings: Settings) -> bytes:
     return hmac.new(base.encode(), b"prbot pages session key", hashlib.sha256).digest()
 
 
-def add_pages(app: web.Application, settings: Settings, services: UiServices) -> None:
+def add_pages(
+    app: web.Application, settings: Settings, services: UiServices, catalog: CatalogApi
+) -> None:
     base = public_url(settings)
     # cookie lifetimes follow the real clock, whatever PRBOT_CLOCK_FILE does
     sessions = Sessions(session_secret(settings), secure=base.startswith("https://"))
@@ -57,9 +62,10 @@ def add_pages(app: web.Application, settings: Settings, services: UiServices) ->
     )
     Dashboard(dashboard, signin, pages).add_routes(app)
     RunsPage(services.store, access, services.scm_for, signin, pages).add_routes(app)
+    CatalogPages(catalog, access, services.scm_for, signin, pages).add_routes(app)
 
     async def home(request: web.Request) -> web.Response:
-        return redirect("/promotions")
+        return redirect("/catalog")
 
     app.router.add_get("/", home)
 
