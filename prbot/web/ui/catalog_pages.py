@@ -131,11 +131,12 @@ class CatalogPages:
         if not errors and (refusal := await self._refusal(session, platform, repo)):
             errors["repo"] = refusal
         checklist = (entry.get("confirm") or {}).get("checklist") or []
-        if len(posted.getall(CONFIRM, [])) < len(checklist):
+        previewing = form.get("action") == "preview"  # harmless: no checklist needed
+        if not previewing and len(posted.getall(CONFIRM, [])) < len(checklist):
             errors["confirm"] = "tick every item of the checklist first"
         if errors:
             return again(errors)
-        if form.get("action") == "preview":
+        if previewing:
             found = await self.catalog.preview_of(body)
             if isinstance(found, web.Response):
                 return again({"repo": "the preview could not be made now; try again"})
@@ -239,7 +240,9 @@ def form_fields(
                 "kind": kind,
                 "options": [o for o in prop.get("enum", ()) if o != ""],
                 "value": value,
-                "required": name in required or name in conditional,
+                # a conditional input is required only while shown: form.js sets that
+                "required": name in required,
+                "required_when_shown": name in conditional,
                 "pattern": (prop.get("pattern") or "") if kind in ("string", "password") else "",
                 "placeholder": prop.get("x-prbot-placeholder", ""),
                 "when": when,

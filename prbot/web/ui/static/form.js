@@ -41,12 +41,26 @@
         var gate = document.querySelector('[data-field="' + other + '"]');
         if (gate && gate.hidden) { shown = false; }
         field.hidden = !shown;
-        field.querySelectorAll("input, select, textarea").forEach(function (box) { box.disabled = !shown; });
+        var needed = shown && field.getAttribute("data-required-when-shown") === "yes";
+        field.querySelectorAll("input, select, textarea").forEach(function (box) {
+          box.disabled = !shown;
+          box.required = needed;
+        });
       });
     }
   }
 
+  // the inputs' patterns are RE2 as the server checks them; a browser's pattern
+  // attribute reads them in its own stricter mode, so they are checked here instead
+  function patternOk(box) {
+    var pattern = box.getAttribute("data-pattern");
+    if (!pattern || box.value === "") { return true; }
+    try { return new RegExp(pattern, "u").test(box.value); } catch (e) { return true; }
+  }
+
   function check(box) {
+    if (!box.setCustomValidity) { return; }
+    box.setCustomValidity(patternOk(box) ? "" : "does not match the pattern this field needs");
     var field = box.closest("[data-field]");
     if (!field) { return; }
     var error = document.getElementById("e-" + field.getAttribute("data-field"));
@@ -59,6 +73,9 @@
   if (form) {
     form.addEventListener("input", function (event) { refresh(); check(event.target); });
     form.addEventListener("change", function (event) { refresh(); check(event.target); });
+    form.querySelectorAll("[data-pattern]").forEach(function (box) {
+      box.setCustomValidity(patternOk(box) ? "" : "does not match the pattern this field needs");
+    });
     refresh();
   }
 
