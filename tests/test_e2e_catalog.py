@@ -160,3 +160,58 @@ async def test_a_cluster_from_the_catalog(tmp_path, forge_repo: ForgeRepo) -> No
 
         await wait_for(run_says_open, **SLOW, what="the run's page to show its PR")
     assert TOKEN not in served.output()
+
+
+EVIL = """\
+apiVersion: prbot.dev/v1alpha1
+kind: PrAutomation
+metadata: {name: evil-note}
+spec:
+  description: "<script>alert('catalog')</script> leaves a note"
+  title: "Note"
+  configuration:
+    - {name: what, type: string, documentation: "<img src=x onerror=alert(1)>"}
+  creates:
+    templates:
+      - {source: note.md, destination: "notes/{{ context.what }}.md"}
+"""
+
+
+async def test_a_repositorys_own_automations_and_what_they_say_as_text(
+    tmp_path, forge_repo: ForgeRepo
+) -> None:
+    """With ?repo=, the repository's own `.prbot/` automations join the catalog; what a
+    definition says (description, help) is shown as text, never as markup."""
+    from prbot.forge.git import Change
+
+    await forge_repo.forge.commit_changes(
+        REPO,
+        "main",
+        "an automation of the repository's own",
+        {
+            ".prbot/evil.yaml": Change(content=EVIL.encode()),
+            ".prbot/note.md": Change(content=b"x\n"),
+        },
+        actor="alice",
+    )
+    port = free_port()
+    env = serve_env(
+        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token="catalog-api-token",
+        PRBOT_UI_AUTH="proxy", PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
+    )  # fmt: skip
+    async with (
+        serve_process(tmp_path, env, port=port) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=20) as web,
+    ):
+        plain = await web.get("/catalog", headers=as_user("alice"))
+        assert "evil-note" not in plain.text  # the deployment's catalog alone
+        cards = await web.get(f"/catalog?repo={REPO}&platform=github", headers=as_user("alice"))
+        assert 'href="/catalog/evil-note?repo=acme%2Fgitops&amp;platform=github"' in cards.text
+        assert "<script>alert(" not in cards.text
+        assert "&lt;script&gt;alert(&#39;catalog&#39;)&lt;/script&gt;" in cards.text
+        form = await web.get(
+            f"/catalog/evil-note?repo={REPO}&platform=github", headers=as_user("alice")
+        )
+        assert form.status_code == 200
+        assert "<img src=x" not in form.text and "&lt;img src=x onerror=alert(1)&gt;" in form.text
+        assert 'name="what"' in form.text

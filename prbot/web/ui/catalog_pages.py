@@ -67,7 +67,11 @@ class CatalogPages:
         session, changed = self.signin.session(request)
         if not session.signed_in:
             return redirect("/signin?next=/catalog")
-        found = await self.catalog.catalog(None, None)
+        repo, platform = self._where(request.query)
+        found = await self.catalog.catalog(platform if repo else None, repo or None)
+        if isinstance(found, web.Response):  # a repository that cannot be read: say so
+            found = await self.catalog.catalog(None, None)
+            repo = ""
         if isinstance(found, web.Response):
             return found
         q = request.query.get("q", "").strip().lower()
@@ -77,7 +81,8 @@ class CatalogPages:
             if q and q not in text.lower():
                 continue
             groups.setdefault(a.get("category") or "other", []).append(a)
-        values = {"groups": sorted(groups.items()), "q": q}
+        where = f"?repo={quote(repo, safe='')}&platform={platform}" if repo else ""
+        values = {"groups": sorted(groups.items()), "q": q, "repo": repo, "where": where}
         response = self.pages.render("catalog.html", session, values)
         if changed:
             self.signin.sessions.save(response, session)
@@ -90,14 +95,15 @@ class CatalogPages:
         name = request.match_info["name"]
         if not session.signed_in:
             return redirect(f"/signin?next=/catalog/{quote(name)}")
-        entry = await self._entry(name)
+        repo, platform = self._where(request.query)
+        entry = await self._entry(name, platform, repo)
         values = {k: v for k, v in request.query.items() if k not in ("repo", "platform")}
         response = self._render(
             session,
             entry,
             values,
-            repo=request.query.get("repo") or entry.get("repository") or "",
-            platform=request.query.get("platform") or self.platforms[0],
+            repo=repo or entry.get("repository") or "",
+            platform=platform,
         )
         if changed:
             self.signin.sessions.save(response, session)
@@ -112,8 +118,8 @@ class CatalogPages:
             raise web.HTTPForbidden(text="the form is out of date: reload the page")
         if not session.signed_in:
             return redirect(f"/signin?next=/catalog/{quote(name)}")
-        entry = await self._entry(name)
         repo, platform = form.get("repo", "").strip(), form.get("platform", "")
+        entry = await self._entry(name, platform, repo)
         inputs = form_inputs(entry["inputs"], form)
         shown = {k: v for k, v in form.items() if k not in ("csrf_token", "action")}
 
@@ -174,8 +180,19 @@ class CatalogPages:
             return f"you need {verdict.need} permission on it to run this; you have {have}"
         return ""
 
-    async def _entry(self, name: str) -> dict[str, Any]:
-        found = await self.catalog.catalog(None, None)
+    def _where(self, query: Mapping[str, str]) -> tuple[str, str]:
+        """The repository asked about (its own automations join the catalog), and its
+        platform (the first served one by default)."""
+        platform = query.get("platform", "")
+        if platform not in self.platforms:
+            platform = self.platforms[0]
+        return query.get("repo", "").strip(), platform
+
+    async def _entry(self, name: str, platform: str, repo: str) -> dict[str, Any]:
+        """The automation ``name``: the deployment's, or ``repo``'s own."""
+        found = await self.catalog.catalog(platform if repo else None, repo or None)
+        if isinstance(found, web.Response):  # not a readable repository: the deployment's
+            found = await self.catalog.catalog(None, None)
         if isinstance(found, web.Response):
             raise web.HTTPServiceUnavailable(text="the catalog cannot be read now")
         entry = next((a for a in found["automations"] if a["name"] == name), None)
