@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -37,6 +38,14 @@ def forge_files() -> Files:
 @pytest.fixture
 def forge_options() -> dict[str, object]:
     return {"repo": REPO, "token": TOKEN, "permissions": {"alice": "write", "rita": "read"}}
+
+
+def proxied_env(forge_repo: ForgeRepo, tmp_path: Path, port: int) -> dict[str, str]:
+    """`prbot serve` with the shipped automations, signed in to behind a proxy."""
+    return serve_env(
+        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token="catalog-api-token",
+        PRBOT_UI_AUTH="proxy", PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
+    )  # fmt: skip
 
 
 def as_user(user: str) -> dict[str, str]:
@@ -67,10 +76,7 @@ def error_of(html: str, field: str) -> str:
 async def test_a_cluster_from_the_catalog(tmp_path, forge_repo: ForgeRepo) -> None:
     forge = forge_repo.forge
     port = free_port()
-    env = serve_env(
-        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token="catalog-api-token",
-        PRBOT_UI_AUTH="proxy", PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
-    )  # fmt: skip
+    env = proxied_env(forge_repo, tmp_path, port)
     async with (
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=20) as web,
@@ -195,10 +201,7 @@ async def test_a_repositorys_own_automations_and_what_they_say_as_text(
         actor="alice",
     )
     port = free_port()
-    env = serve_env(
-        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token="catalog-api-token",
-        PRBOT_UI_AUTH="proxy", PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
-    )  # fmt: skip
+    env = proxied_env(forge_repo, tmp_path, port)
     async with (
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=20) as web,

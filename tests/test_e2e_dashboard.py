@@ -11,12 +11,13 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.forge import ForgeRepo
-from tests.support.promotions import PromotionsApi, repo_files, serve_env
+from tests.support.promotions import GATED, PromotionsApi, bring_to_gate, repo_files, serve_env
 from tests.support.serve import free_port, serve_process
 from tests.support.waiting import wait_for
 
@@ -25,23 +26,6 @@ TOKEN = "dashboard-forge-token-5678"
 SECRET = "dashboard-webhook-secret-1234"
 API_TOKEN = "dashboard-internal-api-token"
 SLOW = {"timeout": 30.0, "every": 0.1}
-GATED = """\
-apiVersion: prbot.dev/v1alpha1
-kind: Pipeline
-metadata: {name: gated}
-spec:
-  stages:
-    - name: dev
-      automation: bump
-      context: {env: dev}
-      health: {checks: [ci/deploy]}
-    - name: prod
-      automation: bump
-      context: {env: prod}
-      gates:
-        - approval: {users: [bob], count: 1}
-      health: {checks: [ci/deploy]}
-"""
 TAG = '4.0.0"><script>alert(1)</script>'
 
 
@@ -62,6 +46,14 @@ async def next_version(lines: AsyncIterator[str]) -> int:
     raise AssertionError("the event stream ended")
 
 
+def proxied_env(forge_repo: ForgeRepo, tmp_path: Path, port: int) -> dict[str, str]:
+    """`prbot serve` signed in to behind a proxy (the user header, from 127.0.0.1)."""
+    return serve_env(
+        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN,
+        PRBOT_UI_AUTH="proxy",
+    )  # fmt: skip
+
+
 def as_user(user: str) -> dict[str, str]:
     return {"X-Forwarded-User": user}
 
@@ -73,39 +65,14 @@ async def test_the_dashboard_shows_each_user_what_they_may_do(
     forge.set_permission(REPO, "bob", "write")
     forge.set_permission(REPO, "rita", "read")
     port = free_port()
-    env = serve_env(
-        forge_repo,
-        tmp_path,
-        port,
-        webhook_secret=SECRET,
-        api_token=API_TOKEN,
-        PRBOT_UI_AUTH="proxy",
-    )
+    env = proxied_env(forge_repo, tmp_path, port)
     async with (
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=10) as api_http,
     ):
         api = PromotionsApi(api_http, API_TOKEN, REPO)
         pid = (await api.start(TAG, pipeline="gated"))["id"]
-
-        async def dev_pr():
-            return (await api.get(pid))["stages"][0]["pr"]
-
-        pr = await wait_for(dev_pr, **SLOW, what="the dev PR")
-        merged = await forge.merge_pull_request(REPO, pr["number"], actor="alice")
-
-        async def merged_in():
-            return (await api.get(pid))["stages"][0]["status"] in ("merged", "verifying")
-
-        await wait_for(merged_in, **SLOW, what="the merge taken in")
-        await forge.post_status(
-            REPO, merged.merge_commit_sha, "success", creator="ci", context="ci/deploy"
-        )
-
-        async def waiting():
-            return (await api.get(pid))["status"] == "waiting"
-
-        await wait_for(waiting, **SLOW, what="prod at its gate")
+        await bring_to_gate(api, forge, pid, **SLOW)
 
         async with httpx.AsyncClient(base_url=served.base_url, timeout=10) as bob:
             listing = await bob.get("/promotions", headers=as_user("bob"))
@@ -185,14 +152,7 @@ async def test_the_dashboard_shows_each_user_what_they_may_do(
 async def test_a_runs_page_follows_it_to_its_pr(tmp_path, forge_repo: ForgeRepo) -> None:
     forge_repo.forge.set_permission(REPO, "bob", "write")
     port = free_port()
-    env = serve_env(
-        forge_repo,
-        tmp_path,
-        port,
-        webhook_secret=SECRET,
-        api_token=API_TOKEN,
-        PRBOT_UI_AUTH="proxy",
-    )
+    env = proxied_env(forge_repo, tmp_path, port)
     async with (
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,

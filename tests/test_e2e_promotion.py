@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.forge import ForgeRepo
-from tests.support.promotions import repo_files, serve_env
+from tests.support.promotions import GATED, PromotionsApi, bring_to_gate, repo_files, serve_env
 from tests.support.serve import free_port, serve_process
 from tests.support.waiting import wait_for
 
@@ -19,30 +19,6 @@ TOKEN = "promotion-forge-token-5678"
 SECRET = "promotion-webhook-secret-1234"
 API_TOKEN = "promotion-internal-api-token"
 SLOW = {"timeout": 30.0, "every": 0.1}
-
-
-class PromotionsApi:
-    """The promotions API of a running ``prbot serve``, as these tests call it."""
-
-    def __init__(self, http: httpx.AsyncClient, platform: str = "github") -> None:
-        self.http = http
-        self.platform = platform
-        self.auth = {"Authorization": f"Bearer {API_TOKEN}"}
-
-    async def get(self, pid: int) -> dict:
-        answer = await self.http.get(f"/api/promotions/{pid}", headers=self.auth)
-        return answer.json()["promotion"]
-
-    async def start(self, tag: str, pipeline: str = "app") -> dict:
-        """Start a promotion (asserting the 202); its first answer."""
-        body = {"pipeline": pipeline, "repo": REPO, "platform": self.platform}
-        body |= {"inputs": {"tag": tag}, "requested_by": "alice"}
-        answer = await self.http.post("/api/promotions", headers=self.auth, json=body)
-        assert answer.status_code == 202, answer.text
-        return answer.json()["promotion"]
-
-    async def command(self, pid: int, verb: str, **body: str) -> httpx.Response:
-        return await self.http.post(f"/api/promotions/{pid}/{verb}", headers=self.auth, json=body)
 
 
 @pytest.fixture
@@ -68,7 +44,7 @@ async def test_a_three_stage_promotion_succeeds_and_a_failure_rolls_back(
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
     ):
-        api = PromotionsApi(http, platform)
+        api = PromotionsApi(http, API_TOKEN, REPO, platform)
         promotion = api.get
 
         async def start(tag: str) -> int:
@@ -155,25 +131,6 @@ async def _status_is(coro, status: str) -> dict | None:
     return p if p["status"] == status else None
 
 
-GATED = """\
-apiVersion: prbot.dev/v1alpha1
-kind: Pipeline
-metadata: {name: gated}
-spec:
-  stages:
-    - name: dev
-      automation: bump
-      context: {env: dev}
-      health: {checks: [ci/deploy]}
-    - name: prod
-      automation: bump
-      context: {env: prod}
-      gates:
-        - approval: {users: [bob], count: 1}
-      health: {checks: [ci/deploy]}
-"""
-
-
 async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: ForgeRepo) -> None:
     forge = forge_repo.forge
     port = free_port()
@@ -184,24 +141,10 @@ async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: For
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
     ):
-        api = PromotionsApi(http)
+        api = PromotionsApi(http, API_TOKEN, REPO)
         promotion = api.get
         pid = (await api.start("4.0.0", pipeline="gated"))["id"]
-
-        async def dev_pr():
-            return (await promotion(pid))["stages"][0]["pr"]
-
-        pr = await wait_for(dev_pr, **SLOW, what="the dev PR")
-        merged = await forge.merge_pull_request(REPO, pr["number"], actor="alice")
-        await wait_for(
-            lambda: _stage_is(promotion(pid), 0, ("merged", "verifying")), **SLOW, what="merged"
-        )
-        await forge.post_status(
-            REPO, merged.merge_commit_sha, "success", creator="ci", context="ci/deploy"
-        )
-        waiting = await wait_for(
-            lambda: _status_is(promotion(pid), "waiting"), **SLOW, what="the gate"
-        )
+        waiting = await bring_to_gate(api, forge, pid, **SLOW)
         assert waiting["stages"][1]["status"] == "gates" and waiting["stages"][1]["pr"] is None
 
         # someone not listed cannot approve; the requester alone cannot either; bob can
@@ -214,7 +157,7 @@ async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: For
             return (await promotion(pid))["stages"][1]["pr"]
 
         prod = await wait_for(prod_pr, **SLOW, what="the prod PR after the approval")
-        assert prod["number"] != pr["number"]
+        assert prod["number"] != waiting["stages"][0]["pr"]["number"]
     assert served.exit_code == 0, served.output()[-3000:]
 
 
@@ -228,7 +171,7 @@ async def test_a_newer_promotion_supersedes_an_older_one(tmp_path, forge_repo: F
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
     ):
-        api = PromotionsApi(http)
+        api = PromotionsApi(http, API_TOKEN, REPO)
         promotion = api.get
 
         async def start(tag: str) -> int:
@@ -289,7 +232,7 @@ async def test_a_password_input_is_refused_and_never_stored(
         serve_process(tmp_path, env, port=port) as served,
         httpx.AsyncClient(base_url=served.base_url, timeout=10) as http,
     ):
-        api = PromotionsApi(http)
+        api = PromotionsApi(http, API_TOKEN, REPO)
         body = {"pipeline": "secretive", "repo": REPO, "platform": "github"}
         body |= {"inputs": {"token": "hunter2-promotion-secret"}, "requested_by": "alice"}
         answer = await http.post("/api/promotions", headers=api.auth, json=body)

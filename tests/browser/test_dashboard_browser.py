@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.browser import chromium, context
 from tests.support.forge import ForgeRepo
-from tests.support.promotions import PromotionsApi, repo_files, serve_env
+from tests.support.promotions import GATED, PromotionsApi, bring_to_gate, repo_files, serve_env
 from tests.support.serve import free_port, serve_process
 from tests.support.waiting import wait_for
 
@@ -18,20 +18,6 @@ TOKEN = "dash-browser-forge-token-5678"
 SECRET = "dash-browser-webhook-secret-1234"
 API_TOKEN = "dash-browser-api-token"
 SLOW = {"timeout": 30.0, "every": 0.1}
-GATED = """\
-apiVersion: prbot.dev/v1alpha1
-kind: Pipeline
-metadata: {name: gated}
-spec:
-  stages:
-    - {name: dev, automation: bump, context: {env: dev}, health: {checks: [ci/deploy]}}
-    - name: prod
-      automation: bump
-      context: {env: prod}
-      gates:
-        - approval: {users: [bob], count: 1}
-      health: {checks: [ci/deploy]}
-"""
 
 
 @pytest.fixture
@@ -59,25 +45,7 @@ async def test_approving_from_the_dashboard(tmp_path, forge_repo: ForgeRepo) -> 
     ):
         api = PromotionsApi(http, API_TOKEN, REPO)
         pid = (await api.start("7.0.0", pipeline="gated"))["id"]
-
-        async def dev_pr():
-            return (await api.get(pid))["stages"][0]["pr"]
-
-        pr = await wait_for(dev_pr, **SLOW, what="the dev PR")
-        merged = await forge.merge_pull_request(REPO, pr["number"], actor="alice")
-
-        async def merged_in():
-            return (await api.get(pid))["stages"][0]["status"] in ("merged", "verifying")
-
-        await wait_for(merged_in, **SLOW, what="the merge taken in")
-        await forge.post_status(
-            REPO, merged.merge_commit_sha, "success", creator="ci", context="ci/deploy"
-        )
-
-        async def waiting():
-            return (await api.get(pid))["status"] == "waiting"
-
-        await wait_for(waiting, **SLOW, what="prod at its gate")
+        await bring_to_gate(api, forge, pid, **SLOW)
 
         # rita may write, but the gate lists only bob: no Approve button for her
         async with context(browser, headers={"X-Forwarded-User": "rita"}) as ctx:

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.waiting import wait_for
+
 STAGES = ("dev", "staging", "prod")
 CHECK = "ci/deploy"
 
@@ -114,3 +116,48 @@ class PromotionsApi:
 
     async def command(self, pid: int, verb: str, **body: str) -> httpx.Response:
         return await self.http.post(f"/api/promotions/{pid}/{verb}", headers=self.auth, json=body)
+
+
+# a pipeline whose prod stage waits for bob's approval
+GATED = """\
+apiVersion: prbot.dev/v1alpha1
+kind: Pipeline
+metadata: {name: gated}
+spec:
+  stages:
+    - name: dev
+      automation: bump
+      context: {env: dev}
+      health: {checks: [ci/deploy]}
+    - name: prod
+      automation: bump
+      context: {env: prod}
+      gates:
+        - approval: {users: [bob], count: 1}
+      health: {checks: [ci/deploy]}
+"""
+
+
+async def bring_to_gate(api: PromotionsApi, forge: Any, pid: int, **slow: float) -> dict[str, Any]:
+    """Merge promotion ``pid``'s dev PR on the forge, report it healthy (``ci/deploy``),
+    and wait until the promotion waits at prod's gate; the promotion then."""
+
+    async def dev_pr() -> Any:
+        return (await api.get(pid))["stages"][0]["pr"]
+
+    pr = await wait_for(dev_pr, **slow, what="the dev PR")
+    merged = await forge.merge_pull_request(api.repo, pr["number"], actor="alice")
+
+    async def merged_in() -> bool:
+        return (await api.get(pid))["stages"][0]["status"] in ("merged", "verifying")
+
+    await wait_for(merged_in, **slow, what="the merge taken in")
+    await forge.post_status(
+        api.repo, merged.merge_commit_sha, "success", creator="ci", context="ci/deploy"
+    )
+
+    async def waiting() -> dict[str, Any] | None:
+        found = await api.get(pid)
+        return found if found["status"] == "waiting" else None
+
+    return await wait_for(waiting, **slow, what="prod at its gate")
