@@ -245,7 +245,7 @@ def form_fields(
         default = prop.get("default")
         value = values.get(name)
         if value is None:
-            value = "" if default is None else _text(default)
+            value = form_text(default)
         if kind == "password":
             value = ""  # never shown again, never prefilled
         when = prop.get("x-prbot-when")
@@ -281,7 +281,8 @@ def form_inputs(schema: Mapping[str, Any], form: Mapping[str, str]) -> dict[str,
     return inputs
 
 
-def _text(value: Any) -> str:
+def form_text(value: Any) -> str:
+    """A value as a form field holds it (what "run again" and defaults fill in)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return "" if value is None else str(value)

@@ -8,32 +8,29 @@ does, then queues it. The page follows the promotion live through server-sent ev
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from prbot.engine.commands.access import Access, may
-from prbot.engine.promotion_requests import COMMANDS, gate_lists, judge
+from prbot.engine.commands.access import Access, Verdict, may
+from prbot.engine.promotion_requests import COMMANDS, Judged, gate_lists, judge
 from prbot.engine.promotions import PromotionEngine, happen_job
 from prbot.errors import PrbotError
 from prbot.scm.port import Scm
 from prbot.store.base import PromotionRow, Store
 from prbot.web.promotions_api import promotion_view
 from prbot.web.ui.csrf import csrf_ok
+from prbot.web.ui.events import stream_changes
 from prbot.web.ui.pages import Pages
 from prbot.web.ui.session import take_pending, with_pending
 from prbot.web.ui.signin import SignIn, redirect
 
 ScmFor = Callable[[str], Scm]
 VERBS = ("approve", *COMMANDS)
-EVENTS_SECONDS = 600.0  # one event stream lasts this long; the browser reconnects
-EVENTS_EVERY = 1.0
 
 
 @dataclass(frozen=True)
@@ -96,25 +93,12 @@ class Dashboard:
         row = await self._row(request)
         if not session.signed_in or not await self._can_read(row, session.user):
             raise web.HTTPNotFound(text="no such promotion")
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
-        )
-        await response.prepare(request)
-        async for version in self._versions(row.id):
-            await response.write(f"data: {json.dumps({'version': version})}\n\n".encode())
-        return response
 
-    async def _versions(self, promotion_id: int) -> AsyncIterator[int]:
-        seen = -1
-        deadline = time.monotonic() + EVENTS_SECONDS
-        while time.monotonic() < deadline:
-            row = await self.s.store.promotion(promotion_id)
-            if row is None:
-                return
-            if row.version != seen:
-                seen = row.version
-                yield seen
-            await asyncio.sleep(EVENTS_EVERY)
+        async def version() -> int | None:
+            found = await self.s.store.promotion(row.id)
+            return None if found is None else found.version
+
+        return await stream_changes(request, "version", version)
 
     # -- acting ---------------------------------------------------------------------------
 
@@ -134,13 +118,21 @@ class Dashboard:
         self.signin.sessions.save(response, with_pending(session, "said", said))
         return response
 
-    async def _carry_out(self, row: PromotionRow, verb: str, user: str, stage: str | None) -> str:
-        scm = self.s.scm_for(row.platform)
+    async def _judge(
+        self, row: PromotionRow, verb: str, user: str, stage: str | None = None
+    ) -> tuple[Judged, Verdict]:
+        """What ``verb`` by ``user`` would do now, and whether they may: the API's judgement
+        and the slash-commands' permission rule. A ``PrbotError`` when the platform
+        cannot say."""
         now = self.s.clock()
+        judged = await judge(self.s.promotions, row, verb, user, stage=stage, now=now)
+        listed = verb == "approve" and gate_lists(row, judged.stage, user, judged.teams)
+        scm = self.s.scm_for(row.platform)
+        return judged, await may(self.s.access, scm, row.repo, user, verb, listed=listed)
+
+    async def _carry_out(self, row: PromotionRow, verb: str, user: str, stage: str | None) -> str:
         try:
-            judged = await judge(self.s.promotions, row, verb, user, stage=stage, now=now)
-            listed = verb == "approve" and gate_lists(row, judged.stage, user, judged.teams)
-            verdict = await may(self.s.access, scm, row.repo, user, verb, listed=listed)
+            judged, verdict = await self._judge(row, verb, user, stage)
         except PrbotError as exc:
             return f"{verb}: the platform could not say who may ({exc})"
         if not verdict.allowed:
@@ -149,19 +141,16 @@ class Dashboard:
             )
         if judged.refusal:
             return f"{verb}: {judged.refusal}"
+        now = self.s.clock()
         await self.s.store.enqueue([happen_job(row.id, judged.happening)], now=now)
         return f"{verb}: done, as {user}"
 
     async def _buttons(self, row: PromotionRow, user: str) -> list[dict[str, str]]:
         """The commands ``user`` may use on this promotion now (nothing refused is shown)."""
-        scm = self.s.scm_for(row.platform)
-        now = self.s.clock()
         shown: list[dict[str, str]] = []
         for verb in VERBS:
             try:
-                judged = await judge(self.s.promotions, row, verb, user, now=now)
-                listed = verb == "approve" and gate_lists(row, judged.stage, user, judged.teams)
-                verdict = await may(self.s.access, scm, row.repo, user, verb, listed=listed)
+                judged, verdict = await self._judge(row, verb, user)
             except PrbotError:
                 continue
             if verdict.allowed and judged.refusal is None:

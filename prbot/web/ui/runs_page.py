@@ -7,10 +7,6 @@ can read its repository, sees it."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -18,7 +14,9 @@ from aiohttp import web
 from prbot.engine.commands.access import Access
 from prbot.errors import PrbotError
 from prbot.store.base import Run, Store
-from prbot.web.ui.dashboard import EVENTS_EVERY, EVENTS_SECONDS, ScmFor
+from prbot.web.ui.catalog_pages import form_text
+from prbot.web.ui.dashboard import ScmFor
+from prbot.web.ui.events import stream_changes
 from prbot.web.ui.pages import Pages
 from prbot.web.ui.signin import SignIn, redirect
 
@@ -47,7 +45,7 @@ class RunsPage:
             return redirect(f"/signin?next=/runs/{run_id}")
         run = await self._visible(run_id, session.user)
         again = f"/catalog/{run.automation}?" + urlencode(
-            {"repo": run.repo, **{k: _text(v) for k, v in run.inputs.items()}}
+            {"repo": run.repo, **{k: form_text(v) for k, v in run.inputs.items()}}
         )
         values = {"run": run, "finished": run.status in FINISHED, "again": again}
         response = self.pages.render("run.html", session, values)
@@ -63,27 +61,12 @@ class RunsPage:
         if not session.signed_in:
             raise web.HTTPNotFound(text="no such run")
         run = await self._visible(int(request.match_info["id"]), session.user)
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
-        )
-        await response.prepare(request)
-        async for status in self._statuses(run.id):
-            await response.write(f"data: {json.dumps({'status': status})}\n\n".encode())
-        return response
 
-    async def _statuses(self, run_id: int) -> AsyncIterator[str]:
-        seen = ""
-        deadline = time.monotonic() + EVENTS_SECONDS
-        while time.monotonic() < deadline:
-            run = await self.store.run(run_id)
-            if run is None:
-                return
-            if run.status != seen:
-                seen = run.status
-                yield seen
-                if seen in FINISHED:
-                    return
-            await asyncio.sleep(EVENTS_EVERY)
+        async def status() -> str | None:
+            found = await self.store.run(run.id)
+            return None if found is None else found.status
+
+        return await stream_changes(request, "status", status, done=lambda s: s in FINISHED)
 
     async def _visible(self, run_id: int, user: str) -> Run:
         run = await self.store.run(run_id)
@@ -98,9 +81,3 @@ class RunsPage:
         if have == "none":
             raise web.HTTPNotFound(text="no such run")
         return run
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
