@@ -335,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     from prbot.promote_cli import add_parsers as add_promote_parsers
 
     add_promote_parsers(sub)
+
+    from prbot.demo.cli import add_parser as add_demo_parser
+
+    add_demo_parser(sub)
     return parser
 
 

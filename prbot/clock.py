@@ -79,6 +79,14 @@ def read_offset(path: Path) -> float:
     return offset
 
 
+def write_offset(path: Path, offset: float) -> None:
+    """Make a server reading ``path`` run ``offset`` seconds ahead of real time: a new
+    file renamed over the old one, so the reader never sees half a write."""
+    new = path.with_name(path.name + ".new")
+    new.write_text(f"{offset}\n", encoding="utf-8")
+    os.replace(new, path)
+
+
 def _stamp(path: Path) -> Stamp | None:
     try:
         st = os.stat(path)

@@ -256,7 +256,12 @@ def test_context_previews_a_pipeline_stage(capsys) -> None:
 def test_the_dockerfile_copies_what_exists_and_runs_serve() -> None:
     # no Docker engine in CI: at least keep the file in step with the tree
     root = Path(__file__).resolve().parents[1]
-    lines = (root / "Dockerfile").read_text().splitlines()
-    copied = [x.split()[1:-1] for x in lines if x.startswith("COPY ")]
+    text = (root / "Dockerfile").read_text()
+    lines = text.splitlines()
+    # what is copied from the checkout exists (a copy from the build stage is not a path)
+    copied = [x.split()[1:-1] for x in lines if x.startswith("COPY ") and "--from=" not in x]
     assert copied and all((root / p).exists() for sources in copied for p in sources)
     assert 'CMD ["prbot", "serve"]' in lines
+    # the image installs the wheel as CI does, and asks /readyz whether it is healthy
+    assert "pip wheel" in text and "pip install --no-cache-dir /dist/prbot-*.whl" in text
+    assert [x for x in lines if x.startswith("HEALTHCHECK ")] and "/readyz" in text

@@ -197,10 +197,10 @@ async def matching_runs(
 
 
 def requested_note(requested_by: str, requested_in: str, what: str) -> str:
-    """The end of the PR body of a run or promotion a comment asked for: who, and a link
-    to the comment; "" for one asked for otherwise."""
+    """The end of the PR body of a run or promotion: who asked, and a link to the comment
+    or catalog page they asked in (the API, a script's way in, has none)."""
     if not requested_in:
-        return ""
+        return f"Requested by @{requested_by} through prbot's API ({what})."
     # the catalog's page, or a comment on a PR or MR (neither has /catalog/ in its path)
     where = "the catalog" if "/catalog/" in urlsplit(requested_in).path else "a comment"
     return f"Requested by @{requested_by} in {link(where, requested_in)} ({what})."

@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+from prbot.clock import write_offset
+
 
 class ManualClock:
     """A clock (``clock()`` -> seconds) that only moves when the test moves it."""
@@ -55,8 +57,10 @@ class ClockFile:
 
     def write(self, offset: float | str) -> None:
         """Write ``offset`` as it is (a string may be anything, to test a malformed file)."""
-        new = self.path.with_name(self.path.name + ".new")
-        new.write_text(f"{offset}\n")
-        os.replace(new, self.path)
-        if not isinstance(offset, str):
+        if isinstance(offset, str):
+            new = self.path.with_name(self.path.name + ".new")
+            new.write_text(f"{offset}\n")
+            os.replace(new, self.path)
+        else:
+            write_offset(self.path, offset)
             self.offset = offset
