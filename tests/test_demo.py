@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from datetime import datetime
@@ -121,3 +122,37 @@ async def test_every_link_the_demo_shows_is_a_page_and_a_wrong_step_stops_it(
 def test_the_story_starts_on_a_tuesday_morning_in_berlin(now: str, tuesday: str) -> None:
     at = next_tuesday_morning(datetime.fromisoformat(now))
     assert at == datetime.fromisoformat(tuesday).timestamp()
+
+
+async def test_keep_running_leaves_everything_up_with_links_that_answer() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prbot.cli", "demo", "--keep-running"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        for line in proc.stdout:  # the story first; the links once it is over
+            lines.append(line)
+            if line.startswith("  the repository"):
+                break
+        assert "Every step happened as told.\n" in lines, "".join(lines[-40:])
+        links = dict(
+            re.findall(r"^  the (\w+) +(http://127\.0\.0\.1:\d+/\S+)$", "".join(lines), re.M)
+        )
+        assert set(links) == {"catalog", "promotions", "repository"}
+        async with httpx.AsyncClient(timeout=10) as browser:
+            for name, url in links.items():
+                page = await browser.get(url)
+                # the pages want a signed-in person: they send the browser to sign in
+                assert page.status_code in (200, 302, 303), (name, page.status_code)
+                if page.status_code != 200:
+                    assert "/signin" in page.headers["Location"]
+            repository = await browser.get(links["repository"])
+            assert "acme/gitops" in repository.text and "myapp" in repository.text
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
