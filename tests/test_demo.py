@@ -4,6 +4,7 @@ says when a step does not happen as told."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import signal
@@ -150,9 +151,39 @@ async def test_keep_running_leaves_everything_up_with_links_that_answer() -> Non
                     assert "/signin" in page.headers["Location"]
             repository = await browser.get(links["repository"])
             assert "acme/gitops" in repository.text and "myapp" in repository.text
+        await signed_in_catalog(links["catalog"])
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def signed_in_catalog(catalog: str) -> None:
+    """A person signs in with GitHub through the forge's page, as alice, and lands on the
+    catalog with the demo's automations."""
+    base = catalog.removesuffix("/catalog")
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=10) as prbot,
+        httpx.AsyncClient(timeout=10) as forge,
+    ):
+        away = await prbot.get("/auth/github/login?next=/catalog")
+        assert away.status_code == 302, away.text
+        authorize = away.headers["Location"]
+        page = await forge.get(authorize)
+        assert page.status_code == 200 and "alice" in page.text
+        hidden = dict(
+            re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)
+        )
+        form = {k: html.unescape(v) for k, v in hidden.items()} | {
+            "login": "alice",
+            "decision": "authorize",
+        }
+        back = await forge.post(authorize.split("?")[0], data=form)
+        assert back.status_code == 302, back.text
+        done = await prbot.get(back.headers["Location"])
+        assert done.status_code == 302 and done.headers["Location"] == "/catalog"
+        shown = await prbot.get("/catalog")
+        assert shown.status_code == 200
+        assert "cluster-create" in shown.text and "alice (github)" in shown.text
