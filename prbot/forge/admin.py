@@ -313,6 +313,28 @@ async def open_pull(request: web.Request) -> web.Response:
     return _ok({"number": pr.number, "id": pr.id, "head_sha": pr.head_sha}, status=201)
 
 
+PULL_STATES = ("open", "closed", "merged", "all")
+
+
+async def list_pulls(request: web.Request) -> web.Response:
+    """?state=open|closed|merged|all (default open): a compact list, newest first, with
+    the forge's page of each (GitHub- and GitLab-style addresses)."""
+    forge = _forge(request)
+    full = _repo(request)
+    state = request.query.get("state", "open")
+    if state not in PULL_STATES:
+        raise BadRequest(f"state must be one of {', '.join(PULL_STATES)}, not {state!r}")
+    web_base = f"{forge.base_url}/{full}"
+    return _ok([
+        {"number": p.number, "title": p.title, "state": p.state, "author": p.author,
+         "head": p.head, "base": p.base, "head_sha": p.head_sha,
+         "merge_commit_sha": p.merge_commit_sha, "created_at": p.created_at,
+         "updated_at": p.updated_at, "html_url": f"{web_base}/pull/{p.number}",
+         "web_url": f"{web_base}/-/merge_requests/{p.number}"}
+        for p in forge.pull_requests(full, state=state)
+    ])  # fmt: skip
+
+
 async def merge_pull(request: web.Request) -> web.Response:
     forge = _forge(request)
     full = _repo(request)
@@ -523,6 +545,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("DELETE", f"{PREFIX}/hooks/{{hook_id}}", delete_hook),
     ("POST", f"{R}/commits", push_commit),
     ("POST", f"{R}/pulls", open_pull),
+    ("GET", f"{R}/pulls", list_pulls),
     ("GET", f"{R}/pulls/{{number}}", get_pull),
     ("POST", f"{R}/pulls/{{number}}/merge", merge_pull),
     ("POST", f"{R}/pulls/{{number}}/close", close_pull),

@@ -27,15 +27,22 @@ Drive a running forge (--url, default $PRBOT_FORGE_URL or http://127.0.0.1:8765)
   prbot forge permission acme/gitops alice write
   prbot forge team create acme/platform     # a GitHub team acme/platform, a GitLab group
   prbot forge team add acme/platform alice  # --role maintainer, --pending
+  prbot forge commit acme/gitops bump --start-branch main --file values.yaml=./v.yaml --as alice
+  prbot forge pulls open acme/gitops --head bump --title "Bump" --as alice
+  prbot forge pulls list acme/gitops --state all     # --json
   prbot forge comment acme/gitops 1 --as alice "/prbot promote"
   prbot forge status acme/gitops 3f2a9c1 ci/test success
-  prbot forge merge acme/gitops 1
+  prbot forge pulls merge acme/gitops 1              # also: prbot forge merge acme/gitops 1
+  prbot forge hook add github http://127.0.0.1:3000/webhooks/github --secret-env WEBHOOK_SECRET
+  prbot forge hook list                              # and: hook deliveries, hook redeliver ID
   prbot forge requests          # API calls per route since start (or --reset)
   prbot forge oauth gitlab prbot --redirect-uri http://127.0.0.1:8000/cb   # sign-in clients
 
 Point clients at http://127.0.0.1:PORT/api/v3 (GitHub REST), /api/graphql (GitHub
 GraphQL), http://127.0.0.1:PORT (python-gitlab; OAuth at /oauth/authorize) and /_forge
-(admin); GitHub's sign-in is at /login/oauth/authorize.
+(admin); GitHub's sign-in is at /login/oauth/authorize. People read the forge at
+http://127.0.0.1:PORT/ (repositories, pull requests, commits; read-only). docs/forge.md
+shows how to point `prbot serve` at it.
 """
 
 
@@ -80,7 +87,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     user_cmds = user.add_subparsers(dest="user_cmd", metavar="ACTION", required=True)
     ucreate = with_url(user_cmds.add_parser("create", help="create a user and print a token"))
     ucreate.add_argument("login")
-    ucreate.add_argument("--token", help="use this token instead of a random one")
+    token = ucreate.add_mutually_exclusive_group()
+    token.add_argument("--token", help="use this token instead of a random one")
+    token.add_argument(
+        "--token-env",
+        metavar="VAR",
+        help="use the token in this environment variable (kept off the command line and "
+        "not printed)",
+    )
 
     team = cmds.add_parser(
         "team",
@@ -102,11 +116,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     tremove.add_argument("login")
     with_url(team_cmds.add_parser("list", help="list teams and their members"))
 
-    m = admin("merge", "merge a pull request")
-    m.add_argument("full_name", metavar="OWNER/NAME")
-    m.add_argument("number", type=int)
-    m.add_argument("--as", dest="actor", help="merging user (default: the owner)")
-    m.add_argument("--method", default="merge", choices=("merge", "squash", "rebase"))
+    repo_list = with_url(repo_cmds.add_parser("list", help="list repositories"))
+    repo_list.add_argument("--json", action="store_true", help="print JSON")
+    _add_commit(admin)
+    _add_pulls(cmds, with_url)
+    _add_hooks(cmds, with_url)
+
+    _merge_arguments(admin("merge", "merge a pull request (as `pulls merge`)"))
 
     s = admin("status", "post a commit status")
     s.add_argument("full_name", metavar="OWNER/NAME")
@@ -140,9 +156,96 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _merge_arguments(m: argparse.ArgumentParser) -> None:
+    m.add_argument("full_name", metavar="OWNER/NAME")
+    m.add_argument("number", type=int)
+    m.add_argument("--as", dest="actor", help="merging user (default: the owner)")
+    m.add_argument("--method", default="merge", choices=("merge", "squash", "rebase"))
+
+
+def _add_commit(admin: Any) -> None:
+    c = admin("commit", "push a commit of local files onto a branch, as a user")
+    c.add_argument("full_name", metavar="OWNER/NAME")
+    c.add_argument("branch")
+    c.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="PATH=LOCAL",
+        help="set PATH in the repository to the content of the local file LOCAL (repeat)",
+    )
+    c.add_argument("--delete", action="append", default=[], metavar="PATH", help="remove PATH")
+    c.add_argument("--start-branch", metavar="BRANCH", help="create BRANCH's tip from this one")
+    c.add_argument("-m", "--message", default="Update files")
+    c.add_argument("--as", dest="actor", required=True, metavar="USER")
+
+
+def _add_pulls(cmds: Any, with_url: Any) -> None:
+    pulls = cmds.add_parser(
+        "pulls",
+        help="list, open, merge or close pull requests (GitLab: merge requests)",
+        description="Pull requests; on GitLab the same records are merge requests (N: iid).",
+    )
+    sub = pulls.add_subparsers(dest="pulls_cmd", metavar="ACTION", required=True)
+    ls = with_url(sub.add_parser("list", help="list pull requests with their pages"))
+    ls.add_argument("full_name", metavar="OWNER/NAME")
+    ls.add_argument("--state", default="open", choices=("open", "closed", "merged", "all"))
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    op = with_url(sub.add_parser("open", help="open a pull request from a branch, as a user"))
+    op.add_argument("full_name", metavar="OWNER/NAME")
+    op.add_argument("--head", required=True, metavar="BRANCH")
+    op.add_argument("--base", metavar="BRANCH", help="default: the default branch")
+    op.add_argument("--title", required=True)
+    op.add_argument("--body", default="")
+    op.add_argument("--as", dest="actor", required=True, metavar="USER")
+    _merge_arguments(with_url(sub.add_parser("merge", help="merge a pull request")))
+    cl = with_url(sub.add_parser("close", help="close a pull request without merging"))
+    cl.add_argument("full_name", metavar="OWNER/NAME")
+    cl.add_argument("number", type=int)
+    cl.add_argument("--as", dest="actor", help="closing user (default: the owner)")
+
+
+def _add_hooks(cmds: Any, with_url: Any) -> None:
+    hook = cmds.add_parser(
+        "hook",
+        help="webhooks: register, list, remove; their deliveries",
+        description="Webhook subscriptions. A secret is read from the environment variable "
+        "--secret-env names (never from the command line) and never printed.",
+    )
+    sub = hook.add_subparsers(dest="hook_cmd", metavar="ACTION", required=True)
+    add = with_url(sub.add_parser("add", help="send a platform's events to a URL"))
+    add.add_argument("platform", choices=("github", "gitlab"))
+    add.add_argument("target", metavar="URL", help="e.g. http://127.0.0.1:3000/webhooks/github")
+    add.add_argument(
+        "--secret-env",
+        metavar="VAR",
+        help="environment variable holding the secret (GitHub: the HMAC key of "
+        "X-Hub-Signature-256; GitLab: sent as X-Gitlab-Token); unset: no secret",
+    )
+    add.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this event (repeat; GitHub names like pull_request, GitLab hook names "
+        'like "Merge Request Hook"); default: every event',
+    )
+    add.add_argument("--repo", metavar="OWNER/NAME", help="only this repository (default: all)")
+    hl = with_url(sub.add_parser("list", help="list webhooks"))
+    hl.add_argument("--json", action="store_true", help="print JSON")
+    rm = with_url(sub.add_parser("remove", help="remove a webhook"))
+    rm.add_argument("hook_id", type=int, metavar="ID")
+    dl = with_url(sub.add_parser("deliveries", help="list deliveries, newest last"))
+    dl.add_argument("--hook", dest="hook_id", type=int, metavar="ID", help="of this hook only")
+    dl.add_argument("--json", action="store_true", help="print JSON")
+    rd = with_url(sub.add_parser("redeliver", help="send a delivery again"))
+    rd.add_argument("delivery_id", type=int, metavar="DELIVERY_ID")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.forge_cmd is None:
-        return serve(args.port, Path(args.data))
+        # absolute: git runs some commands in other folders (repo create --from)
+        return serve(args.port, Path(args.data).resolve())
     handlers = {
         "repo": _repo,
         "user": _user,
@@ -153,6 +256,9 @@ def run(args: argparse.Namespace) -> int:
         "team": _team,
         "requests": _requests,
         "oauth": _oauth,
+        "commit": _commit,
+        "pulls": _pulls,
+        "hook": _hook,
     }
     try:
         return handlers[args.forge_cmd](args)
@@ -217,6 +323,13 @@ def _call(url: str, method: str, path: str, body: dict[str, Any] | None = None) 
 
 
 def _repo(args: argparse.Namespace) -> int:
+    if args.repo_cmd == "list":
+        repos = _call(args.url, "GET", "/repos")
+        if args.json:
+            print(json.dumps(repos, indent=2))
+        for r in [] if args.json else repos:
+            print(f"{r['full_name']}  {r['visibility']}  {r['default_branch']}")
+        return EXIT_OK
     folder = Path(args.folder).resolve()
     if not folder.is_dir():
         raise AdminError(f"--from {args.folder}: not a directory")
@@ -236,8 +349,17 @@ def _repo(args: argparse.Namespace) -> int:
 
 
 def _user(args: argparse.Namespace) -> int:
-    out = _call(args.url, "POST", "/users", {"login": args.login, "token": args.token})
-    print(f"user {out['login']} (id {out['id']}); token: {out['token']}")
+    token = args.token
+    if args.token_env:
+        token = os.environ.get(args.token_env, "")
+        if not token:
+            raise AdminError(
+                f"--token-env {args.token_env}: that environment variable is not set or "
+                "empty; no user was created"
+            )
+    out = _call(args.url, "POST", "/users", {"login": args.login, "token": token})
+    shown = f"from ${args.token_env}" if args.token_env else out["token"]
+    print(f"user {out['login']} (id {out['id']}); token: {shown}")
     return EXIT_OK
 
 
@@ -335,3 +457,103 @@ def _oauth(args: argparse.Namespace) -> int:
     from prbot.forge.oauth import cli as oauth_cli
 
     return oauth_cli.run(args, _call)
+
+
+def _commit(args: argparse.Namespace) -> int:
+    import base64
+
+    files: dict[str, str | None] = {}
+    for spec in args.file:
+        path, eq, local = spec.partition("=")
+        if not eq or not path or not local:
+            raise AdminError(f"--file {spec}: expected PATH=LOCAL_FILE")
+        try:
+            files[path] = base64.b64encode(Path(local).read_bytes()).decode()
+        except OSError as exc:
+            raise AdminError(f"--file {spec}: cannot read {local}: {exc.strerror}") from None
+    files.update(dict.fromkeys(args.delete))
+    if not files:
+        raise AdminError("nothing to commit: give --file PATH=LOCAL_FILE or --delete PATH")
+    out = _call(
+        args.url,
+        "POST",
+        f"/repos/{args.full_name}/commits",
+        {
+            "branch": args.branch,
+            "start_branch": args.start_branch,
+            "message": args.message,
+            "files": files,
+            "encoding": "base64",
+            "author": args.actor,
+        },
+    )
+    print(f"{args.branch} at {out['sha']}")
+    return EXIT_OK
+
+
+def _pulls(args: argparse.Namespace) -> int:
+    if args.pulls_cmd == "merge":
+        return _merge(args)
+    repo = f"/repos/{args.full_name}/pulls"
+    if args.pulls_cmd == "open":
+        body = {"head": args.head, "base": args.base, "title": args.title,
+                "body": args.body, "author": args.actor}  # fmt: skip
+        out = _call(args.url, "POST", repo, body)
+        print(f"opened #{out['number']} ({args.head} at {out['head_sha'][:12]})")
+    elif args.pulls_cmd == "close":
+        out = _call(args.url, "POST", f"{repo}/{args.number}/close", {"actor": args.actor})
+        print(f"closed #{out['number']}")
+    else:
+        pulls = _call(args.url, "GET", f"{repo}?state={args.state}")
+        if args.json:
+            print(json.dumps(pulls, indent=2))
+            return EXIT_OK
+        for p in pulls:
+            print(f"#{p['number']}  {p['state']:<6}  {p['head']} -> {p['base']}  {p['author']}  "
+                  f"{p['title']}  {p['html_url']}")  # fmt: skip
+        if not pulls:
+            print(f"no {'' if args.state == 'all' else args.state + ' '}pull requests")
+    return EXIT_OK
+
+
+def _hook(args: argparse.Namespace) -> int:
+    if args.hook_cmd == "add":
+        secret = ""
+        if args.secret_env:
+            secret = os.environ.get(args.secret_env, "")
+            if not secret:
+                raise AdminError(
+                    f"--secret-env {args.secret_env}: that environment variable is not set "
+                    "or empty; no webhook was added"
+                )
+        body = {"platform": args.platform, "url": args.target, "secret": secret,
+                "events": args.event, "repo": args.repo}  # fmt: skip
+        h = _call(args.url, "POST", "/hooks", body)
+        print(f"hook {h['id']}: {_describe_hook(h)}" + ("" if secret else " (no secret)"))
+    elif args.hook_cmd == "list":
+        hooks = _call(args.url, "GET", "/hooks")
+        if args.json:
+            print(json.dumps(hooks, indent=2))
+        for h in [] if args.json else hooks:
+            print(f"{h['id']}  {_describe_hook(h)}" + ("" if h["active"] else " (inactive)"))
+    elif args.hook_cmd == "remove":
+        _call(args.url, "DELETE", f"/hooks/{args.hook_id}")
+        print(f"hook {args.hook_id} removed")
+    elif args.hook_cmd == "deliveries":
+        query = f"?hook_id={args.hook_id}" if args.hook_id is not None else ""
+        items = _call(args.url, "GET", f"/deliveries{query}")
+        if args.json:
+            print(json.dumps(items, indent=2))
+        for d in [] if args.json else items:
+            event = d["event"] + (f".{d['action']}" if d["action"] else "")
+            outcome = d["status_code"] or d["error"] or "pending"
+            print(f"{d['id']}  hook {d['hook_id']}  {event}  {d['repository'] or '-'}  {outcome}")
+    else:
+        d = _call(args.url, "POST", f"/deliveries/{args.delivery_id}/redeliver")
+        print(f"delivery {d['id']} (again of {args.delivery_id}): {d['status_code'] or d['error']}")
+    return EXIT_OK
+
+
+def _describe_hook(h: dict[str, Any]) -> str:
+    events = ", ".join(h["events"]) or "every event"
+    return f"{h['platform']} {h['url']} ({events}; {h['repo'] or 'every repository'})"

@@ -2,9 +2,9 @@
 
 ``create_app(forge)`` wires GitHub REST (``/api/v3``), GitHub GraphQL (``/api/graphql``),
 GitLab v4 (``/api/v4``, from ``prbot.forge.gitlab`` when that module exists), both
-platforms' OAuth sign-in flows (``prbot.forge.oauth``) and the admin API (``/_forge``)
-behind the request recorder / fault injector. ``ForgeServer`` is an async context manager
-for tests, the demo and the CLI::
+platforms' OAuth sign-in flows (``prbot.forge.oauth``), the admin API (``/_forge``) and
+the read-only HTML pages (``prbot.forge.pages``) behind the request recorder / fault
+injector. ``ForgeServer`` is an async context manager for tests, the demo and the CLI::
 
     async with ForgeServer(data_dir) as srv:
         srv.github_api_url   # http://127.0.0.1:PORT/api/v3
@@ -23,7 +23,16 @@ from types import TracebackType
 
 from aiohttp import web
 
-from prbot.forge import admin, faults, ghteams, ghuser, github, graphql_api, oauth
+from prbot.forge import (
+    admin,
+    faults,
+    ghteams,
+    ghuser,
+    github,
+    graphql_api,
+    oauth,
+    pages,
+)
 from prbot.forge.ghhttp import FORGE_KEY, github_middleware
 from prbot.forge.state import Forge
 
@@ -58,6 +67,7 @@ def create_app(
     admin.setup_routes(app)
     oauth.setup_routes(app)
     _setup_gitlab(app, forge)
+    pages.setup_routes(app)  # after the APIs: their paths win over a page's
     return app
 
 
