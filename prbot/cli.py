@@ -336,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_promote_parsers(sub)
 
+    from prbot.setup.cli import add_parsers as add_setup_parsers
+
+    add_setup_parsers(sub)
+
     from prbot.demo.cli import add_parser as add_demo_parser
 
     add_demo_parser(sub)

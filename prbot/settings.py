@@ -5,7 +5,8 @@ Probot operator finds what they expect; prbot's own settings start with PRBOT_. 
 ``VARIABLES`` is the single source for parsing, validation and ``prbot serve --help``.
 
 Precedence: environment > config file (``--config FILE`` or PRBOT_CONFIG; YAML or TOML,
-keys are the variable names) > defaults. Empty values count as unset.
+keys are the variable names) > the files ``prbot setup`` writes (PRBOT_GITHUB_APP_FILE,
+PRBOT_GITLAB_FILE; see ``SETUP_FILES``) > defaults. Empty values count as unset.
 
 Webhook secret rotation: WEBHOOK_SECRET (and GITLAB_WEBHOOK_SECRET) may hold several
 secrets separated by whitespace, and *_PREVIOUS holds more; any of them verifies a
@@ -234,6 +235,23 @@ VARIABLES: tuple[Var, ...] = (
         ".prbot/config.yaml overrides these, except that the stricter wins for rollback",
     ),
     Var("PRBOT_CONFIG", "config file (YAML or TOML) with the same names as keys"),
+    Var(
+        "PRBOT_GITHUB_APP_FILE",
+        "the file `prbot setup github` writes (mode 0600; YAML): the App's APP_ID, "
+        "PRIVATE_KEY, WEBHOOK_SECRET, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET and GHE_HOST / "
+        "GHE_PROTOCOL, read when it exists. The environment and the config file win over it "
+        "variable by variable; it is not read at all when APP_ID, PRIVATE_KEY, "
+        "PRIVATE_KEY_PATH or GITHUB_TOKEN is set there (one App's key must not meet another's "
+        "id). Unset: $PRBOT_DATA_DIR/github-app.yaml",
+        "path",
+    ),
+    Var(
+        "PRBOT_GITLAB_FILE",
+        "the file `prbot setup gitlab` writes (mode 0600; YAML): GITLAB_URL and "
+        "GITLAB_WEBHOOK_SECRET, read when it exists; the environment and the config file win "
+        "over it variable by variable. Unset: $PRBOT_DATA_DIR/gitlab.yaml",
+        "path",
+    ),
     Var(
         "PRBOT_CLOCK_FILE",
         "for tests and the demo, never in production: a file holding seconds (a number, may "
@@ -478,8 +496,8 @@ def read_config_file(path: str) -> dict[str, str]:
 
 
 def _raw(env: Mapping[str, str] | None, config_file: str | None) -> tuple[dict[str, str], str]:
-    """The variables' texts, environment over config file, and the config file used.
-    Only this module reads the environment."""
+    """The variables' texts, environment over config file over the files ``prbot setup``
+    writes, and the config file used. Only this module reads the environment."""
     env = os.environ if env is None else env
     config_file = config_file or env.get("PRBOT_CONFIG", "").strip() or ""
     raw: dict[str, str] = read_config_file(config_file) if config_file else {}
@@ -487,7 +505,68 @@ def _raw(env: Mapping[str, str] | None, config_file: str | None) -> tuple[dict[s
         value = env.get(var.name, "")
         if value.strip():
             raw[var.name] = value
+    for name, (keys, blockers) in SETUP_FILES.items():
+        if any(raw.get(b, "").strip() for b in blockers):
+            continue
+        for key, value in read_setup_file(name, raw, keys).items():
+            raw.setdefault(key, value)
     return raw, config_file
+
+
+# the files `prbot setup` writes: the setting naming each, its default name in
+# PRBOT_DATA_DIR, the variables it may hold, and those whose presence elsewhere disables it
+SETUP_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "PRBOT_GITHUB_APP_FILE": (
+        ("APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET",
+         "GHE_HOST", "GHE_PROTOCOL"),
+        ("APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "GITHUB_TOKEN"),
+    ),
+    "PRBOT_GITLAB_FILE": (("GITLAB_URL", "GITLAB_WEBHOOK_SECRET"), ()),
+}  # fmt: skip
+SETUP_FILE_NAMES = {"PRBOT_GITHUB_APP_FILE": "github-app.yaml", "PRBOT_GITLAB_FILE": "gitlab.yaml"}
+
+
+def setup_file_path(name: str, raw: Mapping[str, str]) -> tuple[Path, bool]:
+    """Where setup file ``name`` is, and whether it was named explicitly."""
+    given = raw.get(name, "").strip()
+    if given:
+        return Path(given).expanduser(), True
+    data_dir = raw.get("PRBOT_DATA_DIR", "").strip() or BY_NAME["PRBOT_DATA_DIR"].default
+    return Path(data_dir).expanduser() / SETUP_FILE_NAMES[name], False
+
+
+def read_setup_file(name: str, raw: Mapping[str, str], keys: tuple[str, ...]) -> dict[str, str]:
+    """The variables setup file ``name`` holds ({} when the default one does not exist);
+    ConfigError naming ``name`` when it is unreadable, open to others or holds other keys."""
+    path, explicit = setup_file_path(name, raw)
+    where = f"{name} ({path})"
+    if not path.exists():
+        if explicit:
+            raise ConfigError([f"{where}: no such file"])
+        return {}
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError([f"{where}: holds secrets but is open to others (mode {mode:04o}): "
+                           f"chmod 600 {path}"])  # fmt: skip
+    try:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not a text file"
+        raise ConfigError([f"{where}: cannot read: {reason}"]) from None
+    except YAMLError:
+        raise ConfigError([f"{where}: not valid YAML"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{where}: must be a mapping of variable names to values"])
+    unknown = sorted(str(k) for k in data if k not in keys)
+    if unknown:
+        raise ConfigError([f"{where}: {', '.join(unknown)}: not allowed here (only "
+                           f"{', '.join(keys)})"])  # fmt: skip
+    return {str(k): str(v) for k, v in data.items() if v is not None and str(v).strip()}
 
 
 class _Reader:

@@ -218,3 +218,37 @@ async def test_a_repositorys_own_automations_and_what_they_say_as_text(
         assert form.status_code == 200
         assert "<img src=x" not in form.text and "&lt;img src=x onerror=alert(1)&gt;" in form.text
         assert 'name="what"' in form.text
+
+
+async def test_the_repository_is_chosen_from_those_one_can_write_to(
+    tmp_path, forge_repo: ForgeRepo
+) -> None:
+    """Where prbot can list them, the form offers the repositories the person can write
+    to (a select named repo, the posted one kept); someone who can write nowhere prbot
+    writes types the name instead (and is refused on submit)."""
+    await forge_repo.forge.create_repo("acme/infra", files={"README.md": "# infra\n"})
+    forge_repo.forge.set_permission("acme/infra", "alice", "maintain")
+    forge_repo.forge.set_permission("acme/infra", forge_repo.bot, "write")
+    await forge_repo.forge.create_repo("acme/private", files={"README.md": "# private\n"})
+    forge_repo.forge.set_permission("acme/private", forge_repo.bot, "write")  # not alice's
+    port = free_port()
+    env = proxied_env(forge_repo, tmp_path, port)
+    async with (
+        serve_process(tmp_path, env, port=port) as served,
+        httpx.AsyncClient(base_url=served.base_url, timeout=20) as web,
+    ):
+        page = await web.get("/catalog/cluster-create", headers=as_user("alice"))
+        chooser = re.search(r'<select id="f-repo" name="repo"[^>]*>(.*?)</select>', page.text, re.S)
+        assert chooser is not None, page.text
+        options = re.findall(r'<option value="([^"]*)"', chooser.group(1))
+        assert options == ["", "acme/gitops", "acme/infra"]
+        # a refused post keeps the repository chosen
+        form = {"csrf_token": csrf(page.text), "platform": "github", "repo": "acme/infra",
+                "name": "Bad_Name", "action": "run"}  # fmt: skip
+        wrong = await web.post("/catalog/cluster-create", headers=as_user("alice"), data=form)
+        assert wrong.status_code == 422
+        assert '<option value="acme/infra" selected>' in wrong.text
+        # rita reads acme/gitops only: no list, the text field
+        theirs = await web.get("/catalog/cluster-create", headers=as_user("rita"))
+        assert '<select id="f-repo"' not in theirs.text
+        assert '<input id="f-repo" name="repo"' in theirs.text

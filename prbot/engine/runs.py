@@ -5,6 +5,10 @@
   outcome on the Run and in the audit log. Idempotent: the head branch is deterministic
   and ``run_automation`` finds the existing branch and PR, so a retry after a crash makes
   no second commit or PR.
+- A run with password inputs is carried out by ``carry`` in the process that took the
+  request, with their values (``prbot.engine.sealed_runs``); its stored job only names
+  them (``"sealed"``) and is a guard: run by a worker later, it does nothing if the run is
+  done, and otherwise fails it (``PASSWORD_GONE``), never running it without them.
 - On the router: a PR merged, closed or reopened moves the Runs whose PR it is.
 """
 
@@ -12,17 +16,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from prbot.automation.definitions import PrAutomation
 from prbot.automation.inputs import ValidInputs, validate_inputs
 from prbot.automation.limits import LIMITS, Limits
-from prbot.engine.definitions import DefinitionsCache
 from prbot.engine.router import Context, Router
 from prbot.engine.run import run_automation
+from prbot.engine.run_requests import RUN_JOB
 from prbot.engine.sandbox import Sandbox
+from prbot.engine.vault import PASSWORD_GONE
 from prbot.errors import (
     DescribedError,
     PermanentError,
@@ -41,6 +46,13 @@ log = logging.getLogger("prbot.worker")
 ScmFor = Callable[[str], Scm]
 Clock = Callable[[], float]
 
+
+class AutomationLookup(Protocol):
+    """Where a run's automation is found (``DefinitionsCache``)."""
+
+    async def lookup(self, platform: str, repo: str, name: str) -> PrAutomation: ...
+
+
 # a PR's fate is final for its run: a re-run would raise a new PR for a finished change
 FINISHED = ("merged", "closed")
 MAX_RUNS_SCANNED = 5000
@@ -52,7 +64,7 @@ class AutomationRunHandler:
     def __init__(
         self,
         store: Store,
-        definitions: DefinitionsCache,
+        definitions: AutomationLookup,
         scm_for: ScmFor,
         *,
         clock: Clock = time.time,
@@ -69,19 +81,52 @@ class AutomationRunHandler:
         self.limits = limits
 
     async def __call__(self, job: Job) -> None:
+        run = await self._stored(job)
+        if await self._sealed(job, run):
+            await self._guard(run)
+            return
+        await self._perform(job, run, {})
+
+    async def _sealed(self, job: Job, run: Run) -> bool:
+        """Whether the run needs password values: its job says so, or, for a job the
+        reconciler queued again (it carries no inputs), the run's first job said so."""
+        if "inputs" in job.payload:
+            return bool(job.payload.get("sealed"))
+        first = await self.store.job_by_key(f"{RUN_JOB}:{run.id}")
+        return first is not None and bool(first.payload.get("sealed"))
+
+    async def carry(self, job: Job, passwords: Mapping[str, str]) -> None:
+        """Run a sealed job with the values of its password inputs (only the process
+        that took the request has them)."""
+        await self._perform(job, await self._stored(job), passwords)
+
+    async def _stored(self, job: Job) -> Run:
         run_id = _run_id(job)
         run = await self.store.run(run_id)
         if run is None:
             raise PermanentError(f"run {run_id} does not exist")
+        return run
+
+    async def _guard(self, run: Run) -> None:
+        """A sealed run's job, due: done by the process that had its passwords, or
+        failed (the pool's ``on_dead`` records why on the run)."""
+        if run.status not in ("queued", "running"):
+            log.info("run %s was carried out where it was asked for (%s)", run.id, run.status)
+            return
+        log.warning("run %s: its password inputs are gone; failed", run.id)
+        raise DescribedError(PASSWORD_GONE, permanent=True)
+
+    async def _perform(self, job: Job, run: Run, passwords: Mapping[str, str]) -> None:
         if run.status in FINISHED:
             log.info("run %s is %s already; nothing to do", run.id, run.status)
             return
         await self.store.update_run(run.id, now=self.clock(), status="running", error="")
-        secrets: Iterable[str] = self.secrets
+        secrets: Iterable[str] = (*self.secrets, *passwords.values())
         try:
             automation = await self.definitions.lookup(run.platform, run.repo, run.automation)
-            valid = validate_inputs(automation.configuration, _inputs(job, run), self.limits)
-            secrets = (*self.secrets, *valid.secrets)
+            given = {**_inputs(job, run), **passwords}
+            valid = validate_inputs(automation.configuration, given, self.limits)
+            secrets = (*self.secrets, *passwords.values(), *valid.secrets)
             scm = self.scm_for(run.platform)
             await self._run(run, automation, valid, scm)
         except Exception as exc:

@@ -29,9 +29,16 @@ FORGE_KEY = web.AppKey("forge", Forge)
 PRINCIPAL = web.RequestKey("forge.principal", object)
 # endpoints an app authenticates to with its JWT rather than an installation token
 JWT_ROUTES = (
+    "/api/v3/app/installations",
     "/api/v3/app/installations/{installation_id}/access_tokens",
     "/api/v3/repos/{owner}/{repo}/installation",
+    "/api/v3/app",
+    "/api/v3/app/hook/config",
+    "/api/v3/app/hook/deliveries",
 )
+# endpoints that take no credentials (the manifest flow's code is its own secret); their
+# handlers answer their own errors
+ANONYMOUS_ROUTES = ("/api/v3/app-manifests/{code}/conversions",)
 UNMETERED = ("/api/v3/rate_limit",)
 
 
@@ -116,6 +123,10 @@ async def github_middleware(request: web.Request, handler: Any) -> web.StreamRes
     route = _route(request)
     token = bearer(request)
     who = forge.authenticate(token, "github") if token else None
+    if who is None and token is None and route in ANONYMOUS_ROUTES:
+        key = f"anonymous:{request.remote}:{resource}"
+        forge.rate_limits.spend(key, limit=ANONYMOUS_LIMIT)
+        return _finish(forge, await handler(request), key, resource)
     if who is None:
         # refused requests still spend (and report) the caller's anonymous budget
         key = f"anonymous:{request.remote}:{resource}"

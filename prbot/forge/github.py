@@ -1,6 +1,8 @@
 """GitHub REST v3 routes under ``/api/v3``: the 34 operations of
-tests/fixtures/api/github-openapi-subset.json, plus the compare API (not in the subset: its
-shape follows GitHub's documentation), answered from ``Forge`` in GitHub's shapes.
+tests/fixtures/api/github-openapi-subset.json, plus the compare API and the repository
+listings (``/user/repos``, ``/installation/repositories``, ``/app/installations``; not in
+the subset: their shapes follow GitHub's documentation), answered from ``Forge`` in
+GitHub's shapes.
 
 Handlers stay thin: parse and check the request, call one ``Forge`` method, shape the
 answer with ``ghshapes``. Auth, budgets and error bodies are ghhttp's middleware.
@@ -30,7 +32,7 @@ from prbot.forge.ghhttp import (
     repo_access,
 )
 from prbot.forge.ghshapes import GitHubShapes
-from prbot.forge.models import PERMISSIONS, App, Repo
+from prbot.forge.models import PERMISSIONS, App, Installation, Repo, User
 
 API = "/api/v3"
 REPO = f"{API}/repos/{{owner}}/{{repo}}"
@@ -761,6 +763,77 @@ async def request_reviewers(request: web.Request) -> web.Response:
     return json_response(shapes(request).pull_request(pr, simple=True), status=201)
 
 
+# --- repository listings -----------------------------------------------------------------------
+
+AFFILIATIONS = ("owner", "collaborator", "organization_member")
+
+
+def _permissions(level: str) -> dict[str, bool]:
+    have = PERMISSIONS.index(level)
+    names = ("pull", "triage", "push", "maintain", "admin")
+    return {name: have >= i + 1 for i, name in enumerate(names)}
+
+
+async def user_repos(request: web.Request) -> web.Response:
+    """``GET /user/repos``: the repositories the user owns or has a role on (an
+    organisation's through membership: not modelled), by ``visibility`` and
+    ``affiliation``, sorted by full name."""
+    forge = forge_of(request)
+    who = principal(request)
+    if not isinstance(who, User):
+        raise ApiError(403, "Resource not accessible by integration")
+    visibility = request.query.get("visibility", "all")
+    if visibility not in ("all", "public", "private"):
+        raise ApiError(422, "Validation Failed", [{"field": "visibility", "code": "invalid"}])
+    wanted = request.query.get("affiliation", ",".join(AFFILIATIONS)).split(",")
+    if any(a.strip() not in AFFILIATIONS for a in wanted):
+        raise ApiError(422, "Validation Failed", [{"field": "affiliation", "code": "invalid"}])
+    affiliation = {a.strip() for a in wanted}
+
+    def listed(r: Repo) -> bool:
+        mine = "owner" in affiliation and r.owner == who.login
+        member = "collaborator" in affiliation and who.login in r.permissions
+        shown = visibility == "all" or (visibility == "public") != r.private
+        return (mine or member) and shown
+
+    repos = sorted((r for r in forge.repos() if listed(r)), key=lambda r: r.full_name.lower())
+    page, headers = paginate(request, repos)
+    return json_response([shapes(request).repo(r, viewer=who.login) for r in page], headers=headers)
+
+
+async def installation_repositories(request: web.Request) -> web.Response:
+    """``GET /installation/repositories``: the repositories the installation token reaches,
+    each with the installation's permissions on it."""
+    forge = forge_of(request)
+    who = principal(request)
+    if not isinstance(who, Installation):
+        raise ApiError(403, "This endpoint requires an installation access token")
+    repos = sorted(forge.installation_repos(who), key=lambda r: r.full_name.lower())
+    page, headers = paginate(request, repos)
+    items = []
+    for r in page:
+        item = shapes(request).repo(r)
+        item["permissions"] = _permissions(forge.principal_permission(r.full_name, who))
+        items.append(item)
+    body = {
+        "total_count": len(repos),
+        "repository_selection": "all" if who.repos is None else "selected",
+        "repositories": items,
+    }
+    return json_response(body, headers=headers)
+
+
+async def app_installations(request: web.Request) -> web.Response:
+    """``GET /app/installations`` (as the App, with its JWT)."""
+    forge = forge_of(request)
+    app = principal(request)
+    if not isinstance(app, App):
+        raise ApiError(401, "A JSON web token is required for this endpoint")
+    mine = [i for i in forge.installations() if i.app_id == app.id]
+    page, headers = paginate(request, sorted(mine, key=lambda i: i.id))
+    return json_response([shapes(request).installation(i) for i in page], headers=headers)
+
+
 # --- wiring ------------------------------------------------------------------------------------
 
 ROUTES: list[tuple[str, str, Any]] = [
@@ -769,7 +842,10 @@ ROUTES: list[tuple[str, str, Any]] = [
         f"{API}/app/installations/{{installation_id}}/access_tokens",
         create_installation_token,
     ),
+    ("GET", f"{API}/app/installations", app_installations),
+    ("GET", f"{API}/installation/repositories", installation_repositories),
     ("GET", f"{API}/rate_limit", rate_limit),
+    ("GET", f"{API}/user/repos", user_repos),
     ("GET", REPO, get_repo),
     ("GET", f"{REPO}/collaborators/{{username}}/permission", collaborator_permission),
     ("GET", f"{REPO}/commits/{{ref:.+}}/check-runs", check_runs_for_ref),

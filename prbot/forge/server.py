@@ -30,6 +30,7 @@ from prbot.forge import (
     ghuser,
     github,
     graphql_api,
+    manifest_api,
     oauth,
     pages,
 )
@@ -66,6 +67,7 @@ def create_app(
     graphql_api.setup_routes(app)
     admin.setup_routes(app)
     oauth.setup_routes(app)
+    manifest_api.setup_routes(app, forge)  # GitHub's App manifest flow
     _setup_gitlab(app, forge)
     pages.setup_routes(app)  # after the APIs: their paths win over a page's
     return app

@@ -145,6 +145,14 @@ class HealthWanted:
 
 
 @dataclass(frozen=True)
+class RepoListing:
+    """Repositories the bot may write to (open PRs on), as far as it listed them."""
+
+    repos: tuple[str, ...]  # full paths, sorted case-insensitively
+    complete: bool  # False: there were more than the limit asked for (these are a part)
+
+
+@dataclass(frozen=True)
 class MergeResult:
     merged: bool
     sha: str | None
@@ -202,6 +210,14 @@ class Scm(Protocol):
     ) -> None: ...
 
     async def permission(self, repo: str, user: str) -> Permission: ...
+
+    async def writable_repositories(self, *, limit: int) -> RepoListing:
+        """The repositories prbot itself can write to, at most ``limit`` of them (the
+        bot's view: a person's own is found by asking ``permission`` about each). GitHub:
+        the App's installations' repositories, or with a token the repositories it may
+        push to; GitLab: projects where the token has Developer or more. At most
+        ``limit // 100 + 2`` requests per installation."""
+        ...
 
     async def teams_of(self, repo: str, user: str, teams: Sequence[str]) -> tuple[str, ...]:
         """Which of ``teams`` ``user`` is an active member of, as named in ``teams``.

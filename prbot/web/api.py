@@ -12,7 +12,10 @@ The routes exist only when PRBOT_API_TOKEN is set. Invalid requests get 422 with
 message per field: ``{"status": "invalid", "errors": {"inputs.tag": "is required"}}``.
 
 The inputs are checked, and the run stored and queued, by ``prbot.engine.run_requests``,
-which the ``run`` slash-command shares: password inputs are refused (see there).
+which the ``run`` slash-command shares. Password inputs are taken here (and by the
+catalog's form), never stored: this process carries such a run out itself, their values
+in its memory only (``prbot.engine.sealed_runs``); a process that cannot (no SCM or
+definitions lookup) refuses them.
 """
 
 from __future__ import annotations
@@ -36,10 +39,14 @@ from prbot.engine.run_requests import (
     request_run,
     target_problem,
 )
+from prbot.engine.runs import AutomationRunHandler
+from prbot.engine.sandbox import Sandbox
+from prbot.engine.sealed_runs import SealedRuns
+from prbot.engine.vault import SecretVault
 from prbot.errors import PrbotError, did_you_mean, is_permanent
-from prbot.scm.port import NotFound, ScmError
+from prbot.scm.port import NotFound, Scm, ScmError
 from prbot.settings import Settings
-from prbot.store.base import Store, StoreError
+from prbot.store.base import Run, Store, StoreError
 
 log = logging.getLogger("prbot.web.api")
 
@@ -51,6 +58,18 @@ Definitions = Callable[[], Any]  # returns a DefinitionSet-like object (.automat
 # (platform, repo, name) -> the repository's automation, or raises (DefinitionsCache.lookup)
 RepoLookup = Callable[[str, str, str], Awaitable[Any]]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+ScmFor = Callable[[str], Scm]
+
+
+class _Lookup:
+    """``repo_lookup`` as the run handler asks for it."""
+
+    def __init__(self, lookup: RepoLookup) -> None:
+        self._lookup = lookup
+
+    async def lookup(self, platform: str, repo: str, name: str) -> PrAutomation:
+        found: PrAutomation = await self._lookup(platform, repo, name)
+        return found
 
 
 def invalid(errors: dict[str, str]) -> web.Response:
@@ -79,6 +98,8 @@ class Api:
         *,
         repo_lookup: RepoLookup | None = None,
         clock: Callable[[], float] = time.time,
+        scm_for: ScmFor | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -86,8 +107,28 @@ class Api:
         self.repo_lookup = repo_lookup
         self.clock = clock
         self.token = settings.api_token.reveal().encode() if settings.api_token else b""
+        # runs with password inputs, carried out here (None: this process refuses them)
+        self.sealed: SealedRuns | None = None
+        if scm_for is not None and repo_lookup is not None:
+            handler = AutomationRunHandler(
+                store,
+                _Lookup(repo_lookup),
+                scm_for,
+                clock=clock,
+                secrets=settings.secret_values(),
+                sandbox=sandbox,
+                limits=settings.limits,
+            )
+            self.sealed = SealedRuns(handler, store, SecretVault(clock=clock))
 
     def add_routes(self, app: web.Application) -> None:
+        if self.sealed is not None:
+            sealed = self.sealed
+
+            async def finish_sealed_runs(app: web.Application) -> None:
+                await sealed.close()
+
+            app.on_cleanup.append(finish_sealed_runs)
         if not self.token:
             return  # no token, no API: nothing is reachable without authentication
         app.router.add_post("/api/runs", self.guard(self.create_run))
@@ -213,7 +254,9 @@ class Api:
         if not isinstance(raw_inputs, dict):
             errors["inputs"] = "must be an object of input names to values"
         elif automation is not None:
-            checked = check_inputs(automation, raw_inputs, self.settings.limits)
+            checked = check_inputs(
+                automation, raw_inputs, self.settings.limits, sealed=self.sealed is not None
+            )
             for key, message in checked.errors.items():
                 errors.setdefault(key, message)
         return RunRequest(name, platform, repo, automation, checked, errors)
@@ -235,15 +278,12 @@ class Api:
         if errors:
             return invalid(errors)
 
-        run, job_id = await request_run(
-            self.store,
+        run, job_id = await self.request_run(
             automation=name,
             repo=repo,
             platform=platform,
             requested_by=requested_by.strip(),
             inputs=checked,
-            max_attempts=self.settings.max_attempts,
-            now=self.clock(),
             via="api",
         )
         log.info(
@@ -255,6 +295,36 @@ class Api:
             status=201,
             headers={"Location": f"/api/runs/{run.id}"},
         )
+
+    async def request_run(
+        self,
+        *,
+        automation: str,
+        repo: str,
+        platform: str,
+        requested_by: str,
+        inputs: CheckedInputs,
+        via: str,
+        requested_in: str = "",
+    ) -> tuple[Run, int]:
+        """Store and queue the run (``request_run``); one with password values is then
+        carried out by this process (``SealedRuns``)."""
+        run, job_id = await request_run(
+            self.store,
+            automation=automation,
+            repo=repo,
+            platform=platform,
+            requested_by=requested_by,
+            inputs=inputs,
+            max_attempts=self.settings.max_attempts,
+            now=self.clock(),
+            via=via,
+            requested_in=requested_in,
+        )
+        if inputs.passwords:
+            assert self.sealed is not None  # check_inputs refused them otherwise
+            self.sealed.start(run.id, job_id, inputs.passwords)
+        return run, job_id
 
     # -- GET /api/runs/{id}, GET /api/jobs
 

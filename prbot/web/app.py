@@ -53,7 +53,10 @@ def create_app(
     app[STORE] = store
     Intake(settings, store, clock=clock).add_routes(app)
     Health(store, ready).add_routes(app)
-    api = Api(settings, store, definitions, repo_lookup=repo_lookup, clock=clock)
+    api = Api(
+        settings, store, definitions, repo_lookup=repo_lookup, clock=clock, scm_for=scm_for,
+        sandbox=sandbox,
+    )  # fmt: skip
     api.add_routes(app)
     catalog = CatalogApi(api, repo_definitions=repo_definitions, scm_for=scm_for, sandbox=sandbox)
     catalog.add_routes(app)

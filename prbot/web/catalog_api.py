@@ -7,7 +7,8 @@
 - ``POST /api/preview`` ``{"automation", "repo", "platform", "inputs"}`` -> 200 the change a
   run would make (``prbot.engine.preview``): rendered in the sandbox against the PR's
   base branch, nothing written. The body is checked as ``POST /api/runs`` checks it, with
-  the same 422 messages (password inputs refused the same way).
+  the same 422 messages. Password values render as given and are then masked (``***``)
+  everywhere in the answer: a preview never shows one back.
 
 The handlers are methods over injected lookups so the catalog pages can call them too.
 """
@@ -15,7 +16,7 @@ The handlers are methods over injected lookups so the catalog pages can call the
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +25,7 @@ from prbot.automation.catalog_view import catalog_view
 from prbot.engine.preview import Preview, preview_run
 from prbot.engine.run_requests import REPO_PATHS
 from prbot.engine.sandbox import Sandbox
-from prbot.errors import PrbotError, is_permanent
+from prbot.errors import PrbotError, is_permanent, redact
 from prbot.scm.port import NotFound, Scm, ScmError
 from prbot.web.api import Api, invalid
 
@@ -110,18 +111,20 @@ class CatalogApi:
         if self.scm_for is None or checked.automation is None:
             reason = "previews need the platform (this process has no SCM)"
             return web.json_response({"status": "unavailable", "reason": reason}, status=503)
+        passwords = checked.inputs.passwords
         try:
             found = await preview_run(
                 self.scm_for(checked.platform),
                 checked.repo,
                 checked.automation,
-                checked.inputs.for_job,  # passwords were refused by check_request
+                {**checked.inputs.for_job, **passwords},
                 sandbox=self.sandbox,
                 limits=self.api.settings.limits,
             )
         except PrbotError as exc:
-            return _scm_failure(exc, checked.repo, field="render")
-        return preview_view(checked.name, checked.platform, checked.repo, found)
+            return _scm_failure(exc, checked.repo, field="render", secrets=passwords.values())
+        view = preview_view(checked.name, checked.platform, checked.repo, found)
+        return masked(view, passwords.values()) if passwords else view
 
 
 def preview_view(automation: str, platform: str, repo: str, found: Preview) -> dict[str, Any]:
@@ -139,7 +142,21 @@ def preview_view(automation: str, platform: str, repo: str, found: Preview) -> d
     }
 
 
-def _scm_failure(exc: PrbotError, repo: str, *, field: str) -> web.Response:
+def masked(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` with every secret in its strings replaced by ``***``."""
+    hidden = tuple(secrets)
+    if isinstance(value, str):
+        return redact(value, hidden)
+    if isinstance(value, list):
+        return [masked(v, hidden) for v in value]
+    if isinstance(value, dict):
+        return {k: masked(v, hidden) for k, v in value.items()}
+    return value
+
+
+def _scm_failure(
+    exc: PrbotError, repo: str, *, field: str, secrets: Iterable[str] = ()
+) -> web.Response:
     """A missing repository is 404; the platform down or rate-limiting us, 503 (ask again
     later); anything else (a broken template, a limit) is the request's problem: 422."""
     if isinstance(exc, NotFound):
@@ -149,4 +166,4 @@ def _scm_failure(exc: PrbotError, repo: str, *, field: str) -> web.Response:
         log.warning("cannot read %s: %s", repo, exc)
         reason = f"cannot read {repo} now"
         return web.json_response({"status": "unavailable", "reason": reason}, status=503)
-    return invalid({field: str(exc)})
+    return invalid({field: redact(str(exc), secrets)})

@@ -66,7 +66,13 @@ SCHEMAS: dict[str, Schema] = {
         {"automation": STR, "platform": PLATFORM, "requested_by": STR},
         {
             "repo": {**STR, "description": "owner/name; the automation's own when it names one"},
-            "inputs": {"type": "object", "description": "input name -> value"},
+            "inputs": {
+                "type": "object",
+                "description": "input name -> value. A password input's value is taken "
+                "and never stored: the process that answers runs the run itself, the value "
+                "in its memory only (a restart before the run is done fails it: ask again); "
+                "a process that cannot (no platform) refuses it with 422",
+            },
         },
     ),
     "Run": _obj(
@@ -195,7 +201,14 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "PreviewRequest": _obj(
         {"automation": STR, "platform": PLATFORM},
-        {"repo": STR, "inputs": {"type": "object", "description": "input name -> value"}},
+        {
+            "repo": STR,
+            "inputs": {
+                "type": "object",
+                "description": "input name -> value; a password's value renders as given "
+                "and is shown as *** everywhere in the answer",
+            },
+        },
     ),
     "Preview": _obj(
         {
@@ -279,7 +292,8 @@ ID = _path("id", {"type": "integer", "minimum": 0})
 PATHS: dict[str, Schema] = {
     "/api/runs": {
         "post": {
-            "summary": "Ask for an automation run (validated now, run by a worker)",
+            "summary": "Ask for an automation run (validated now, run by a worker; one "
+            "with password inputs by the process that answers)",
             "operationId": "createRun",
             "requestBody": _body("RunRequest"),
             "responses": _answers(

@@ -79,7 +79,10 @@ async def test_a_cluster_through_the_catalog_in_a_browser(tmp_path, forge_repo: 
 
         await page.get_by_role("link", name=re.compile("cluster-create")).click()
         await page.wait_for_url(f"{base}/catalog/cluster-create")
-        await page.locator('input[name="repo"]').fill(REPO)
+        # the repositories alice can write to, to choose from
+        chooser = page.locator('select[name="repo"]')
+        assert await chooser.locator("option").all_inner_texts() == ["choose a repository", REPO]
+        await chooser.select_option(REPO)
         # the Azure-only field shows only for azure
         group = page.locator('[data-field="resourceGroup"]')
         await page.locator('select[name="cloud"]').select_option("aws")

@@ -315,7 +315,7 @@ def test_the_memory_fake_has_the_whole_port() -> None:
     """Every method of ``Scm``, with the same parameters (the tests below check behaviour)."""
     fake = MemoryScm()
     methods = [n for n, v in vars(Scm).items() if inspect.isfunction(v) and not n.startswith("_")]
-    assert len(methods) == 18
+    assert len(methods) == 19
     for name in methods:
         want = inspect.signature(getattr(Scm, name))
         got = inspect.signature(getattr(MemoryScm, name))

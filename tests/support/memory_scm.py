@@ -43,6 +43,7 @@ from prbot.scm.port import (
     PullRequest,
     PullRequestDraft,
     Reaction,
+    RepoListing,
     ScmError,
     Snapshot,
     TreeEntry,
@@ -257,6 +258,16 @@ class MemoryScm:
         if user == r.owner:
             return "admin"
         return r.permissions.get(user, "none")
+
+    async def writable_repositories(self, *, limit: int) -> RepoListing:
+        """The repositories the bot has write (or more) on, by path."""
+        write = PERMISSION_ORDER.index("write")
+        names = sorted(
+            (n for n, r in self.repos.items()
+             if PERMISSION_ORDER.index(r.permissions.get(self.bot, "none")) >= write),
+            key=str.lower,
+        )  # fmt: skip
+        return RepoListing(tuple(names[:limit]), complete=len(names) <= limit)
 
     async def teams_of(self, repo: str, user: str, teams: Sequence[str]) -> tuple[str, ...]:
         """As the platform names teams: "github", ``org/slug`` or a slug of the owner's

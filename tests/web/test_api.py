@@ -198,6 +198,8 @@ async def test_platform_needs_credentials(
 
 
 async def test_password_inputs_are_refused(client: TestClient, store: Store) -> None:
+    """Where this process cannot carry a run out itself (no SCM, no definitions lookup:
+    the API alone), password inputs are refused (tests/web/test_passwords_e2e.py: taken)."""
     given = await client.post(
         "/api/runs",
         json=request(automation="db-credentials", inputs={"name": "orders", "password": "hunter2"}),
@@ -205,7 +207,7 @@ async def test_password_inputs_are_refused(client: TestClient, store: Store) -> 
     )
     assert given.status == 422
     errors = (await given.json())["errors"]
-    assert "cannot be passed through this API" in errors["inputs.password"]
+    assert "cannot be passed this way" in errors["inputs.password"]
     assert "hunter2" not in await given.text()
     missing = await client.post(
         "/api/runs",

@@ -17,7 +17,6 @@ from openapi_spec_validator import validate as validate_openapi
 from prbot.automation.changeset import DirRepoView
 from prbot.automation.loader import DefinitionSet, load_view
 from prbot.engine.definitions import DefinitionsCache
-from prbot.engine.run_requests import PASSWORD_REFUSED
 from prbot.store.base import Store
 from prbot.web.app import create_app
 from tests.support.forge import FILES, ForgeRepo
@@ -275,11 +274,17 @@ async def test_preview_refuses_what_runs_refuse_with_the_same_words(
         "inputs.colour",
     }
 
+    # a password renders as given, and the preview shows it masked, never back
     secret = preview_body(automation="db-credentials", inputs={"name": "db", "password": "s3cr3t"})
-    refused = await client.post("/api/preview", json=secret, headers=AUTH)
-    assert refused.status == 422
-    assert (await oa.answer(refused))["errors"] == {"inputs.password": PASSWORD_REFUSED}
-    assert "s3cr3t" not in await refused.text()
+    shown = await client.post("/api/preview", json=secret, headers=AUTH)
+    assert shown.status == 200
+    [file] = (await oa.answer(shown))["files"]
+    assert "+password: ***" in file["diff"]
+    assert "s3cr3t" not in await shown.text()
+    # missing, it is required as any input is
+    unsaid = preview_body(automation="db-credentials", inputs={"name": "db"})
+    refused = await client.post("/api/preview", json=unsaid, headers=AUTH)
+    assert (await oa.answer(refused))["errors"] == {"inputs.password": "is required"}
 
 
 async def test_preview_of_a_missing_repository_and_bad_bodies(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from prbot.forge.gitlab import groups, health, merge_requests, repository, users
+from prbot.forge.gitlab import groups, health, hooks, merge_requests, repository, tokens, users
 from prbot.forge.gitlab.context import API_PREFIX, Routes
 from prbot.forge.gitlab.shapes import GitLabShapes
 
@@ -24,5 +24,5 @@ __all__ = ["API_PREFIX", "GitLabShapes", "setup_routes"]
 def setup_routes(app: web.Application, forge: Forge) -> None:
     routes = Routes(app, forge)
     shapes = GitLabShapes(forge)
-    for module in (repository, merge_requests, health, users, groups):
+    for module in (repository, merge_requests, health, users, groups, tokens, hooks):
         module.setup(routes, shapes)

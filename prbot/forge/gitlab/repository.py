@@ -14,7 +14,7 @@ from prbot.forge.errors import ForgeError
 from prbot.forge.gitlab.commits import create_commit
 from prbot.forge.gitlab.context import Ctx, Routes, bad_request, not_found, paginate
 from prbot.forge.gitlab.shapes import GitLabShapes
-from prbot.forge.models import Repo
+from prbot.forge.models import ACCESS_LEVELS, Repo
 
 ARCHIVE_FORMATS = {
     "tar.gz": "application/gzip",
@@ -28,6 +28,50 @@ def setup(routes: Routes, shapes: GitLabShapes) -> None:
 
     async def get_project(ctx: Ctx) -> web.Response:
         return web.json_response(shapes.project(ctx.project()))
+
+    async def list_projects(ctx: Ctx) -> web.Response:
+        """``GET /projects``: what the caller can see (public and internal projects, and
+        its own), or with ``membership`` / ``min_access_level`` only where it is a member
+        (with at least that level); ``visibility``, ``search``, ``order_by``, ``sort``."""
+        min_level = ctx.int_param("min_access_level")
+        if min_level is not None and min_level not in ACCESS_LEVELS.values():
+            raise bad_request("min_access_level does not have a valid value")
+        members_only = ctx.bool_param("membership") or min_level is not None
+        visibility = ctx.str_param("visibility")
+        if visibility not in (None, "public", "internal", "private"):
+            raise bad_request("visibility does not have a valid value")
+        search = (ctx.str_param("search") or "").lower()
+        order_by = ctx.str_param("order_by", "created_at")
+        if order_by not in ("id", "name", "path", "created_at", "updated_at", "last_activity_at"):
+            raise bad_request("order_by does not have a valid value")
+
+        def listed(r: Repo) -> bool:
+            level = forge.principal_permission(r.full_name, ctx.principal)
+            # anyone reads a public project: a member has a role of its own
+            explicit = ctx.actor == r.owner or ctx.actor in r.permissions
+            member = level != "none" and (level != "read" or explicit or r.private)
+            if members_only and not member:
+                return False
+            if min_level is not None and ACCESS_LEVELS[level] < min_level:
+                return False
+            seen = member or r.visibility in ("public", "internal")
+            shown = visibility is None or r.visibility == visibility
+            return seen and shown and (not search or search in r.full_name.lower())
+
+        keys = {
+            "id": lambda r: (r.id,),
+            "name": lambda r: (r.name.lower(), r.id),
+            "path": lambda r: (r.full_name.lower(), r.id),
+            "updated_at": lambda r: (r.updated_at, r.id),
+            "last_activity_at": lambda r: (r.pushed_at or r.updated_at, r.id),
+        }
+        projects = sorted(
+            (r for r in forge.repos() if listed(r)),
+            key=keys.get(order_by or "", lambda r: (r.created_at, r.id)),
+            reverse=(ctx.str_param("sort") or ("asc" if order_by in ("name", "path") else "desc"))
+            == "desc",
+        )
+        return paginate(ctx, projects, shapes.project)
 
     async def commit_json(repo: Repo, sha: str) -> dict:
         return shapes.commit(repo, await forge.commit_info(repo.full_name, sha))
@@ -190,6 +234,7 @@ def setup(routes: Routes, shapes: GitLabShapes) -> None:
             headers={"Content-Disposition": f'attachment; filename="{top}.{fmt}"'},
         )
 
+    routes.add("GET", "/projects", list_projects)
     routes.add("GET", "/projects/{id}", get_project)
     routes.add("GET", "/projects/{id}/repository/branches", list_branches)
     routes.add("POST", "/projects/{id}/repository/branches", create_branch)

@@ -15,6 +15,7 @@ from prbot.scm.github import comments, commits, health, history, pulls, reads, r
 from prbot.scm.github.auth import AppAuth, Auth, TokenAuth
 from prbot.scm.github.cache import Listing, ObjectCache
 from prbot.scm.github.client import PUBLIC_API, GitHubClient
+from prbot.scm.github.listing import writable_repositories
 from prbot.scm.github.repo_api import RepoApi
 from prbot.scm.github.teams import TeamBook
 from prbot.scm.port import (
@@ -30,6 +31,7 @@ from prbot.scm.port import (
     PullRequest,
     PullRequestDraft,
     Reaction,
+    RepoListing,
     ScmError,
     Snapshot,
 )
@@ -224,6 +226,9 @@ class GitHubScm:
             if candidate in PERMISSION_ORDER:
                 return candidate
         return "none"
+
+    async def writable_repositories(self, *, limit: int) -> RepoListing:
+        return await writable_repositories(self.client, self._auth, self._installation_id, limit)
 
     async def teams_of(self, repo: str, user: str, teams: Sequence[str]) -> tuple[str, ...]:
         api = await self._api(repo)  # the repository's installation answers for its org

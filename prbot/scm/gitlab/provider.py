@@ -11,6 +11,7 @@ class wires them to the port.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import islice
 from typing import Literal
 
 from prbot.automation.changeset import ChangeSet
@@ -36,9 +37,12 @@ from prbot.scm.port import (
     PullRequest,
     PullRequestDraft,
     Reaction,
+    RepoListing,
     Snapshot,
     gitlab_permission,
 )
+
+DEVELOPER = 30  # the access level that may push a branch and open a merge request
 
 
 class GitLabScm:
@@ -127,6 +131,20 @@ class GitLabScm:
         except NotFound:
             return "none"
         return gitlab_permission(int(member.access_level))
+
+    async def writable_repositories(self, *, limit: int) -> RepoListing:
+        """``GET /projects?min_access_level=30``, by path, one item past ``limit``."""
+
+        def listed() -> list[str]:
+            pages = self._client.gl.projects.list(
+                min_access_level=DEVELOPER, simple=True, order_by="path", sort="asc",
+                per_page=min(limit + 1, 100), iterator=True,
+            )  # fmt: skip
+            return [str(p.path_with_namespace) for p in islice(pages, limit + 1)]
+
+        found = await self._client.call("list projects", listed)
+        names = sorted(found[:limit], key=str.lower)
+        return RepoListing(tuple(names), complete=len(found) <= limit)
 
     async def teams_of(self, repo: str, user: str, teams: Sequence[str]) -> tuple[str, ...]:
         return await self._teams.teams_of(repo, user, teams)

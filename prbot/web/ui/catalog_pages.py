@@ -7,7 +7,9 @@ error beside its field and the values kept (a password never). Preview renders t
 change against the repository's default branch and shows the diff, writing nothing.
 JavaScript (``static/form.js``) only adds the live parts: fields shown and hidden by
 their conditions (the server ignores a hidden field's value), and checks as one types.
-A run needs the permission a ``/prbot run`` needs, read from the platform."""
+A run needs the permission a ``/prbot run`` needs, read from the platform. The
+repository is chosen from a list of those the person can write to when the platform can
+list them (``repo_choice``), else typed; either way the control is named ``repo``."""
 
 from __future__ import annotations
 
@@ -18,13 +20,13 @@ from urllib.parse import quote
 from aiohttp import web
 
 from prbot.engine.commands.access import Access, may
-from prbot.engine.run_requests import request_run
 from prbot.errors import PrbotError
 from prbot.web.api import RunRequest
 from prbot.web.catalog_api import CatalogApi
 from prbot.web.ui.csrf import csrf_ok
 from prbot.web.ui.dashboard import ScmFor
 from prbot.web.ui.pages import Pages
+from prbot.web.ui.repo_choice import RepoChoices
 from prbot.web.ui.session import Session
 from prbot.web.ui.signin import SignIn, public_url, redirect
 
@@ -39,8 +41,10 @@ class CatalogPages:
         scm_for: ScmFor,
         signin: SignIn,
         pages: Pages,
+        choices: RepoChoices | None = None,
     ) -> None:
         self.catalog = catalog
+        self.choices = choices
         self.access = access
         self.scm_for = scm_for
         self.signin = signin
@@ -67,7 +71,7 @@ class CatalogPages:
         session, changed = self.signin.session(request)
         if not session.signed_in:
             return redirect("/signin?next=/catalog")
-        repo, platform = self._where(request.query)
+        repo, platform = self._where(request.query, session)
         found = await self.catalog.catalog(platform if repo else None, repo or None)
         if isinstance(found, web.Response):  # a repository that cannot be read: say so
             found = await self.catalog.catalog(None, None)
@@ -95,10 +99,10 @@ class CatalogPages:
         name = request.match_info["name"]
         if not session.signed_in:
             return redirect(f"/signin?next=/catalog/{quote(name)}")
-        repo, platform = self._where(request.query)
+        repo, platform = self._where(request.query, session)
         entry = await self._entry(name, platform, repo)
         values = {k: v for k, v in request.query.items() if k not in ("repo", "platform")}
-        response = self._render(
+        response = await self._render(
             session,
             entry,
             values,
@@ -123,8 +127,8 @@ class CatalogPages:
         inputs = form_inputs(entry["inputs"], form)
         shown = {k: v for k, v in form.items() if k not in ("csrf_token", "action")}
 
-        def again(errors: Mapping[str, str], **more: Any) -> web.Response:
-            return self._render(
+        async def again(errors: Mapping[str, str], **more: Any) -> web.Response:
+            return await self._render(
                 session, entry, shown, repo=repo, platform=platform, errors=errors,
                 status=422 if errors else 200, **more,
             )  # fmt: skip
@@ -132,7 +136,7 @@ class CatalogPages:
         body = {"automation": name, "repo": repo, "platform": platform, "inputs": inputs}
         checked = await self.catalog.api.check_request(body)
         if isinstance(checked, web.Response):  # the repository cannot be read now
-            return again({"repo": "cannot be read now; try again in a moment"})
+            return await again({"repo": "cannot be read now; try again in a moment"})
         errors = dict(checked.errors)
         if not errors and (refusal := await self._refusal(session, platform, repo)):
             errors["repo"] = refusal
@@ -141,25 +145,21 @@ class CatalogPages:
         if not previewing and len(posted.getall(CONFIRM, [])) < len(checklist):
             errors["confirm"] = "tick every item of the checklist first"
         if errors:
-            return again(errors)
+            return await again(errors)
         if previewing:
             found = await self.catalog.preview_of(body)
             if isinstance(found, web.Response):
-                return again({"repo": "the preview could not be made now; try again"})
-            return again({}, preview=found)
+                return await again({"repo": "the preview could not be made now; try again"})
+            return await again({}, preview=found)
         return await self._run(session, checked)
 
     async def _run(self, session: Session, checked: RunRequest) -> web.StreamResponse:
-        settings = self.catalog.api.settings
-        run, _job = await request_run(
-            self.catalog.api.store,
+        run, _job = await self.catalog.api.request_run(
             automation=checked.name,
             repo=checked.repo,
             platform=checked.platform,
             requested_by=session.user,
             inputs=checked.inputs,
-            max_attempts=settings.max_attempts,
-            now=self.catalog.api.clock(),
             via="catalog",
             requested_in=f"{self.base}/catalog/{quote(checked.name)}",
         )
@@ -180,11 +180,13 @@ class CatalogPages:
             return f"you need {verdict.need} permission on it to run this; you have {have}"
         return ""
 
-    def _where(self, query: Mapping[str, str]) -> tuple[str, str]:
+    def _where(self, query: Mapping[str, str], session: Session) -> tuple[str, str]:
         """The repository asked about (its own automations join the catalog), and its
-        platform (the first served one by default)."""
+        platform (by default the one signed in with, else the first served one)."""
         platform = query.get("platform", "")
         if platform not in self.platforms:
+            platform = session.platform if session.platform in self.platforms else ""
+        if not platform:
             platform = self.platforms[0]
         return query.get("repo", "").strip(), platform
 
@@ -200,7 +202,7 @@ class CatalogPages:
             raise web.HTTPNotFound(text="no such automation in the catalog")
         return entry
 
-    def _render(
+    async def _render(
         self,
         session: Session,
         entry: Mapping[str, Any],
@@ -216,7 +218,9 @@ class CatalogPages:
         fields = form_fields(entry["inputs"], values, errors)
         known = {f"inputs.{f['name']}" for f in fields} | {"repo", "platform", "confirm"}
         general = [message for key, message in errors.items() if key not in known]
+        choices = await self._choices(session, platform, repo)
         page = {
+            "choices": choices,
             "a": entry,
             "fields": fields,
             "repo": repo,
@@ -227,6 +231,17 @@ class CatalogPages:
             "preview": preview,
         }
         return self.pages.render("form.html", session, page, status=status)
+
+    async def _choices(self, session: Session, platform: str, repo: str) -> list[str]:
+        """The repositories to choose from ([]: no list, type the name): the ones the
+        person can write to, and the one asked for or posted, kept whatever it is (the
+        submit checks it)."""
+        if self.choices is None or (self.signin.mode == "oauth" and platform != session.platform):
+            return []
+        found = await self.choices.writable_by(platform, session.user)
+        if not found:
+            return []
+        return [repo, *found] if repo and repo not in found else list(found)
 
 
 def form_fields(

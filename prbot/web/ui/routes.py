@@ -23,6 +23,7 @@ from prbot.web.catalog_api import CatalogApi
 from prbot.web.ui.catalog_pages import CatalogPages
 from prbot.web.ui.dashboard import Dashboard, DashboardServices
 from prbot.web.ui.pages import Pages
+from prbot.web.ui.repo_choice import RepoChoices
 from prbot.web.ui.runs_page import RunsPage
 from prbot.web.ui.session import Sessions
 from prbot.web.ui.signin import SignIn, oauth_apps, public_url, redirect
@@ -62,7 +63,8 @@ def add_pages(
     )
     Dashboard(dashboard, signin, pages).add_routes(app)
     RunsPage(services.store, access, services.scm_for, signin, pages).add_routes(app)
-    CatalogPages(catalog, access, services.scm_for, signin, pages).add_routes(app)
+    choices = RepoChoices(services.scm_for)
+    CatalogPages(catalog, access, services.scm_for, signin, pages, choices).add_routes(app)
 
     async def home(request: web.Request) -> web.Response:
         return redirect("/catalog")

@@ -59,6 +59,27 @@ OUTSIDE_SUBSET: tuple[tuple[str, re.Pattern[str], str, frozenset[str]], ...] = (
         "/orgs/{org}/teams/{team_slug}/memberships/{username}",
         frozenset(),
     ),
+    (
+        "GET",  # https://docs.github.com/rest/apps/apps#list-installations-for-the-authenticated-app
+        re.compile(r"/app/installations"),
+        "/app/installations",
+        frozenset({"page", "per_page", "since", "outdated"}),
+    ),
+    (
+        "GET",  # https://docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-app-installation
+        re.compile(r"/installation/repositories"),
+        "/installation/repositories",
+        frozenset({"page", "per_page"}),
+    ),
+    (
+        "GET",  # https://docs.github.com/rest/repos/repos#list-repositories-for-the-authenticated-user
+        re.compile(r"/user/repos"),
+        "/user/repos",
+        frozenset(
+            {"visibility", "affiliation", "type", "sort", "direction"}
+            | {"per_page", "page", "since", "before"}
+        ),
+    ),
 )
 
 
@@ -124,7 +145,8 @@ def validate(sent: Sent, api_prefix: str = "/api/v3") -> str:
         if method == sent.method and regex.fullmatch(path):
             query = dict(parse_qsl(parts.query))
             assert set(query) <= query_keys, (sent.method, path, query)
-            assert all(v.isdigit() for v in query.values()), (sent.method, path, query)
+            numbers = {k: v for k, v in query.items() if k in ("page", "per_page", "since")}
+            assert all(v.isdigit() for v in numbers.values()), (sent.method, path, query)
             assert not sent.body, (sent.method, path, "a GET carries no body")
             return f"{method} {template}"
     raise AssertionError(f"{sent.method} {path} is not an operation of GitHub's REST subset")

@@ -367,8 +367,8 @@ def test_implements_every_port_method_with_its_signature():
     from prbot.scm.port import Scm
 
     methods = [n for n, v in vars(Scm).items() if inspect.iscoroutinefunction(v)]
-    assert len(methods) == 18  # 14 + set_commit_status, close_pull_request, is_ancestor,
-    # teams_of
+    assert len(methods) == 19  # 14 + set_commit_status, close_pull_request, is_ancestor,
+    # teams_of, writable_repositories
     for name in methods:
         want = inspect.signature(getattr(Scm, name))
         have = inspect.signature(getattr(GitLabScm, name))
