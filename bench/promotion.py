@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -75,6 +74,7 @@ from aiohttp import web  # noqa: E402
 
 from prbot.automation.changeset import DirRepoView  # noqa: E402
 from prbot.automation.loader import load_view  # noqa: E402
+from prbot.demo.stack import stop_serve as stop_process  # noqa: E402
 from prbot.engine.promotions import STATUS_SECONDS  # noqa: E402
 from prbot.engine.run import run_automation  # noqa: E402
 from prbot.forge.server import ForgeServer  # noqa: E402
@@ -229,16 +229,7 @@ def start_serve(workdir: Path, port: int, forge_port: int) -> Serve:
 async def stop_serve(serve: Serve) -> int:
     """SIGTERM, waited for without blocking the loop the forge runs on (prbot's last jobs
     may be talking to it); killed with its process group if it hangs."""
-    proc = serve.proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        while proc.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-    return proc.wait()
+    return await stop_process(serve.proc)
 
 
 async def wait_until(check: Any, timeout: float, every: float, what: str) -> Any:

@@ -14,15 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.forge.conftest import rsa_key
 from tests.support.forge import ForgeRepo
 from tests.support.promotions import repo_files, serve_env
 from tests.support.serve import free_port, serve_process
+from tests.support.signin import sign_in_client
 
 REPO = "acme/gitops"
 TOKEN = "signin-forge-token-5678"
 SECRET = "signin-webhook-secret-1234"
-APP_ID = 5151
 
 
 @pytest.fixture
@@ -40,25 +39,6 @@ def hidden_fields(html: str) -> dict[str, str]:
     return {unescape(k): unescape(v) for k, v in pairs}
 
 
-async def oauth_client(forge_repo: ForgeRepo, platform: str, callback: str) -> dict[str, str]:
-    """Register prbot with the forge as the platform's admin would; its id and secret."""
-    async with httpx.AsyncClient(base_url=forge_repo.server.url, timeout=10) as admin:
-        if platform == "github":
-            answer = await admin.post(
-                "/_forge/apps",
-                json={"app_id": APP_ID, "public_key_pem": rsa_key()[1], "slug": "prbot",
-                      "name": "prbot", "callback_url": callback},
-            )  # fmt: skip
-        else:
-            answer = await admin.post(
-                "/_forge/oauth/apps",
-                json={"platform": "gitlab", "name": "prbot", "redirect_uri": callback,
-                      "scopes": ["read_user"]},
-            )  # fmt: skip
-    assert answer.status_code == 201, answer.text
-    return {"id": answer.json()["client_id"], "secret": answer.json()["client_secret"]}
-
-
 @pytest.mark.parametrize("platform", ["github", "gitlab"])
 async def test_signing_in_through_the_platforms_own_page(
     tmp_path, forge_repo: ForgeRepo, platform: str
@@ -68,12 +48,12 @@ async def test_signing_in_through_the_platforms_own_page(
     forge.set_permission(REPO, "alice", "write")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    client = await oauth_client(forge_repo, platform, f"{base}/auth/{platform}/callback")
+    client = await sign_in_client(forge_repo, platform, f"{base}/auth/{platform}/callback")
     name = platform.upper()
     env = serve_env(
         forge_repo, tmp_path, port, webhook_secret=SECRET, api_token="signin-api-token",
         platform=platform, PRBOT_UI_PUBLIC_URL=base,
-        **{f"{name}_CLIENT_ID": client["id"], f"{name}_CLIENT_SECRET": client["secret"]},
+        **client,
     )  # fmt: skip
     async with (
         serve_process(tmp_path, env, port=port) as served,
@@ -111,4 +91,4 @@ async def test_signing_in_through_the_platforms_own_page(
         assert signed.status_code == 200
         assert f"alice ({platform})" in signed.text
     output = served.output()
-    assert client["secret"] not in output and TOKEN not in output
+    assert client[f"{name}_CLIENT_SECRET"] not in output and TOKEN not in output

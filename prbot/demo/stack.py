@@ -10,6 +10,7 @@ printed: the server's environment is the only place it goes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -138,7 +139,8 @@ class Stack:
         return self.forge_server.requests.total
 
 
-def _app_key() -> tuple[str, str]:
+def app_keypair() -> tuple[str, str]:
+    """A new GitHub App key: (private PEM, public PEM). One costs ~50 ms."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -166,7 +168,7 @@ async def _seed(forge: Forge) -> None:
 async def _credentials(forge: Forge, platform: str, ui_callback: str) -> dict[str, str]:
     """prbot's credentials on the forge, as its environment takes them."""
     if platform == "github":
-        private, public = _app_key()
+        private, public = app_keypair()
         await forge.register_app(APP_ID, public, slug="prbot", name="prbot")
         await forge.install_app(APP_ID, REPO.split("/")[0])
         app = forge.set_app_callback(APP_ID, ui_callback)
@@ -206,16 +208,22 @@ async def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path) -
     raise RuntimeError(f"prbot serve was not ready at {url} within 30 s (log: {log_path})")
 
 
-async def _stop(proc: subprocess.Popen[bytes]) -> None:
+async def stop_serve(proc: subprocess.Popen[bytes], *, timeout: float = 20.0) -> int:
+    """SIGTERM, waited for without blocking the event loop (a forge on it may be what the
+    server's last jobs are talking to); killed if it has not stopped within ``timeout``,
+    with its process group (its sandbox processes) when it leads one. Its exit code."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    # wait without blocking the loop: the forge on it may be what the server still calls
-    while proc.poll() is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                if os.getpgid(proc.pid) == proc.pid:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.kill()
+    return proc.wait()
 
 
 @asynccontextmanager
@@ -260,6 +268,7 @@ async def running_stack(
                 cwd=work_dir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its sandbox processes go with it on a group kill
             )
         try:
             await _wait_ready(proc, serve_url, log_path)
@@ -267,4 +276,4 @@ async def running_stack(
                 platform, forge_server, proc, serve_url, api_token, clock, work_dir, log_path
             )
         finally:
-            await _stop(proc)
+            await stop_serve(proc)

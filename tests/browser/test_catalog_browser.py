@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 
-from tests.forge.conftest import rsa_key
 from tests.support.browser import chromium, context
 from tests.support.examples import AUTOMATIONS, example_files
 from tests.support.forge import Files, ForgeRepo
 from tests.support.promotions import serve_env
 from tests.support.serve import free_port, serve_process
+from tests.support.signin import sign_in_client
 from tests.support.waiting import wait_for
 
 REPO = "acme/gitops"
 TOKEN = "browser-forge-token-5678"
 SECRET = "browser-webhook-secret-1234"
-APP_ID = 6161
 SLOW = {"timeout": 30.0, "every": 0.1}
 
 
@@ -39,27 +37,16 @@ def forge_options() -> dict[str, object]:
     return {"repo": REPO, "token": TOKEN, "permissions": {"alice": "write"}}
 
 
-async def register(forge_repo: ForgeRepo, callback: str) -> dict[str, str]:
-    async with httpx.AsyncClient(base_url=forge_repo.server.url, timeout=10) as admin:
-        answer = await admin.post(
-            "/_forge/apps",
-            json={"app_id": APP_ID, "public_key_pem": rsa_key()[1], "slug": "prbot",
-                  "name": "prbot", "callback_url": callback},
-        )  # fmt: skip
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
 async def test_a_cluster_through_the_catalog_in_a_browser(tmp_path, forge_repo: ForgeRepo) -> None:
     forge = forge_repo.forge
     forge.create_user("alice", name="Alice")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    app = await register(forge_repo, f"{base}/auth/github/callback")
+    client = await sign_in_client(forge_repo, "github", f"{base}/auth/github/callback")
     env = serve_env(
         forge_repo, tmp_path, port, webhook_secret=SECRET, api_token="browser-api-token",
         PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS), PRBOT_UI_PUBLIC_URL=base,
-        GITHUB_CLIENT_ID=app["client_id"], GITHUB_CLIENT_SECRET=app["client_secret"],
+        **client,
     )  # fmt: skip
     async with (
         serve_process(tmp_path, env, port=port),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 
 from tests.support.browser import chromium, context
@@ -15,6 +14,7 @@ from tests.support.examples import AUTOMATIONS, example_files
 from tests.support.forge import Files, ForgeRepo
 from tests.support.promotions import serve_env
 from tests.support.serve import free_port, serve_process
+from tests.support.signin import sign_in_client
 from tests.support.waiting import wait_for
 
 REPO = "acme/gitops"
@@ -33,18 +33,6 @@ def forge_options() -> dict[str, object]:
     return {"repo": REPO, "token": TOKEN, "permissions": {"alice": "write"}}
 
 
-async def gitlab_application(forge_repo: ForgeRepo, callback: str) -> dict[str, str]:
-    """prbot registered with the forge as a GitLab admin would: its id and secret."""
-    async with httpx.AsyncClient(base_url=forge_repo.server.url, timeout=10) as admin:
-        answer = await admin.post(
-            "/_forge/oauth/apps",
-            json={"platform": "gitlab", "name": "prbot", "redirect_uri": callback,
-                  "scopes": ["read_user"]},
-        )  # fmt: skip
-    assert answer.status_code == 201, answer.text
-    return answer.json()
-
-
 async def test_signing_in_with_gitlab_and_opening_a_merge_request(
     tmp_path, forge_repo: ForgeRepo
 ) -> None:
@@ -52,12 +40,11 @@ async def test_signing_in_with_gitlab_and_opening_a_merge_request(
     forge.create_user("alice", name="Alice")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    application = await gitlab_application(forge_repo, f"{base}/auth/gitlab/callback")
+    client = await sign_in_client(forge_repo, "gitlab", f"{base}/auth/gitlab/callback")
     env = serve_env(
         forge_repo, tmp_path, port, webhook_secret=SECRET, api_token="browser-api-token",
         platform="gitlab", PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS), PRBOT_UI_PUBLIC_URL=base,
-        GITLAB_CLIENT_ID=application["client_id"],
-        GITLAB_CLIENT_SECRET=application["client_secret"],
+        **client,
     )  # fmt: skip
     async with (
         serve_process(tmp_path, env, port=port),

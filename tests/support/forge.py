@@ -25,9 +25,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from prbot.demo.stack import app_keypair as new_app_keypair
 from prbot.forge.server import ForgeServer
 from prbot.forge.state import Forge
 from prbot.scm.github import AppAuth, GitHubScm
@@ -53,18 +52,7 @@ FAST_GITLAB_RETRY = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05, 
 @functools.cache
 def app_keypair() -> tuple[str, str]:
     """(private PEM, public PEM) of one RSA key per test run (one costs ~50 ms)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return new_app_keypair()
 
 
 _installation_ids = itertools.count(81_000_001)

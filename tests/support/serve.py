@@ -4,13 +4,10 @@ SIGTERM (killed if it hangs), its output kept for the assertions."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from prbot.demo.stack import stop_serve
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,15 +82,7 @@ async def serve_process(
             await wait_for(ready, timeout=ready_timeout, every=0.1, what="prbot serve to be ready")
         yield served
     finally:
-        proc.send_signal(signal.SIGTERM)
-        # wait without blocking this event loop: an in-process forge on it may be what
-        # the server's last job is waiting for
-        deadline = time.monotonic() + 25
-        while proc.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if proc.poll() is None:
-            proc.kill()
-        served.exit_code = proc.wait()
+        served.exit_code = await stop_serve(proc, timeout=25)
 
 
 def children_of(pid: int) -> list[int]:
