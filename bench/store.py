@@ -11,11 +11,17 @@ each job the key the web edge used to set (``github:<delivery id>:0``).
 Jobs: a WorkerPool with a no-op handler works through a queue of jobs, alone ("idle") and
 while 32 submitters store deliveries as above ("under intake"); jobs completed per second.
 
+PostgreSQL (``bench/pg_replicas.py``; ``--no-postgres`` skips it): the same intake (32
+submitters per replica) and jobs (a WorkerPool per replica), with 1 and 3 replicas, each
+a process of its own on one PostgreSQL server started for the bench, printed beside the
+SQLite rows of the same run at the same submitters and concurrency. The 2 cores are
+shared by the replicas, the server and the bench.
+
     .venv/bin/python bench/store.py [--calls 6000] [--submitters 1,8,32]
                                     [--synchronous normal,full] [--payload FILE]
                                     [--job-keys none|per-event] [--no-naive]
                                     [--prefill N] [--concurrency 4,16] [--seconds 3]
-                                    [--json]
+                                    [--no-postgres] [--json]
 """
 
 from __future__ import annotations
@@ -244,6 +250,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per WorkerPool row")
     parser.add_argument("--dir", type=Path, help="where the databases go (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print JSON rows instead")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="skip the PostgreSQL rows (1 and 3 replicas)"
+    )
     args = parser.parse_args()
     logging.disable(logging.INFO)  # the pool logs a line per job
 
@@ -281,8 +290,13 @@ def main() -> None:
                 with database(None, Path(tmp, "jobs.db")) as path:
                     result = asyncio.run(pool_jobs(path, size, args.seconds, payload, loaded))
                 jobs.append({"concurrency": size, "under_intake": loaded, **result})
+    postgres = [] if args.no_postgres else postgres_rows(args, payload, levels, sizes)
     if args.json:
-        print(json.dumps({"record_delivery": rows, "worker_pool": jobs}, indent=2))
+        print(
+            json.dumps(
+                {"record_delivery": rows, "worker_pool": jobs, "postgres": postgres}, indent=2
+            )
+        )
         return
     print(
         f"record_delivery: {args.calls} calls, {len(payload):,} B payload, 1 event + 1 job "
@@ -309,6 +323,69 @@ def main() -> None:
             else:
                 load, cpu, intake = "idle", f"{r['writer_us']:.0f}", ""
             print(f"{r['concurrency']:>11} {load:>14} {r['jobs_per_s']:>8,.0f} {cpu:>14} {intake}")
+    if postgres:
+        print_postgres(postgres, rows, jobs)
+
+
+def postgres_rows(
+    args: argparse.Namespace, payload: bytes, levels: list[int], sizes: list[int]
+) -> list[dict[str, Any]]:
+    from bench import pg_replicas
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer(durable=True).start()
+    try:
+        return pg_replicas.rows(
+            server,
+            calls=args.calls,
+            submitters=max(levels),
+            payload=payload,
+            concurrency=max(sizes) if sizes else 16,
+            seconds=args.seconds,
+        )
+    finally:
+        server.stop()
+
+
+def print_postgres(
+    postgres: list[dict[str, Any]], rows: list[dict[str, Any]], jobs: list[dict[str, Any]]
+) -> None:
+    """The PostgreSQL rows, each beside the SQLite row of this run it compares with."""
+    print()
+    print(
+        "PostgreSQL (fsync on, synchronous_commit=on), replicas = processes, 2 cores shared "
+        "by the replicas, the server and the bench"
+    )
+    print()
+    print(
+        "{:<16} {:>8} {:>10} {:>14} {:>7}  {}".format(
+            "", "replicas", "/s", "SQLite /s", "ratio", ""
+        )
+    )
+    for r in postgres:
+        if r["what"] == "record_delivery":
+            same = [x for x in rows if x["submitters"] == max(y["submitters"] for y in rows)]
+            base = {x["synchronous"]: x["group_per_s"] for x in same}
+            # like for like: PostgreSQL flushes each commit, as SQLite's FULL does
+            mode = "FULL" if "FULL" in base else next(iter(base), "")
+            sqlite = base.get(mode, 0.0)
+            label = f"{mode}, 1 process"
+        else:
+            idle = [x for x in jobs if not x["under_intake"]]
+            sqlite = max(
+                (
+                    x["jobs_per_s"]
+                    for x in idle
+                    if x["concurrency"] == max(y["concurrency"] for y in idle)
+                ),
+                default=0.0,
+            )
+            label = "idle, 1 process"
+        ratio = f"{r['per_s'] / sqlite:>6.2f}x" if sqlite else ""
+        print(
+            f"{r['what']:<16} {r['replicas']:>8} {r['per_s']:>10,.0f} {sqlite:>14,.0f} {ratio:>7}  "
+            f"{r['detail']}; SQLite: {label}"
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ connections, after one short warm-up, with the same signed body. N below is
 - ``probot``: npm ``probot@14`` with a no-op ``pull_request`` handler, run by Probot's own
   server (``probot run``), one process; installed on first use into
   ``bench/webhooks/.probot`` (npm). Probot stores nothing: there is no durability to name.
+- ``prbot-pg-1`` / ``prbot-pg-3``: 1 and 3 ``prbot serve`` replicas (one web process
+  each) on one PostgreSQL database, durable (``bench/webhooks_pg.py``); with 3, wrk runs
+  against every replica at once with a third of the connections each. The 2 cores are
+  shared by the replicas, PostgreSQL and wrk: 3 replicas show contention, not scale-out.
 - ``aiohttp-verify-only``: ``bench/webhooks/verify_only.py``, one process, one aiohttp
   handler that verifies the signature with gidgethub and answers 200; nothing stored (a
   ceiling for an aiohttp + gidgethub intake).
@@ -75,7 +79,16 @@ PROBOT_DIR = HERE / ".probot"
 PAYLOAD = ROOT / "tests/fixtures/webhooks/github/pull_request.closed.merged.json"
 EVENT = "pull_request"
 SECRET = "bench-webhook-secret-not-a-real-one"
-SERVERS = ("prbot", "prbot-full", "prbot-1", "probot-cluster", "probot", "aiohttp-verify-only")
+SERVERS = (
+    "prbot",
+    "prbot-full",
+    "prbot-1",
+    "prbot-pg-1",
+    "prbot-pg-3",
+    "probot-cluster",
+    "probot",
+    "aiohttp-verify-only",
+)
 PRBOT_ROWS = ("prbot", "prbot-full", "prbot-1")
 # what an answered delivery survives, per row (Probot and the aiohttp baseline keep nothing)
 NORMAL = "NORMAL: crash"  # SQLite synchronous=NORMAL, prbot's default
@@ -826,10 +839,43 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     durability: dict[str, dict[str, object]] = {}
     fs = filesystem_of(workdir)
+    # bench/webhooks_pg.py builds on this module's pieces: run as a script, this module is
+    # __main__, so it is registered under its package name too (not imported twice)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    sys.modules.setdefault("bench.webhooks", sys.modules[__name__])
+    from bench import webhooks_pg
+
+    postgres = webhooks_pg.Postgres()
     try:
         for name in args.servers:
             try:
                 data_dir = workdir / f"{name}-data"
+                if name in webhooks_pg.PG_ROWS:
+                    workers = None if args.prbot_workers == "default" else args.prbot_workers
+                    level = None if args.prbot_log_level == "default" else args.prbot_log_level
+                    url = postgres.database()
+                    group = webhooks_pg.servers(name, url, workers, level)
+                    notes[name] = group[0].note
+                    log(f"starting {name}: {len(group)} replica(s) on {url}")
+                    with webhooks_pg.all_running(group, workdir, body, signature):
+                        got, pg_prefixes = webhooks_pg.measure(
+                            name, group, wrk, args, PAYLOAD, signature, run_id, postgres.pid()
+                        )
+                    stored, jobs = webhooks_pg.count_stored(url, pg_prefixes)
+                    for row in got:
+                        row.stored = sum(stored[p] for p in row.extra["prefixes"])  # type: ignore[union-attr]
+                    rows += got
+                    durability[name] = {
+                        "ok_answers": sum(r.requests - r.non_2xx for r in got),
+                        "stored": sum(r.stored or 0 for r in got),
+                        "sent": sum(r.sent for r in got),
+                        "every_2xx_stored": all(
+                            r.requests - r.non_2xx <= (r.stored or 0) <= r.sent for r in got
+                        ),
+                        "jobs_by_state": jobs,
+                    }
+                    continue
                 if name in PRBOT_ROWS:
                     why = prbot_available()
                     if why:
@@ -882,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
         log("interrupted: servers stopped")
         return 130
     finally:
+        postgres.stop()
         if args.keep:
             log(f"kept {workdir}")
         else:
@@ -915,6 +962,8 @@ RATIOS = (
     ("prbot/probot", "prbot", "probot", "N prbot processes vs 1 Probot process"),
     ("prbot/aiohttp-verify-only", "prbot", "aiohttp-verify-only", "N vs 1 process"),
     ("prbot-1/aiohttp-verify-only", "prbot-1", "aiohttp-verify-only", "1 process each"),
+    ("prbot-pg-1/prbot-1", "prbot-pg-1", "prbot-1", "PostgreSQL vs SQLite, 1 process each"),
+    ("prbot-pg-3/prbot-pg-1", "prbot-pg-3", "prbot-pg-1", "3 replicas vs 1, on 2 cores"),
 )
 
 
@@ -1027,7 +1076,8 @@ def report(
         "cores the server's processes used in the run (srv cpu)."
     )
     print(
-        "cpu columns: cores used in the measured run by the server (all its processes), by wrk, "
+        "cpu columns: cores used in the measured run by the server (all its processes; for "
+        "prbot-pg rows the replicas and the PostgreSQL server), by wrk, "
         f"and by everything else on this {os.cpu_count()}-core machine"
     )
     print(
@@ -1049,8 +1099,10 @@ def report(
     for name, check in durability.items():
         ok, stored, sent = check["ok_answers"], check["stored"], check["sent"]
         assert isinstance(ok, int) and isinstance(stored, int) and isinstance(sent, int)
+        where = "PostgreSQL" if name.startswith("prbot-pg") else "SQLite opened read-only"
         print(
-            f"{name} store check (SQLite opened read-only after shutdown; warm-up included): "
+            f"{name} store check ({where} after shutdown; "
+            f"{'measured runs' if name.startswith('prbot-pg') else 'warm-up included'}): "
             f"{stored:,} deliveries stored, {ok:,} 2xx answers seen by wrk, {sent:,} requests "
             f"sent. Every run: 2xx <= stored <= sent (stored beyond 2xx: answered after wrk "
             f"stopped): {'yes' if check['every_2xx_stored'] else 'NO'}"

@@ -332,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_jobs_parser(sub)
 
+    from prbot.db_cli import add_parser as add_db_parser
+
+    add_db_parser(sub)
+
     from prbot.promote_cli import add_parsers as add_promote_parsers
 
     add_promote_parsers(sub)

@@ -172,7 +172,9 @@ VARIABLES: tuple[Var, ...] = (
         ".prbot-data", attr="data_dir"),
     Var(
         "PRBOT_DATABASE_URL",
-        "store URL: sqlite:PATH or sqlite:///ABS/PATH (?synchronous=full: power-loss safe)",
+        "store URL: sqlite:PATH or sqlite:///ABS/PATH (?synchronous=full: power-loss safe), "
+        "or postgresql://USER:PASSWORD@HOST:PORT/DB for several replicas (?pool_size=N "
+        "connections per process; ?migrate=off: only `prbot db migrate` changes the schema)",
         default="sqlite:$PRBOT_DATA_DIR/prbot.db",
     ),
     Var("PRBOT_AUTOMATIONS_DIR", "folder of the deployment's definitions", "path",

@@ -20,10 +20,9 @@ SCM and the job queue.
 Exactly once: a decision's actions are saved with it (``PENDING`` in the stored data) and
 cleared once carried out; a job that crashed in between is retried (its lease runs out)
 and carries out what is still pending first. Every action is safe to repeat. One
-happening runs at a time per promotion in a process. Jobs run by a second ``prbot serve``
-on the same database could carry out one pending action in both processes at once (each
-action is idempotent, and the platform refuses a second PR from one head); giving pending
-actions ids and an owner's lease would stop that, and is not built yet.
+happening runs at a time per promotion across every process on the store (replicas
+included): a process lock, then the store's named lock ``promotion:ID`` (an advisory lock
+on PostgreSQL), so pending actions are never carried out by two replicas at once.
 """
 
 from __future__ import annotations
@@ -253,7 +252,10 @@ class PromotionEngine:
         they report. What an earlier attempt left pending is carried out first."""
         # one happening at a time per promotion in this process: pending actions are
         # another job's work in progress, not a crash's leftovers, while it runs
-        async with self._happening.setdefault(promotion_id, asyncio.Lock()):
+        async with (
+            self._happening.setdefault(promotion_id, asyncio.Lock()),
+            self.store.lock(f"promotion:{promotion_id}"),
+        ):
             queue: list[Any] = [*await self._recover(promotion_id), happening]
             promotion: Promotion | None = None
             while queue:
@@ -404,7 +406,11 @@ class PromotionEngine:
 
     async def write_status(self, promotion_id: int) -> None:
         """The status comment on every stage PR, as the promotion stands now."""
-        async with self._status_locks.setdefault(promotion_id, asyncio.Lock()):
+        async with (
+            self._status_locks.setdefault(promotion_id, asyncio.Lock()),
+            # another replica's status job must not create the comment a second time
+            self.store.lock(f"promotion:{promotion_id}:status"),
+        ):
             row = await self.store.promotion(promotion_id)
             if row is None:
                 return
@@ -559,6 +565,8 @@ async def health_wakes_promotions(event: Event, context: Context) -> None:
     )
     jobs = []
     for row in rows:
+        if not row.data:
+            continue  # being made (stored, not yet filled in): nothing of it awaits health
         promotion = from_data(row.data)
         rules = {spec.name: spec.health for spec in promotion.pipeline.stages}
         for stage in promotion.stages:

@@ -1,15 +1,17 @@
 """The store's interface: what the web edge, the workers and the CLI need to persist.
 
-Backends: SQLite (default, ``prbot/store/sqlite.py``); PostgreSQL can be added behind the
-same interface (job claims with ``SELECT ... FOR UPDATE SKIP LOCKED``) without touching
-callers. All times are UNIX seconds passed in by callers (the store reads no clock), so
-tests control time. Nothing secret is ever stored: run inputs arrive with passwords
-removed, payloads are stored as received minus headers.
+Backends: SQLite (default, ``prbot/store/sqlite.py``) and PostgreSQL
+(``prbot/store/postgres.py``: several replicas on one database, job claims with
+``SELECT ... FOR UPDATE SKIP LOCKED``), behind the same interface. All times are UNIX
+seconds passed in by callers (the store reads no clock), so tests control time. Nothing
+secret is ever stored: run inputs arrive with passwords removed, payloads are stored as
+received minus headers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -123,6 +125,17 @@ class StoreError(Exception):
     this (chained to the driver's error) so callers need not know which backend runs."""
 
 
+class Held(Protocol):
+    """A lock taken with ``Store.hold``."""
+
+    async def alive(self) -> bool:
+        """Still held (False once lost: e.g. the database connection holding it dropped,
+        and another process may hold it now)."""
+        ...
+
+    async def release(self) -> None: ...
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Create or migrate the schema; start background writers."""
@@ -138,6 +151,18 @@ class Store(Protocol):
         """Call ``callback`` (on the event loop) after this process stored jobs that are
         due now, so a worker pool beside the intake claims them at once instead of at
         its next poll; jobs other processes store are found by polling."""
+        ...
+
+    # -- locks across every process on this store (replicas included)
+
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Hold the lock ``name`` for the block: one holder at a time across every
+        process using this store; others wait their turn. Released if the holder dies."""
+        ...
+
+    async def hold(self, name: str) -> Held | None:
+        """The lock ``name`` if no one holds it, held until released or this process
+        dies (then another process's next ``hold`` gets it): leadership."""
         ...
 
     # -- intake: one transaction per delivery

@@ -18,6 +18,7 @@ among all the writes of a batch, so it costs far less here than one commit per w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import json
@@ -31,10 +32,11 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from prbot.events import Event, event_from_dict
-from prbot.store import migrations, ops, rows
+from prbot.store import file_locks, migrations, ops, rows
 from prbot.store.base import (
     AuditEntry,
     Delivery,
+    Held,
     Job,
     JobState,
     NewJob,
@@ -45,6 +47,8 @@ from prbot.store.base import (
 )
 from prbot.store.bodies import BodyFiles
 from prbot.store.checkpointer import Checkpointer
+from prbot.store.encode import event_rows as _event_rows
+from prbot.store.encode import job_row as _job_row
 from prbot.store.writer import GroupCommitWriter, StoreClosedError
 
 log = logging.getLogger(__name__)
@@ -174,6 +178,18 @@ class SqliteStore:
             return await self._read(lambda c: c.execute("SELECT 1").fetchone()[0] == 1)
         except StoreError:
             return False
+
+    # -- locks (flock on files beside the database: every process on it takes turns)
+
+    def lock(self, name: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return file_locks.locked(self._locks_folder, name)
+
+    async def hold(self, name: str) -> Held | None:
+        return await file_locks.hold(self._locks_folder, name)
+
+    @property
+    def _locks_folder(self) -> Path:
+        return Path(f"{self.path}-locks")
 
     # -- intake
 
@@ -457,6 +473,19 @@ class SqliteStore:
             return found
         return dataclasses.replace(found, payload=self._bodies.read(body_file, offset, length))
 
+    def read_body(self, inline: bytes, body_file: str | None, offset: int, length: int) -> bytes:
+        """A delivery's body from its row's columns: in its body file, or inline (rows
+        stored before migrations.V3). For ``prbot db copy``, which reads rows itself."""
+        if body_file is None:
+            return bytes(inline)
+        return self._bodies.read(body_file, offset, length)
+
+    def connect_reader(self) -> sqlite3.Connection:
+        """A read-only connection of the caller's own (``prbot db copy``: one snapshot)."""
+        conn = self._connect()
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+
     async def prune(self, *, before: float, chunk: int = 500) -> Pruned:
         deliveries = jobs = 0
         while True:  # one short transaction per chunk: intake batches go in between
@@ -597,43 +626,3 @@ class SqliteStore:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         os.close(fd)
         self._bodies.prepare()
-
-
-def _event_rows(
-    events: Sequence[Event], jobs: Sequence[NewJob], job_rows: Sequence[ops.JobRow]
-) -> list[ops.EventRow]:
-    """Each event, paired with a job whose payload it equals (the web edge makes job i
-    from ``events[i].to_dict()``), so the store keeps that JSON once and encodes it once."""
-    found = []
-    for i, event in enumerate(events):
-        data = event.to_dict()
-        job = _job_with_payload(jobs, data, hint=i)
-        text = rows.dumps(data) if job is None else job_rows[job].payload
-        found.append(ops.EventRow(event.kind, text, job))
-    return found
-
-
-def _job_with_payload(jobs: Sequence[NewJob], payload: dict[str, Any], *, hint: int) -> int | None:
-    if hint < len(jobs) and _same(jobs[hint].payload, payload):
-        return hint
-    return next((i for i, job in enumerate(jobs) if _same(job.payload, payload)), None)
-
-
-def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    # == alone takes True for 1 and 1 for 1.0, which encode differently: the event read
-    # back from the job's JSON must be the event given
-    return a == b and all(type(value) is type(b[key]) for key, value in a.items())
-
-
-def _job_row(job: NewJob, *, now: float) -> ops.JobRow:
-    if job.max_attempts < 1:
-        raise ValueError(f"max_attempts must be at least 1, not {job.max_attempts}")
-    # run_at 0 (the default) means "now"; stamping now keeps due jobs in arrival order
-    return ops.JobRow(
-        kind=job.kind,
-        payload=rows.dumps(job.payload),
-        max_attempts=job.max_attempts,
-        next_run_at=max(job.run_at, now),
-        dedupe_key=job.dedupe_key,
-        created_at=now,
-    )

@@ -64,14 +64,17 @@ def build_handlers(
         clock=clock,
     )
     return {
-        "automation.run": AutomationRunHandler(
+        "automation.run": OneRunAtATime(
             store,
-            definitions,
-            provider,
-            clock=clock,
-            secrets=context.secrets,
-            sandbox=sandbox,
-            limits=settings.limits,
+            AutomationRunHandler(
+                store,
+                definitions,
+                provider,
+                clock=clock,
+                secrets=context.secrets,
+                sandbox=sandbox,
+                limits=settings.limits,
+            ),
         ),
         "command.run": CommandJob(commands),
         "command.reply": ReplyJob(commands),
@@ -79,6 +82,28 @@ def build_handlers(
         "promotion.happen": PromotionJob(promotions),
         "promotion.status": PromotionStatusJob(promotions),
     }
+
+
+class OneRunAtATime:
+    """An ``automation.run`` job under the store's lock ``run:ID``: two jobs of one run
+    (a reconciler's re-enqueue beside a slow original, a job retaken after its lease)
+    never work on it at once, in one process or across replicas."""
+
+    def __init__(self, store: Store, handler: Handler) -> None:
+        self.store = store
+        self.handler = handler
+        # the wrapped handler's dead-letter hook, which the pool looks for here
+        on_dead = getattr(handler, "on_dead", None)
+        if on_dead is not None:
+            self.on_dead = on_dead
+
+    async def __call__(self, job: Job) -> None:
+        run_id = job.payload.get("run_id") if isinstance(job.payload, dict) else None
+        if run_id is None:
+            await self.handler(job)  # the handler reports the bad payload
+            return
+        async with self.store.lock(f"run:{run_id}"):
+            await self.handler(job)
 
 
 class EventJob:

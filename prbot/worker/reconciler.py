@@ -18,6 +18,12 @@ mistake; each pass therefore:
 
 Re-enqueued jobs carry the dedupe key ``run:{id}:reconcile:{bucket}`` (bucket: the
 interval the pass falls in), so reconcilers in several processes enqueue one job.
+
+With several replicas on one store, one reconciler runs at a time: its passes run only
+while it holds the store lock ``reconciler`` (``Store.hold``: an advisory lock on its own
+connection on PostgreSQL, a file lock on SQLite). The others try again every interval, so
+when the leader dies (its connection closes, and the lock with it) one of them takes over
+at its next try.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from prbot.pipeline.happenings import PrClosed, PrMerged, PrOpened, Tick
 from prbot.pipeline.model import stage_branch
 from prbot.scm.port import Scm
 from prbot.settings import Settings
-from prbot.store.base import Job, NewJob, Pruned, Run, Store
+from prbot.store.base import Held, Job, NewJob, Pruned, Run, Store
 
 log = logging.getLogger("prbot.reconciler")
 
@@ -47,6 +53,7 @@ ScmFor = Callable[[str], Scm]
 RUN_KIND = "automation.run"
 MAX_SCANNED = 5000
 DAY = 86400.0
+LEADER_LOCK = "reconciler"
 
 
 @dataclass
@@ -81,6 +88,8 @@ class Reconciler:
         self.lease_seconds = settings.lease_seconds if lease_seconds is None else lease_seconds
         self.max_pr_checks = max_pr_checks
         self._task: asyncio.Task[None] | None = None
+        self._leadership: Held | None = None
+        self.passes = 0  # passes run by this reconciler (as the leader)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -101,14 +110,38 @@ class Reconciler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._step_down()
+
+    @property
+    def leading(self) -> bool:
+        """This reconciler holds the leadership (the last time it looked)."""
+        return self._leadership is not None
 
     async def _loop(self) -> None:
         while True:
             try:
-                await self.reconcile_once()
+                if await self._lead():
+                    await self.reconcile_once()
+                    self.passes += 1
             except Exception:
                 log.exception("reconcile pass failed; next pass in %.0f s", self.interval)
             await asyncio.sleep(self.interval)
+
+    async def _lead(self) -> bool:
+        """Hold the leadership, or take it if free; False while another replica has it."""
+        if self._leadership is not None and not await self._leadership.alive():
+            log.warning("reconciler: leadership lost (the store connection dropped)")
+            self._leadership = None
+        if self._leadership is None:
+            self._leadership = await self.store.hold(LEADER_LOCK)
+            if self._leadership is not None:
+                log.info("reconciler: leading (passes run here, every %.0f s)", self.interval)
+        return self._leadership is not None
+
+    async def _step_down(self) -> None:
+        held, self._leadership = self._leadership, None
+        if held is not None:
+            await held.release()
 
     # -- one pass -----------------------------------------------------------------------
 
@@ -178,6 +211,8 @@ class Reconciler:
         rows = await self.store.promotions(status=list(UNFINISHED), limit=MAX_SCANNED)
         jobs: list[NewJob] = []
         for row in rows:
+            if not row.data:
+                continue  # being made by PromotionEngine.create: its Start job follows
             promotion = from_data(row.data)
             jobs.append(happen_job(row.id, Tick(), run_at=bucket * max(self.interval, 1.0)))
             for stage in promotion.stages:

@@ -1,6 +1,7 @@
-"""Webhook bodies live in append-only files beside the database (bodies.py): the row names
-file, offset and length; a redelivery or a rolled-back batch writes no bytes; a body
-that cannot be written fails its delivery; retention deletes files no row names."""
+"""SQLite's webhook bodies live in append-only files beside the database (bodies.py): the
+row names file, offset and length; a redelivery or a rolled-back batch writes no bytes; a
+body that cannot be written fails its delivery; retention deletes files no row names.
+(PostgreSQL keeps bodies in the database: test_postgres.py.)"""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from prbot.store.sqlite import SqliteStore
 
 from .helpers import delivery, merged
 from .test_migrations import v1_database
+
+
+@pytest.fixture
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    return sqlite_store  # body files are SQLite's
 
 
 def body_dir(db_path: Path) -> Path:

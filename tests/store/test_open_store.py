@@ -7,6 +7,7 @@ import pytest
 
 from prbot.errors import redact_url as redact
 from prbot.store import open_store
+from prbot.store.postgres import DEFAULT_POOL_SIZE, PostgresStore
 from prbot.store.sqlite import SqliteStore
 
 
@@ -40,11 +41,44 @@ def test_synchronous_option() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["postgresql://prbot@db/prbot", "postgres://db/x", "postgresql+psycopg://db/x"]
+    ("url", "conninfo"),
+    [
+        ("postgresql://prbot@db/prbot", "postgresql://prbot@db/prbot"),
+        ("postgres://db:5433/x", "postgresql://db:5433/x"),
+        ("postgresql+psycopg://db/x", "postgresql://db/x"),
+        # libpq's parameters pass through; pool_size is prbot's own
+        ("postgresql://db/x?sslmode=require&pool_size=4", "postgresql://db/x?sslmode=require"),
+    ],
 )
-def test_postgresql_is_not_built_yet(url: str) -> None:
-    with pytest.raises(ValueError, match=r"^PostgreSQL support is not built yet: use sqlite$"):
-        open_store(url)
+def test_postgresql_urls_select_the_postgresql_store(url: str, conninfo: str) -> None:
+    store = open_store(url)
+    assert isinstance(store, PostgresStore)
+    assert store.conninfo == conninfo
+    assert store.pool_size == (4 if "pool_size" in url else DEFAULT_POOL_SIZE)
+    assert store.migrate is True
+    assert open_store(url, migrate=False).migrate is False  # type: ignore[attr-defined]
+
+
+def test_migrate_off_in_the_url_and_its_override() -> None:
+    off = open_store("postgresql://db/x?migrate=off")
+    assert isinstance(off, PostgresStore) and off.migrate is False
+    assert off.conninfo == "postgresql://db/x"
+    forced = open_store("postgresql://db/x?migrate=off", migrate=True)
+    assert isinstance(forced, PostgresStore) and forced.migrate is True
+    with pytest.raises(ValueError, match="migrate must be on or off, not 'later'"):
+        open_store("postgresql://db/x?migrate=later")
+
+
+@pytest.mark.parametrize("size", ["0", "many", "-1"])
+def test_a_bad_pool_size_is_named_and_the_password_is_not(size: str) -> None:
+    with pytest.raises(ValueError, match="pool_size must be a whole number") as info:
+        open_store(f"postgresql://prbot:hunter2@db/x?pool_size={size}")
+    assert "hunter2" not in str(info.value)
+
+
+def test_a_postgresql_url_without_a_host_part_is_refused() -> None:
+    with pytest.raises(ValueError, match="postgresql://user@host:port/database"):
+        open_store("postgresql:prbot")
 
 
 def test_other_schemes_are_named_and_passwords_never_echoed() -> None:

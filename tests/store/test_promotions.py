@@ -12,13 +12,13 @@ from typing import Any
 from prbot.pipeline.codec import from_data, to_data
 from prbot.pipeline.happenings import Approved, HealthObserved, PrMerged, PrOpened, Start
 from prbot.pipeline.model import ApprovalRule, Promotion
-from prbot.store.base import NewJob, Run
+from prbot.store.base import NewJob, Run, Store
 from prbot.store.migrations import LATEST, MIGRATIONS, migrate, schema_version
 from prbot.store.sqlite import SqliteStore
 from tests.pipeline.promotions import T0, ok, pipeline, stage
 from tests.pipeline.promotions import Run as Driven
 
-from .helpers import count
+from .helpers import Backend
 
 
 def promotion() -> Promotion:
@@ -39,7 +39,7 @@ def promotion() -> Promotion:
 
 
 async def create(
-    store: SqliteStore,
+    store: Store,
     *,
     pipeline: str = "myapp",
     repo: str = "acme/gitops",
@@ -59,7 +59,7 @@ async def create(
     )
 
 
-async def test_a_promotion_reads_back_as_it_was_stored(store: SqliteStore) -> None:
+async def test_a_promotion_reads_back_as_it_was_stored(store: Store) -> None:
     p = promotion()
     data = to_data(p)
     pid = await store.create_promotion(
@@ -89,7 +89,7 @@ async def test_a_promotion_reads_back_as_it_was_stored(store: SqliteStore) -> No
 
 
 async def test_a_save_needs_the_version_read_and_a_stale_one_changes_nothing(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     p = promotion()
     pid = await create(store, data=to_data(p), status=p.status)
@@ -123,7 +123,7 @@ async def test_a_save_needs_the_version_read_and_a_stale_one_changes_nothing(
     assert final is not None and final.version == 3 and from_data(final.data) == p
 
 
-async def test_of_saves_racing_on_one_version_exactly_one_wins(store: SqliteStore) -> None:
+async def test_of_saves_racing_on_one_version_exactly_one_wins(store: Store) -> None:
     pid = await create(store)
     results = await asyncio.gather(
         *(
@@ -141,7 +141,7 @@ async def test_of_saves_racing_on_one_version_exactly_one_wins(store: SqliteStor
     )
 
 
-async def test_listing_filters_and_goes_newest_first(store: SqliteStore) -> None:
+async def test_listing_filters_and_goes_newest_first(store: Store) -> None:
     a = await create(store, status="succeeded", now=1)
     b = await create(store, pipeline="other", now=2)
     c = await create(store, repo="acme/web", status="held", now=3)
@@ -168,8 +168,8 @@ async def test_listing_filters_and_goes_newest_first(store: SqliteStore) -> None
     assert [p.repo for p in found] == ["acme/web"]
 
 
-async def test_listing_uses_the_promotion_indexes(store: SqliteStore, db_path: Path) -> None:
-    await create(store)
+async def test_listing_uses_the_promotion_indexes(sqlite_store: SqliteStore, db_path: Path) -> None:
+    await create(sqlite_store)
     conn = sqlite3.connect(db_path)
     try:
 
@@ -189,14 +189,14 @@ async def test_listing_uses_the_promotion_indexes(store: SqliteStore, db_path: P
         conn.close()
 
 
-async def test_promotions_survive_closing_and_reopening(db_path: Path) -> None:
+async def test_promotions_survive_closing_and_reopening(backend: Backend) -> None:
     data = to_data(promotion())
-    async with SqliteStore(db_path) as store:
+    async with backend.make() as store:
         pid = await create(store, data=data)
         assert await store.save_promotion(
             pid, status="held", data=data, expected_version=1, now=T0 + 1
         )
-    async with SqliteStore(db_path) as store:
+    async with backend.make() as store:
         row = await store.promotion(pid)
         assert row is not None and (row.status, row.version) == ("held", 2)
         assert from_data(row.data) == promotion()
@@ -207,13 +207,13 @@ async def test_promotions_survive_closing_and_reopening(db_path: Path) -> None:
         )
 
 
-async def test_retention_keeps_promotions(store: SqliteStore, db_path: Path) -> None:
+async def test_retention_keeps_promotions(store: Store, backend: Backend) -> None:
     pid = await create(store, status="succeeded", now=1.0)
     assert await store.save_promotion(
         pid, status="succeeded", data={"done": True}, expected_version=1, now=2.0
     )
     await store.prune(before=1e12)
-    assert count(db_path, "promotions") == 1
+    assert backend.count("promotions") == 1
     row = await store.promotion(pid)
     assert row is not None and row.data == {"done": True}
 

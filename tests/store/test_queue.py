@@ -10,23 +10,35 @@ from pathlib import Path
 import pytest
 
 from prbot.store import ops
-from prbot.store.base import NewJob
+from prbot.store.base import NewJob, Store
 from prbot.store.sqlite import JOB_STATES, SqliteStore
+
+from .helpers import Backend
 
 
 def jobs_at(*times: float) -> list[NewJob]:
     return [NewJob("t", {"at": t}, run_at=t) for t in times]
 
 
-@pytest.fixture(params=["returning", "fallback"])
-async def queue_store(request: pytest.FixtureRequest, store: SqliteStore, monkeypatch):
-    # the same semantics with UPDATE ... RETURNING and without (SQLite < 3.35)
-    if request.param == "fallback":
+@pytest.fixture(params=["sqlite", "sqlite-before-3.35", "postgres"])
+def backend(
+    request: pytest.FixtureRequest, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Backend:
+    # the queue's semantics on PostgreSQL, and on SQLite with UPDATE ... RETURNING and
+    # without it (SQLite < 3.35 takes a fallback)
+    if request.param == "postgres":
+        return Backend("postgres", request.getfixturevalue("postgres_server").new_database())
+    if request.param == "sqlite-before-3.35":
         monkeypatch.setattr(ops, "HAS_RETURNING", False)
+    return Backend("sqlite", f"sqlite:{db_path}")
+
+
+@pytest.fixture
+def queue_store(store: Store) -> Store:
     return store
 
 
-async def test_claim_takes_due_jobs_in_next_run_at_order(queue_store: SqliteStore) -> None:
+async def test_claim_takes_due_jobs_in_next_run_at_order(queue_store: Store) -> None:
     store = queue_store
     ids = await store.enqueue(jobs_at(30, 10, 20, 99), now=0)
     claimed = await store.claim("w1", limit=10, lease=60, now=50)
@@ -38,7 +50,7 @@ async def test_claim_takes_due_jobs_in_next_run_at_order(queue_store: SqliteStor
     assert [j.payload["at"] for j in await store.claim("w2", limit=10, lease=60, now=99)] == [99]
 
 
-async def test_claim_respects_limit(queue_store: SqliteStore) -> None:
+async def test_claim_respects_limit(queue_store: Store) -> None:
     await queue_store.enqueue(jobs_at(1, 2, 3, 4, 5), now=0)
     first = await queue_store.claim("w", limit=2, lease=10, now=10)
     assert [j.payload["at"] for j in first] == [1, 2]
@@ -46,7 +58,7 @@ async def test_claim_respects_limit(queue_store: SqliteStore) -> None:
 
 
 async def test_an_expired_lease_is_reclaimed_and_the_old_owner_is_locked_out(
-    queue_store: SqliteStore,
+    queue_store: Store,
 ) -> None:
     store = queue_store
     [jid] = await store.enqueue(jobs_at(0), now=0)
@@ -71,7 +83,7 @@ async def test_an_expired_lease_is_reclaimed_and_the_old_owner_is_locked_out(
     assert first.id == jid
 
 
-async def test_extend_lease_keeps_the_job(queue_store: SqliteStore) -> None:
+async def test_extend_lease_keeps_the_job(queue_store: Store) -> None:
     store = queue_store
     [jid] = await store.enqueue(jobs_at(0), now=0)
     await store.claim("w1", limit=1, lease=30, now=0)
@@ -80,7 +92,7 @@ async def test_extend_lease_keeps_the_job(queue_store: SqliteStore) -> None:
     assert len(await store.claim("w2", limit=1, lease=30, now=56)) == 1
 
 
-async def test_failure_with_backoff_requeues_not_before_retry_at(queue_store: SqliteStore) -> None:
+async def test_failure_with_backoff_requeues_not_before_retry_at(queue_store: Store) -> None:
     store = queue_store
     [jid] = await store.enqueue(jobs_at(0), now=0)
     await store.claim("w1", limit=1, lease=30, now=1)
@@ -99,7 +111,7 @@ async def test_failure_with_backoff_requeues_not_before_retry_at(queue_store: Sq
 
 
 async def test_failure_without_retry_is_a_dead_letter_and_retry_revives_it(
-    queue_store: SqliteStore,
+    queue_store: Store,
 ) -> None:
     store = queue_store
     [jid] = await store.enqueue(jobs_at(0), now=0)
@@ -119,7 +131,7 @@ async def test_failure_without_retry_is_a_dead_letter_and_retry_revives_it(
     assert again.attempts == 1
 
 
-async def test_a_retry_is_honoured_even_on_the_last_attempt(queue_store: SqliteStore) -> None:
+async def test_a_retry_is_honoured_even_on_the_last_attempt(queue_store: Store) -> None:
     # the worker owns the retry policy (e.g. a job interrupted by shutdown goes back)
     store = queue_store
     [jid] = await store.enqueue([NewJob("t", {}, max_attempts=1)], now=0)
@@ -131,7 +143,7 @@ async def test_a_retry_is_honoured_even_on_the_last_attempt(queue_store: SqliteS
     assert again.attempts == 2
 
 
-async def test_a_job_that_keeps_killing_its_worker_is_buried(queue_store: SqliteStore) -> None:
+async def test_a_job_that_keeps_killing_its_worker_is_buried(queue_store: Store) -> None:
     store = queue_store
     [jid] = await store.enqueue([NewJob("t", {}, max_attempts=2)], now=0)
     await store.claim("w1", limit=1, lease=10, now=0)  # w1 dies
@@ -142,7 +154,7 @@ async def test_a_job_that_keeps_killing_its_worker_is_buried(queue_store: Sqlite
     assert job.last_error == "lease of w2 expired on attempt 2 of 2"
 
 
-async def test_dedupe_key_returns_the_existing_job(queue_store: SqliteStore) -> None:
+async def test_dedupe_key_returns_the_existing_job(queue_store: Store) -> None:
     store = queue_store
     first = await store.enqueue([NewJob("t", {"v": 1}, dedupe_key="k")], now=0)
     second = await store.enqueue(
@@ -154,7 +166,7 @@ async def test_dedupe_key_returns_the_existing_job(queue_store: SqliteStore) -> 
     assert (await store.queue_depth())["queued"] == 2
 
 
-async def test_queue_depth_counts_every_state(queue_store: SqliteStore) -> None:
+async def test_queue_depth_counts_every_state(queue_store: Store) -> None:
     store = queue_store
     assert await store.queue_depth() == {"queued": 0, "running": 0, "done": 0, "dead": 0}
     ids = await store.enqueue(jobs_at(0, 0, 0, 0, 0), now=0)
@@ -164,7 +176,7 @@ async def test_queue_depth_counts_every_state(queue_store: SqliteStore) -> None:
     assert await store.queue_depth() == {"queued": 2, "running": 1, "done": 1, "dead": 1}
 
 
-async def test_jobs_listing_newest_first_and_by_state(store: SqliteStore) -> None:
+async def test_jobs_listing_newest_first_and_by_state(store: Store) -> None:
     ids = await store.enqueue(jobs_at(0, 0, 0), now=0)
     assert [j.id for j in await store.jobs()] == ids[::-1]
     assert [j.id for j in await store.jobs(limit=2)] == ids[:0:-1]
@@ -172,12 +184,12 @@ async def test_jobs_listing_newest_first_and_by_state(store: SqliteStore) -> Non
     assert await store.job(999) is None
 
 
-async def test_eight_claimers_on_two_stores_never_share_a_job(db_path: Path) -> None:
-    async with SqliteStore(db_path) as a, SqliteStore(db_path) as b:
+async def test_eight_claimers_on_two_stores_never_share_a_job(backend: Backend) -> None:
+    async with backend.make() as a, backend.make() as b:
         await a.enqueue([NewJob("t", {"i": i}) for i in range(500)], now=0)
         claimed: Counter[int] = Counter()
 
-        async def claimer(store: SqliteStore, name: str) -> None:
+        async def claimer(store: Store, name: str) -> None:
             while True:
                 jobs = await store.claim(name, limit=7, lease=1000, now=1)
                 if not jobs:
@@ -191,10 +203,10 @@ async def test_eight_claimers_on_two_stores_never_share_a_job(db_path: Path) -> 
         assert (await a.queue_depth())["running"] == 500
 
 
-def test_claimers_in_separate_threads_and_loops_never_share_a_job(db_path: Path) -> None:
+def test_claimers_in_separate_threads_and_loops_never_share_a_job(backend: Backend) -> None:
     # four independent stores (as four worker processes would have), two claimers each
     async def setup() -> None:
-        async with SqliteStore(db_path) as s:
+        async with backend.make() as s:
             await s.enqueue([NewJob("t", {"i": i}) for i in range(500)], now=0)
 
     asyncio.run(setup())
@@ -204,7 +216,7 @@ def test_claimers_in_separate_threads_and_loops_never_share_a_job(db_path: Path)
 
     def worker(n: int) -> None:
         async def main() -> None:
-            async with SqliteStore(db_path) as s:
+            async with backend.make() as s:
 
                 async def claimer(name: str) -> None:
                     while jobs := await s.claim(name, limit=5, lease=1000, now=1):
@@ -241,7 +253,7 @@ def test_claim_walks_the_due_index_instead_of_sorting_the_backlog() -> None:
     assert any("jobs_lease" in line for line in plan), plan
 
 
-async def test_jobs_listing_by_each_state_newest_first(queue_store: SqliteStore) -> None:
+async def test_jobs_listing_by_each_state_newest_first(queue_store: Store) -> None:
     # each state is read through its own partial index (done jobs by walking back)
     store = queue_store
     ids = await store.enqueue(jobs_at(*[0] * 8), now=0)
@@ -261,7 +273,8 @@ async def test_jobs_listing_by_each_state_newest_first(queue_store: SqliteStore)
     assert await store.queue_depth() == {"queued": 2, "running": 2, "done": 2, "dead": 2}
 
 
-async def test_concurrent_completions_share_a_commit(store: SqliteStore) -> None:
+async def test_concurrent_completions_share_a_commit(sqlite_store: SqliteStore) -> None:
+    store = sqlite_store
     # what a WorkerPool's jobs do when they finish together: each complete() is its own
     # op, but they go through the one writer queue and commit together
     await store.enqueue([NewJob("t", {"i": i}) for i in range(64)], now=0)

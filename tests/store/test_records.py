@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from prbot.store import StoreClosedError, StoreError
-from prbot.store.base import AuditEntry, Run
+from prbot.store.base import AuditEntry, Run, Store
 from prbot.store.sqlite import SqliteStore
 
-from .helpers import delivery
+from .helpers import Backend, delivery
 
 
 def a_run(**changes: object) -> Run:
@@ -30,7 +30,7 @@ def a_run(**changes: object) -> Run:
     return Run(**values)
 
 
-async def test_runs_crud(store: SqliteStore) -> None:
+async def test_runs_crud(store: Store) -> None:
     rid = await store.create_run(a_run())
     run = await store.run(rid)
     assert run == a_run(id=rid, updated_at=10.0)
@@ -56,7 +56,7 @@ async def test_runs_crud(store: SqliteStore) -> None:
     assert await store.run(rid + 1) is None
 
 
-async def test_update_run_refuses_unknown_fields_statuses_and_runs(store: SqliteStore) -> None:
+async def test_update_run_refuses_unknown_fields_statuses_and_runs(store: Store) -> None:
     rid = await store.create_run(a_run())
     with pytest.raises(ValueError, match="cannot update run field"):
         await store.update_run(rid, now=1.0, requested_by="mallory")
@@ -70,7 +70,7 @@ async def test_update_run_refuses_unknown_fields_statuses_and_runs(store: Sqlite
     assert run is not None and run.status == "queued" and run.requested_by == "alice"
 
 
-async def test_runs_listing_by_status(store: SqliteStore) -> None:
+async def test_runs_listing_by_status(store: Store) -> None:
     ids = [
         await store.create_run(a_run(status=s)) for s in ("queued", "pr_open", "merged", "pr_open")
     ]
@@ -81,7 +81,7 @@ async def test_runs_listing_by_status(store: SqliteStore) -> None:
     assert await store.runs(status=[]) == []
 
 
-async def test_audit_log(store: SqliteStore) -> None:
+async def test_audit_log(store: Store) -> None:
     entries = [
         AuditEntry(at=1.0, actor="prbot", action="commit", repo="acme/a", detail={"sha": "abc"}),
         AuditEntry(at=2.0, actor="alice", action="merge", repo="acme/b"),
@@ -94,7 +94,7 @@ async def test_audit_log(store: SqliteStore) -> None:
     assert await store.audit_log(limit=1) == [entries[2]]
 
 
-async def test_an_audit_line_written_once_is_not_written_twice(store: SqliteStore) -> None:
+async def test_an_audit_line_written_once_is_not_written_twice(store: Store) -> None:
     """An action carried out again after a crash (the same decision, the same time)
     leaves one line; a different line is still written."""
     line = AuditEntry(at=5.0, actor="bob", action="approve", repo="acme/a", detail={"s": "prod"})
@@ -107,16 +107,16 @@ async def test_an_audit_line_written_once_is_not_written_twice(store: SqliteStor
     assert await store.audit_log(repo="acme/a") == [line, other, line]
 
 
-async def test_deliveries_listing_newest_first(store: SqliteStore) -> None:
+async def test_deliveries_listing_newest_first(store: Store) -> None:
     for i in range(3):
         await store.record_delivery(delivery(f"d-{i}", at=float(i)), [], [])
     assert [d.delivery_id for d in await store.deliveries()] == ["d-2", "d-1", "d-0"]
     assert [d.delivery_id for d in await store.deliveries(limit=1)] == ["d-2"]
 
 
-async def test_ping_and_closed_store(db_path: Path) -> None:
-    await asyncio.wait_for(SqliteStore(db_path).close(), 5)  # never opened: nothing to do
-    store = SqliteStore(db_path)
+async def test_ping_and_closed_store(backend: Backend) -> None:
+    await asyncio.wait_for(backend.make().close(), 5)  # never opened: nothing to do
+    store = backend.make()
     with pytest.raises(StoreClosedError):
         await store.record_delivery(delivery("early"), [], [])
     assert await store.ping() is False
@@ -139,8 +139,8 @@ async def test_ping_and_closed_store(db_path: Path) -> None:
         await store.close()
 
 
-async def test_close_finishes_queued_writes(db_path: Path) -> None:
-    store = SqliteStore(db_path)
+async def test_close_finishes_queued_writes(backend: Backend) -> None:
+    store = backend.make()
     await store.open()
     pending = [
         asyncio.ensure_future(store.record_delivery(delivery(f"d-{i}"), [], [])) for i in range(50)
@@ -148,7 +148,7 @@ async def test_close_finishes_queued_writes(db_path: Path) -> None:
     await asyncio.sleep(0)  # let them all submit
     await store.close()
     assert all(await asyncio.gather(*pending))
-    async with SqliteStore(db_path) as again:
+    async with backend.make() as again:
         assert len(await again.deliveries(limit=100)) == 50
 
 
@@ -160,7 +160,7 @@ async def test_full_synchronous_mode(db_path: Path) -> None:
 
 
 async def test_a_pr_event_finds_its_run_by_head_among_many_open_ones(
-    store: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prbot.engine import runs as handlers
     from prbot.events import PullRequestEvent
@@ -179,11 +179,19 @@ async def test_a_pr_event_finds_its_run_by_head_among_many_open_ones(
     found = await handlers.matching_runs(store, event, ("pr_open",))
     assert [r.id for r in found] == [target]
     # and the lookup is an index search, not a walk over the runs
-    conn = sqlite3.connect(db_path)
-    plan = conn.execute(
-        "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE status IN ('pr_open', 'queued', 'running') "
-        "AND head = ? ORDER BY id DESC LIMIT 10",
-        ("x",),
-    ).fetchall()
-    conn.close()
+    query = (
+        "SELECT id FROM runs WHERE status IN ('pr_open', 'queued', 'running') "
+        "AND head = ? ORDER BY id DESC LIMIT 10"
+    )
+    if backend.kind == "postgres":
+        plan = _pg_plan(backend, query)
+    else:
+        plan = backend.rows(f"EXPLAIN QUERY PLAN {query}", ("x",))
     assert any("runs_head" in str(step) for step in plan), plan
+
+
+def _pg_plan(backend: Backend, query: str) -> list[tuple]:
+    """PostgreSQL's plan as if the table were large (at 31 rows it rightly scans)."""
+    with psycopg.connect(backend.url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")
+        return conn.execute("EXPLAIN " + query.replace("?", "%s"), ("x",)).fetchall()

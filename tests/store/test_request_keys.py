@@ -8,7 +8,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from prbot.store.base import NewJob, Run
+from prbot.store.base import NewJob, Run, Store
 from prbot.store.migrations import MIGRATIONS, migrate
 from prbot.store.sqlite import SqliteStore
 
@@ -28,7 +28,7 @@ def run(key: str | None = None, *, automation: str = "bump", at: float = 10.0) -
     )
 
 
-async def create_promotion(store: SqliteStore, key: str | None, *, pipeline: str = "app") -> int:
+async def create_promotion(store: Store, key: str | None, *, pipeline: str = "app") -> int:
     return await store.create_promotion(
         pipeline=pipeline,
         repo="acme/gitops",
@@ -42,7 +42,7 @@ async def create_promotion(store: SqliteStore, key: str | None, *, pipeline: str
     )
 
 
-async def test_a_keyed_run_is_created_once(store: SqliteStore) -> None:
+async def test_a_keyed_run_is_created_once(store: Store) -> None:
     first = await store.create_run(run("command:github:acme/gitops:9:0"))
     again = await store.create_run(run("command:github:acme/gitops:9:0", automation="other"))
     other = await store.create_run(run("command:github:acme/gitops:9:1"))
@@ -54,7 +54,7 @@ async def test_a_keyed_run_is_created_once(store: SqliteStore) -> None:
     assert len(await store.runs()) == 2
 
 
-async def test_unkeyed_runs_and_promotions_are_never_merged(store: SqliteStore) -> None:
+async def test_unkeyed_runs_and_promotions_are_never_merged(store: Store) -> None:
     assert await store.create_run(run()) != await store.create_run(run())
     assert await create_promotion(store, None) != await create_promotion(store, None)
     [newest, _] = await store.runs()
@@ -62,7 +62,7 @@ async def test_unkeyed_runs_and_promotions_are_never_merged(store: SqliteStore) 
 
 
 async def test_a_keyed_promotion_is_created_once_and_found_by_its_key(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     first = await create_promotion(store, "command:gitlab:acme/gitops:5:0")
     assert await create_promotion(store, "command:gitlab:acme/gitops:5:0", pipeline="x") == first
@@ -74,13 +74,13 @@ async def test_a_keyed_promotion_is_created_once_and_found_by_its_key(
     assert len(await store.promotions()) == 1
 
 
-async def test_concurrent_creates_with_one_key_make_one_row(store: SqliteStore) -> None:
+async def test_concurrent_creates_with_one_key_make_one_row(store: Store) -> None:
     ids = await asyncio.gather(*(store.create_run(run("k")) for _ in range(8)))
     assert len(set(ids)) == 1
     assert len(await store.runs()) == 1
 
 
-async def test_a_job_is_found_by_its_dedupe_key(store: SqliteStore) -> None:
+async def test_a_job_is_found_by_its_dedupe_key(store: Store) -> None:
     [job_id] = await store.enqueue([NewJob("t", {"a": 1}, dedupe_key="command:x")], now=1.0)
     found = await store.job_by_key("command:x")
     assert found is not None and (found.id, found.payload) == (job_id, {"a": 1})

@@ -5,20 +5,17 @@ still points at. The reconciler runs it with PRBOT_RETENTION_DAYS."""
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
-from pathlib import Path
 
 from prbot.settings import Settings
-from prbot.store.base import NewJob
-from prbot.store.sqlite import SqliteStore
+from prbot.store.base import NewJob, Store
 from prbot.worker.reconciler import Reconciler
 
-from .helpers import count, delivery, merged
+from .helpers import Backend, delivery, merged
 
 OLD, NEW, CUTOFF = 1_000.0, 900_000.0, 500_000.0
 
 
-async def finish(store: SqliteStore, *, now: float = OLD + 1, dead: int = 0) -> None:
+async def finish(store: Store, *, now: float = OLD + 1, dead: int = 0) -> None:
     """Claim every job due at ``now`` and complete it, except ``dead`` of them:
     dead-lettered."""
     jobs = await store.claim("w", limit=10_000, lease=60, now=now)
@@ -30,7 +27,7 @@ async def finish(store: SqliteStore, *, now: float = OLD + 1, dead: int = 0) -> 
 
 
 async def test_prune_removes_old_deliveries_and_done_jobs_only(
-    store: SqliteStore, db_path: Path
+    store: Store, backend: Backend
 ) -> None:
     event = merged()
     job = NewJob(kind="event", payload=event.to_dict())
@@ -53,18 +50,16 @@ async def test_prune_removes_old_deliveries_and_done_jobs_only(
     assert sorted(d.delivery_id for d in await store.deliveries(limit=100)) == sorted(
         f"new-{i}" for i in range(10)
     )
-    assert count(db_path, "events") == 10  # the old ones went with their deliveries
+    assert backend.count("events") == 10  # the old ones went with their deliveries
     # dead letters and the queued job stay; the new deliveries' jobs too
-    assert count(db_path, "jobs", "state = 'dead'") == 3
-    assert count(db_path, "jobs", "state = 'queued'") == 1 + 10
+    assert backend.count("jobs", "state = 'dead'") == 3
+    assert backend.count("jobs", "state = 'queued'") == 1 + 10
     assert (await store.prune(before=CUTOFF)).deliveries == 0  # nothing left to do
     # a delivery pruned is forgotten: the same id is new again (hence the 3-day floor)
     assert await store.record_delivery(delivery("old-0", at=NEW), [], [])
 
 
-async def test_a_done_job_an_event_still_points_at_is_kept(
-    store: SqliteStore, db_path: Path
-) -> None:
+async def test_a_done_job_an_event_still_points_at_is_kept(store: Store, backend: Backend) -> None:
     event = merged()
     job = NewJob(kind="event", payload=event.to_dict())
     # both old: both go
@@ -76,16 +71,13 @@ async def test_a_done_job_an_event_still_points_at_is_kept(
     # differ): its event's data lives in the job's payload, so the job must stay
     assert await store.record_delivery(delivery("d-2", at=NEW + 20), [event], [job])
     await finish(store, now=NEW + 21)
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute("UPDATE jobs SET updated_at = ?", (OLD,))
-    conn.close()
+    backend.execute("UPDATE jobs SET updated_at = ?", (OLD,))
     pruned = await store.prune(before=NEW + 20)
     assert (pruned.deliveries, pruned.jobs) == (0, 0)
     assert await store.delivery_events("github", "d-2") == [event]
 
 
-async def test_the_reconciler_prunes_past_the_retention(store: SqliteStore) -> None:
+async def test_the_reconciler_prunes_past_the_retention(store: Store) -> None:
     event = merged()
     job = NewJob(kind="event", payload=event.to_dict())
     day = 86400.0
