@@ -6,7 +6,7 @@ import os
 
 from hypothesis import settings
 
-pytest_plugins = ["tests.support.forge"]
+pytest_plugins = ["tests.support.forge", "tests.support.postgres"]
 
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):

@@ -99,19 +99,21 @@ class Served:
 
 
 @asynccontextmanager
-async def served(forge_repo: ForgeRepo, tmp_path: Path, platform: str) -> AsyncIterator[Served]:
+async def served(
+    forge_repo: ForgeRepo, tmp_path: Path, platform: str, database_url: str
+) -> AsyncIterator[Served]:
     clock = ClockFile(tmp_path / "clock", START.timestamp())
     port = free_port()
     env = serve_env(
         forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN,
-        platform=platform, PRBOT_CLOCK_FILE=str(clock.path),
+        platform=platform, database_url=database_url, PRBOT_CLOCK_FILE=str(clock.path),
         PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
     )  # fmt: skip
     async with (
         serve_process(tmp_path, env, port=port) as process,
         httpx.AsyncClient(base_url=process.base_url, timeout=10) as http,
     ):
-        store = open_store(f"sqlite:{tmp_path / 'data' / 'prbot.db'}")
+        store = open_store(database_url)
         await store.open()
         try:
             yield Served(forge_repo, process, http, clock, store, platform)
@@ -122,7 +124,9 @@ async def served(forge_repo: ForgeRepo, tmp_path: Path, platform: str) -> AsyncI
 
 
 @pytest.mark.parametrize("platform", ["github", "gitlab"])
-async def test_slash_commands(tmp_path: Path, forge_repo: ForgeRepo, platform: str) -> None:
+async def test_slash_commands(
+    tmp_path: Path, forge_repo: ForgeRepo, platform: str, database_url: str
+) -> None:
     forge = forge_repo.forge
     forge.create_user(BOTS[platform], type="Bot")
     forge.create_team(TEAM)
@@ -132,7 +136,7 @@ async def test_slash_commands(tmp_path: Path, forge_repo: ForgeRepo, platform: s
         actor=DEVELOPER, start_branch="main",
     )  # fmt: skip
     pr = (await forge.open_pull_request(REPO, head="docs", title="Docs", author=DEVELOPER)).number
-    async with served(forge_repo, tmp_path, platform) as s:
+    async with served(forge_repo, tmp_path, platform, database_url) as s:
         # a bot's command is never carried out (looked at once the others are answered)
         by_bot = await s.comment(pr, "/prbot help", BOTS[platform])
 

@@ -97,7 +97,9 @@ class Served:
 
 
 @asynccontextmanager
-async def served(forge_repo: ForgeRepo, tmp_path: Path, platform: str) -> AsyncIterator[Served]:
+async def served(
+    forge_repo: ForgeRepo, tmp_path: Path, platform: str, database_url: str
+) -> AsyncIterator[Served]:
     """``prbot serve`` running the shipped automations, its clock reading ``START``."""
     clock = ClockFile(tmp_path / "clock", START)
     port = free_port()
@@ -108,6 +110,7 @@ async def served(forge_repo: ForgeRepo, tmp_path: Path, platform: str) -> AsyncI
         webhook_secret=SECRET,
         api_token=API_TOKEN,
         platform=platform,
+        database_url=database_url,
         PRBOT_CLOCK_FILE=str(clock.path),
         PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
     )
@@ -115,7 +118,7 @@ async def served(forge_repo: ForgeRepo, tmp_path: Path, platform: str) -> AsyncI
         serve_process(tmp_path, env, port=port) as process,
         httpx.AsyncClient(base_url=process.base_url, timeout=10) as http,
     ):
-        store = open_store(f"sqlite:{tmp_path / 'data' / 'prbot.db'}")
+        store = open_store(database_url)
         await store.open()
         try:
             yield Served(process, PromotionsApi(http, API_TOKEN, REPO, platform), clock, store)
@@ -139,12 +142,12 @@ def test_the_pipeline_is_what_the_test_plays() -> None:
 
 @pytest.mark.parametrize("platform", ["github", "gitlab"])
 async def test_the_shipped_myapp_pipeline_promotes_through_dev_staging_and_prod(
-    tmp_path: Path, forge_repo: ForgeRepo, platform: str
+    tmp_path: Path, forge_repo: ForgeRepo, platform: str, database_url: str
 ) -> None:
     forge = forge_repo.forge
     # the repository is the example's, file for file
     assert set(forge_repo.ls_tree("main")) == set(example_files())
-    async with served(forge_repo, tmp_path, platform) as s:
+    async with served(forge_repo, tmp_path, platform, database_url) as s:
         api = s.api
         started = await api.start(NEW_TAG, pipeline="myapp")
         pid = started["id"]

@@ -33,12 +33,18 @@ def forge_options() -> dict[str, object]:
 
 @pytest.mark.parametrize("platform", ["github", "gitlab"])
 async def test_a_three_stage_promotion_succeeds_and_a_failure_rolls_back(
-    tmp_path, forge_repo: ForgeRepo, platform: str
+    tmp_path, forge_repo: ForgeRepo, platform: str, database_url: str
 ) -> None:
     forge = forge_repo.forge
     port = free_port()
     env = serve_env(
-        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN, platform=platform
+        forge_repo,
+        tmp_path,
+        port,
+        webhook_secret=SECRET,
+        api_token=API_TOKEN,
+        platform=platform,
+        database_url=database_url,
     )
     async with (
         serve_process(tmp_path, env, port=port) as served,
@@ -131,11 +137,19 @@ async def _status_is(coro, status: str) -> dict | None:
     return p if p["status"] == status else None
 
 
-async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: ForgeRepo) -> None:
+async def test_an_approval_gate_waits_for_the_approval(
+    tmp_path, forge_repo: ForgeRepo, database_url: str
+) -> None:
     forge = forge_repo.forge
     port = free_port()
     env = serve_env(
-        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN, platform="github"
+        forge_repo,
+        tmp_path,
+        port,
+        webhook_secret=SECRET,
+        api_token=API_TOKEN,
+        platform="github",
+        database_url=database_url,
     )
     async with (
         serve_process(tmp_path, env, port=port) as served,
@@ -161,11 +175,19 @@ async def test_an_approval_gate_waits_for_the_approval(tmp_path, forge_repo: For
     assert served.exit_code == 0, served.output()[-3000:]
 
 
-async def test_a_newer_promotion_supersedes_an_older_one(tmp_path, forge_repo: ForgeRepo) -> None:
+async def test_a_newer_promotion_supersedes_an_older_one(
+    tmp_path, forge_repo: ForgeRepo, database_url: str
+) -> None:
     forge = forge_repo.forge
     port = free_port()
     env = serve_env(
-        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN, platform="github"
+        forge_repo,
+        tmp_path,
+        port,
+        webhook_secret=SECRET,
+        api_token=API_TOKEN,
+        platform="github",
+        database_url=database_url,
     )
     async with (
         serve_process(tmp_path, env, port=port) as served,

@@ -111,7 +111,7 @@ class Served:
 
 @asynccontextmanager
 async def served_at(
-    forge_repo: ForgeRepo, tmp_path: Path, platform: str, at: float
+    forge_repo: ForgeRepo, tmp_path: Path, platform: str, at: float, database_url: str
 ) -> AsyncIterator[Served]:
     """``prbot serve`` whose clock reads ``at`` as it starts."""
     clock = ClockFile(tmp_path / "clock", at)
@@ -123,13 +123,14 @@ async def served_at(
         webhook_secret=SECRET,
         api_token=API_TOKEN,
         platform=platform,
+        database_url=database_url,
         PRBOT_CLOCK_FILE=str(clock.path),
     )
     async with (
         serve_process(tmp_path, env, port=port) as process,
         httpx.AsyncClient(base_url=process.base_url, timeout=10) as http,
     ):
-        store = open_store(f"sqlite:{tmp_path / 'data' / 'prbot.db'}")
+        store = open_store(database_url)
         await store.open()
         try:
             yield Served(process, PromotionsApi(http, API_TOKEN, REPO, platform), clock, store)
@@ -166,10 +167,10 @@ def test_serve_refuses_to_start_on_a_malformed_clock_file(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("platform", ["github", "gitlab"])
 async def test_a_closed_window_opens_the_pr_when_the_clock_reaches_it(
-    tmp_path: Path, forge_repo: ForgeRepo, platform: str
+    tmp_path: Path, forge_repo: ForgeRepo, platform: str, database_url: str
 ) -> None:
     forge = forge_repo.forge
-    async with served_at(forge_repo, tmp_path, platform, SPRING_NOW) as s:
+    async with served_at(forge_repo, tmp_path, platform, SPRING_NOW, database_url) as s:
         pid = (await s.api.start("7.0.0", pipeline="windowed"))["id"]
         waiting = await wait_for(lambda: status_is(s.api, pid, "waiting"), **SLOW, what="gate")
         assert waiting["stages"][0]["status"] == "gates" and waiting["stages"][0]["pr"] is None
@@ -195,10 +196,10 @@ async def test_a_closed_window_opens_the_pr_when_the_clock_reaches_it(
 
 
 async def test_a_later_stage_waits_for_its_window_after_the_autumn_change(
-    tmp_path: Path, forge_repo: ForgeRepo
+    tmp_path: Path, forge_repo: ForgeRepo, database_url: str
 ) -> None:
     forge = forge_repo.forge
-    async with served_at(forge_repo, tmp_path, "github", AUTUMN_NOW) as s:
+    async with served_at(forge_repo, tmp_path, "github", AUTUMN_NOW, database_url) as s:
         pid = (await s.api.start("8.0.0", pipeline="weekly"))["id"]
         dev = await wait_for(lambda: stage_pr(s.api, pid, 0), **SLOW, what="the dev PR")
         merged = await forge.merge_pull_request(REPO, dev["number"], actor="alice")

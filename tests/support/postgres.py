@@ -187,3 +187,12 @@ def postgres_server_fixture() -> Iterator[PostgresServer]:
 def postgres_url_fixture(postgres_server: PostgresServer) -> str:
     """The URL of a fresh, empty database on the session's server."""
     return postgres_server.new_database()
+
+
+@pytest.fixture(name="database_url", params=["sqlite", "postgresql"])
+def database_url_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store of a ``prbot serve`` under test: SQLite in its data folder, then a fresh
+    database on the session's PostgreSQL server (the end-to-end tests run on both)."""
+    if request.param == "sqlite":
+        return f"sqlite:{tmp_path / 'data' / 'prbot.db'}"
+    return request.getfixturevalue("postgres_server").new_database()

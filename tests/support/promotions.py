@@ -65,6 +65,7 @@ def serve_env(
     webhook_secret: str,
     api_token: str,
     platform: str = "github",
+    database_url: str | None = None,
     **overrides: str,
 ) -> dict[str, str]:
     """``prbot serve``'s environment against the forge, whose ``platform`` webhooks are
@@ -87,6 +88,7 @@ def serve_env(
         "PRBOT_AUTOMATIONS_DIR": str(automations),
         "PRBOT_API_TOKEN": api_token,
         "PRBOT_RECONCILE_SECONDS": "3600",
+        **({"PRBOT_DATABASE_URL": database_url} if database_url else {}),
         **overrides,
     }
 
