@@ -14,18 +14,21 @@ from prbot.automation.errors import DefinitionError, InputError
 from prbot.automation.loader import DefinitionSet, to_plain
 from prbot.engine.boxed import load_path, render_folder
 from prbot.engine.sandbox import BoxLimits, Sandbox
-from prbot.errors import PrbotError
+from prbot.errors import PrbotError, did_you_mean
 from prbot.settings import core_limits, no_color, setting
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 
 MAIN_EPILOG = """\
-examples:
-  prbot validate automations/
-  prbot render image-bump --repo examples/gitops --set service=podinfo --set env=dev \\
+examples (from the repository's root, on the shipped example repository):
+  prbot validate automations/ examples/gitops/.prbot/
+  prbot render image-bump --repo examples/gitops --set service=myapp --set env=dev \\
       --set tag=6.7.1
-  prbot render automations/cluster-create.yaml --repo examples/gitops --values my.yaml --write
+  prbot render automations/cluster-create.yaml --repo examples/gitops --set name=dev-eu-1 \\
+      --set cloud=aws --set region=eu-west-1 --set tier=dev --write
+
+examples that need a running prbot serve ($PRBOT_URL, $PRBOT_API_TOKEN):
   prbot promote myapp --repo acme/gitops --set tag=6.7.1 --wait
   prbot promotions 12
 """
@@ -34,7 +37,10 @@ VALIDATE_EPILOG = """\
 Exit status: 0 when every definition is valid, 2 otherwise (one line per problem:
 file:line: document N: field.path: what is wrong).
 
-examples:
+Also reported: a name a template reads that is not an input (context.nme), with the
+line of the field and the line within the template.
+
+examples (from the repository's root):
   prbot validate automations/
   prbot validate automations/ examples/gitops/.prbot/
   prbot validate automations/image-bump.yaml
@@ -48,9 +54,11 @@ Inputs come from --values (a YAML or JSON mapping) and then --set (later wins).
 Exit status: 0 on success, 2 on invalid definitions, inputs or templates (nothing is
 written).
 
-examples:
+examples (from the repository's root, on the shipped example repository):
   prbot render image-bump --repo examples/gitops \\
-      --set service=podinfo --set env=staging --set tag=6.7.1
+      --set service=myapp --set env=staging --set tag=6.7.1
+  prbot render scale --repo examples/gitops --set service=myapp --set env=prod \\
+      --set replicas=5 --set reason="peak traffic"
   prbot render cluster-create --repo examples/gitops --set name=dev-eu-1 --set cloud=aws \\
       --set region=eu-west-1 --set tier=dev --set nodeCount=3 --write
 """
@@ -96,9 +104,11 @@ def box() -> Sandbox:
     return _box
 
 
-def _load_path(path: Path) -> DefinitionSet:
+def _load_path(path: Path, *, check_names: bool = False) -> DefinitionSet:
     if path.is_dir() or path.is_file():
-        return box().run_blocking(f"loading {path}", load_path, str(path), core_limits())
+        return box().run_blocking(
+            f"loading {path}", load_path, str(path), core_limits(), check_names
+        )
     raise UsageError(f"{path}: no such file or directory")
 
 
@@ -111,7 +121,7 @@ def _print_problems(problems: Sequence[Any], stream: Any = None) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     result = DefinitionSet()
     for raw in args.paths:
-        result.merge(_load_path(Path(raw)))
+        result.merge(_load_path(Path(raw), check_names=True))
     result.check_references()
     if result.problems:
         _print_problems(result.problems)
@@ -143,6 +153,7 @@ def find_automation(name_or_file: str, repo: Path) -> PrAutomation:
     found: list[PrAutomation] = []
     broken: list[Any] = []
     searched = []
+    names: list[str] = []
     for folder in (automations_dir(), repo / ".prbot"):
         if not folder.is_dir():
             continue
@@ -150,6 +161,7 @@ def find_automation(name_or_file: str, repo: Path) -> PrAutomation:
         loaded = _load_path(folder)
         if name_or_file in loaded.automations:
             found.append(loaded.automations[name_or_file])
+        names += loaded.automations
         broken += loaded.problems
     if len(found) > 1:
         where = " and ".join(a.source_file for a in found)
@@ -157,9 +169,11 @@ def find_automation(name_or_file: str, repo: Path) -> PrAutomation:
     if not found:
         if broken:
             _print_problems(broken)
-        raise UsageError(
-            f"no automation named {name_or_file!r} in {', '.join(searched) or 'any folder'}"
-        )
+        hint = did_you_mean(name_or_file, names)
+        if not hint and broken:
+            hint = " (definitions with the problems above were not loaded)"
+        where = ", ".join(searched) or "any folder"
+        raise UsageError(f"no automation named {name_or_file!r} in {where}{hint}")
     return found[0]
 
 
@@ -210,6 +224,14 @@ def _extra_context(args: argparse.Namespace) -> dict[str, Any]:
     return extra
 
 
+def _print_block(heading: str, text: str, out: Any) -> None:
+    """A heading, then ``text`` indented by four spaces (told apart from the diff)."""
+    print(heading, file=out)
+    for line in text.splitlines() or ["(empty)"]:
+        print(f"    {line}".rstrip(), file=out)
+    print(file=out)
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     repo = Path(args.repo)
     if not repo.is_dir():
@@ -237,6 +259,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     if pr.reviewers:
         print(f"Reviewers:  {', '.join(pr.reviewers)}", file=out)
     print(file=out)
+    if pr.body == pr.commit_message:
+        _print_block("Commit message and PR body:", pr.body, out)
+    else:
+        _print_block("Commit message:", pr.commit_message, out)
+        _print_block("PR body:", pr.body, out)
     if not result.changes:
         print("No changes: the repository already looks like this.", file=out)
         return EXIT_OK

@@ -191,9 +191,14 @@ def test_values_file_and_set_override(tmp_path: Path, capsys) -> None:
 
 
 def test_usage_errors(capsys) -> None:
-    assert run(capsys, "render", "nope", "--repo", "examples/gitops")[2].startswith(
-        "prbot: no automation named 'nope'"
+    assert run(capsys, "render", "nope", "--repo", "examples/gitops")[2] == (
+        "prbot: no automation named 'nope' in automations, examples/gitops/.prbot\n"
     )
+    # a name from either folder is suggested
+    for typo, meant in (("image-bunp", "image-bump"), ("scal", "scale")):
+        code, out, err = run(capsys, "render", typo, "--repo", "examples/gitops")
+        assert (code, out) == (2, "")
+        assert err.endswith(f"examples/gitops/.prbot (did you mean {meant!r}?)\n")
     code, _, err = run(capsys, "render", "image-bump", "--repo", "does/not/exist")
     assert code == 2 and "--repo does/not/exist: not a directory" in err
     code, _, err = run(
@@ -224,7 +229,7 @@ def test_help_has_examples() -> None:
             [sys.executable, "-m", "prbot.cli", *argv], capture_output=True, text=True, cwd=ROOT
         )
         assert proc.returncode == 0
-        assert "examples:" in proc.stdout
+        assert "\nexamples (from the repository's root" in proc.stdout  # run by test_examples_run
 
 
 def test_console_script_runs_from_a_clean_environment(tmp_path: Path) -> None:
@@ -265,3 +270,83 @@ def test_the_dockerfile_copies_what_exists_and_runs_serve() -> None:
     # the image installs the wheel as CI does, and asks /readyz whether it is healthy
     assert "pip wheel" in text and "pip install --no-cache-dir /dist/prbot-*.whl" in text
     assert [x for x in lines if x.startswith("HEALTHCHECK ")] and "/readyz" in text
+
+
+def test_validate_reports_names_that_are_not_inputs(tmp_path: Path, capsys) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "x.yaml").write_text("ok: {{ context.name }}\nbad: {{ context.nmae }}\n")
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: prbot.dev/v1alpha1\nkind: PrAutomation\nmetadata: {name: a}\nspec:\n"
+        '  title: "Add {{ context.nme }}"\n'
+        "  message: |\n    Adds {{ context.name }}\n    for {{ context.ownr }}\n"
+        "  configuration: [{name: name, type: string}, {name: owner, type: string}]\n"
+        "  creates: {templates: [{source: t/x.yaml, destination: x.yaml}]}\n"
+    )
+    code, out, err = run(capsys, "validate", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"{tmp_path}/a.yaml:5: spec.title: context.nme is not an input (did you mean 'name'?)",
+        f"{tmp_path}/a.yaml:6: spec.message: template line 2: context.ownr is not an input "
+        "(did you mean 'owner'?)",
+        f"{tmp_path}/a.yaml:10: spec.creates.templates[0].source: in t/x.yaml at line 2: "
+        "context.nmae is not an input (did you mean 'name'?)",
+        "3 problem(s) found",
+    ]
+    # render loads without the name check: the misspelling fails where it is rendered
+    code, out, err = run(capsys, "render", str(tmp_path / "a.yaml"), "--repo", "examples/gitops",
+                         "--set", "name=x", "--set", "owner=y")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == "prbot: t/x.yaml:2: undefined: 'dict object' has no attribute 'nmae'\n"
+
+
+def test_template_syntax_errors_name_file_and_lines_in_validate_and_render(
+    tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "apiVersion: prbot.dev/v1alpha1\nkind: PrAutomation\nmetadata: {name: a}\nspec:\n"
+        "  title: T\n  message: |\n    one\n    {% if context.name %}two\n"
+        "  configuration: [{name: name, type: string}]\n"
+    )
+    expected = (
+        f"{tmp_path}/a.yaml:6: spec.message: template line 2: template syntax error: "
+        "Unexpected end of template."
+    )
+    code, _, err = run(capsys, "validate", str(tmp_path / "a.yaml"))
+    assert code == 2 and err.startswith(expected)
+    code, out, err = run(capsys, "render", str(tmp_path / "a.yaml"), "--repo", "examples/gitops",
+                         "--set", "name=x")  # fmt: skip
+    assert (code, out) == (2, "") and err.startswith(expected)
+
+
+def test_render_shows_the_commit_message_and_body_before_the_diff(capsys) -> None:
+    code, out, _ = run(capsys, "render", "scale", "--repo", "examples/gitops",
+                       "--set", "service=myapp", "--set", "env=dev", "--set", "replicas=2",
+                       "--set", "reason=load test")  # fmt: skip
+    assert code == 0
+    head, diff = out.split("diff --git", 1)
+    assert head.splitlines()[-4:] == [
+        "Commit message and PR body:",
+        "    Sets `replicaCount` of `myapp` in dev to 2.",
+        "    Reason: load test",
+        "",
+    ]
+    assert "+      replicaCount: 2" in diff
+
+
+def test_render_by_name_of_a_broken_definition_shows_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    (tmp_path / "b.yaml").write_text(
+        "apiVersion: prbot.dev/v1alpha1\nkind: PrAutomation\nmetadata: {name: b}\nspec:\n"
+        "  title: T\n  message: |\n    one\n    {% if x %}\n"
+    )
+    monkeypatch.setenv("PRBOT_AUTOMATIONS_DIR", str(tmp_path))
+    code, out, err = run(capsys, "render", "b", "--repo", "examples/gitops")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0].startswith(
+        f"{tmp_path}/b.yaml:6: spec.message: template line 2: template syntax error: "
+    )
+    assert err.splitlines()[1] == (
+        f"prbot: no automation named 'b' in {tmp_path}, examples/gitops/.prbot "
+        "(definitions with the problems above were not loaded)"
+    )

@@ -80,6 +80,7 @@ class YamlOverlay:
     yaml: str
     list_merge: str = "overwrite"
     follow_aliases: bool = False  # change anchored nodes (and so every alias of them)
+    create: bool = True  # False: every key of the overlay must already be in the file
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class YamlEdit:
     path: str
     value: Any
     follow_aliases: bool = False  # change anchored nodes (and so every alias of them)
+    create: bool = True  # False: the path must already be in the file
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,11 @@ class PrAutomation:
     delete_folders: tuple[str, ...] = ()
     source_file: str = ""  # where it was loaded from, for error messages
     kind: str = "PrAutomation"
+    # (field path, line in source_file) of each templated field, for messages
+    field_lines: tuple[tuple[str, int], ...] = ()
+
+    def line_of(self, path: str) -> int | None:
+        return next((line for p, line in self.field_lines if p == path), None)
 
 
 @dataclass(frozen=True)
@@ -315,6 +322,7 @@ PR_AUTOMATION_SPEC = Obj(
                                     "yaml": Field(STR, required=True),
                                     "listMerge": Field(Str(("overwrite", "append"))),
                                     "followAliases": Field(Bool()),
+                                    "create": Field(Bool()),
                                 }
                             )
                         )
@@ -327,6 +335,7 @@ PR_AUTOMATION_SPEC = Obj(
                                     "path": Field(STR, required=True),
                                     "value": Field(AnyValue(), required=True),
                                     "followAliases": Field(Bool()),
+                                    "create": Field(Bool()),
                                 }
                             )
                         )
@@ -582,11 +591,18 @@ def _automation(name: str, spec: dict[str, Any], where: Located):
                 o["yaml"],
                 o.get("listMerge") or "overwrite",
                 bool(o.get("followAliases")),
+                o.get("create") is not False,
             )
             for o in updates.get("yamlOverlays") or ()
         ),
         yaml_edits=tuple(
-            YamlEdit(e["file"], e["path"], e["value"], bool(e.get("followAliases")))
+            YamlEdit(
+                e["file"],
+                e["path"],
+                e["value"],
+                bool(e.get("followAliases")),
+                e.get("create") is not False,
+            )
             for e in updates.get("yamlEdits") or ()
         ),
         delete_files=tuple(deletes.get("files") or ()),

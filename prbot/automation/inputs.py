@@ -24,8 +24,10 @@ FIELD_TYPES: tuple[str, ...] = ("string", "int", "bool", "enum", "json", "passwo
 OPERATIONS: tuple[str, ...] = ("eq", "not", "gt", "lt", "gte", "lte", "prefix", "suffix")
 MAX_NAME_SHOWN = 64  # an unknown input's name is cut to this in messages
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
+# A bool input given as text (a form, --set, a slash-command): these spellings, in any
+# case, surrounding spaces ignored. docs/definitions.md lists them (a test keeps it so).
+TRUE_SPELLINGS: tuple[str, ...] = ("true", "yes", "on", "1")
+FALSE_SPELLINGS: tuple[str, ...] = ("false", "no", "off", "0")
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,12 @@ def coerce(f: ConfigField, raw: Any) -> Any:
     if f.type == "bool":
         if isinstance(raw, bool):
             return raw
-        if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-            return raw.strip().lower() in _TRUE
-        raise CoercionError(f"must be true or false, got {raw!r}")
+        if isinstance(raw, str) and raw.strip().lower() in TRUE_SPELLINGS + FALSE_SPELLINGS:
+            return raw.strip().lower() in TRUE_SPELLINGS
+        raise CoercionError(
+            f"must be true or false ({'/'.join(TRUE_SPELLINGS)} or "
+            f"{'/'.join(FALSE_SPELLINGS)}), got {raw!r}"
+        )
     if f.type == "json":
         if isinstance(raw, str):
             try:

@@ -30,7 +30,7 @@ from prbot.automation.errors import DefinitionError, PathError, Problem
 from prbot.automation.limits import LIMITS, Limits, size_text
 from prbot.automation.paths import normalise
 from prbot.automation.schema import Located
-from prbot.automation.templating import regex_problems, syntax_error
+from prbot.automation.template_checks import field_lines, template_problems
 from prbot.automation.yamlload import FolderBudget, YamlLimitError, load_all
 from prbot.errors import did_you_mean
 
@@ -181,6 +181,8 @@ def parse_text(
         located = Located(display, number, _line_finder(doc, first_line))
         definition, found = parse_document(to_plain(doc), located)
         problems += found
+        if isinstance(definition, PrAutomation):
+            definition = replace(definition, field_lines=field_lines(definition, located.line_of))
         if definition is not None:
             definitions.append(definition)
     return definitions, problems
@@ -232,84 +234,6 @@ def _attach_templates(
             continue
         specs.append(replace(spec, files=files, is_folder=is_folder))
     return replace(automation, templates=tuple(specs)), problems
-
-
-def _string_fields(a: PrAutomation) -> Iterable[tuple[str, str, bool]]:
-    """(field path, template text, is an expression) for every templated field."""
-    yield "spec.title", a.title, False
-    yield "spec.message", a.message, False
-    for name in ("head", "base"):
-        if getattr(a, name):
-            yield f"spec.{name}", getattr(a, name), False
-    for i, v in enumerate(a.labels):
-        yield f"spec.labels[{i}]", v, False
-    for i, v in enumerate(a.reviewers):
-        yield f"spec.reviewers[{i}]", v, False
-    for i, t in enumerate(a.templates):
-        yield f"spec.creates.templates[{i}].destination", t.destination, False
-        if t.condition:
-            yield f"spec.creates.templates[{i}].condition", t.condition, True
-    for i, r in enumerate(a.regex_replacements):
-        for name in ("file", "regex", "replacement"):
-            yield f"spec.updates.regexReplacements[{i}].{name}", getattr(r, name), False
-    for i, o in enumerate(a.yaml_overlays):
-        yield f"spec.updates.yamlOverlays[{i}].file", o.file, False
-        yield f"spec.updates.yamlOverlays[{i}].yaml", o.yaml, False
-    for i, e in enumerate(a.yaml_edits):
-        yield f"spec.updates.yamlEdits[{i}].file", e.file, False
-        yield f"spec.updates.yamlEdits[{i}].path", e.path, False
-        yield from _value_strings(f"spec.updates.yamlEdits[{i}].value", e.value)
-    for i, v in enumerate(a.delete_files):
-        yield f"spec.deletes.files[{i}]", v, False
-    for i, v in enumerate(a.delete_folders):
-        yield f"spec.deletes.folders[{i}]", v, False
-
-
-def _value_strings(path: str, value: Any) -> Iterable[tuple[str, str, bool]]:
-    if isinstance(value, str):
-        yield path, value, False
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _value_strings(f"{path}[{i}]", v)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _value_strings(f"{path}.{k}", v)
-
-
-def template_problems(a: PrAutomation) -> list[Problem]:
-    """Problems found at load time in any templated field or template file: Jinja syntax
-    errors, and literal patterns (of ``regex_replace``, ``match``) that RE2 cannot run."""
-    problems = []
-    for path, text, expression in _string_fields(a):
-        found = syntax_error(text, expression=expression)
-        if found:
-            problems.append(Problem(f"template syntax error: {found[1]}", path, a.source_file))
-            continue
-        for _line, message in regex_problems(text, expression=expression):
-            problems.append(Problem(message, path, a.source_file))
-    for i, t in enumerate(a.templates):
-        for f in t.files:
-            try:
-                text = f.content.decode("utf-8")
-            except UnicodeDecodeError:
-                continue  # binary: copied, not rendered
-            name = posixpath.join(t.source, f.relpath) if f.relpath else t.source
-            where = f"spec.creates.templates[{i}].source"
-            found = syntax_error(text)
-            if found:
-                problems.append(
-                    Problem(
-                        f"template syntax error in {name} at line {found[0]}: {found[1]}",
-                        where,
-                        a.source_file,
-                    )
-                )
-                continue
-            for line, message in regex_problems(text):
-                problems.append(
-                    Problem(f"in {name} at line {line}: {message}", where, a.source_file)
-                )
-    return problems
 
 
 def _folder_problem(

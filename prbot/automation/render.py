@@ -294,7 +294,11 @@ class _Renderer:
                 before = self.read_text(target, path)
                 try:
                     text = yamledit.merge_overlay(
-                        before, overlay, list_merge=o.list_merge, follow_aliases=o.follow_aliases
+                        before,
+                        overlay,
+                        list_merge=o.list_merge,
+                        follow_aliases=o.follow_aliases,
+                        create=o.create,
                     )
                 except yamledit.YamlEditError as exc:
                     raise RenderError(f"{self.field(path)}: {target}: {exc}") from None
@@ -307,7 +311,7 @@ class _Renderer:
                 before = self.read_text(target, path)
                 try:
                     text = yamledit.set_value(
-                        before, yaml_path, value, follow_aliases=e.follow_aliases
+                        before, yaml_path, value, follow_aliases=e.follow_aliases, create=e.create
                     )
                 except yamledit.YamlEditError as exc:
                     raise RenderError(f"{self.field(path)}: {target}: {exc}") from None

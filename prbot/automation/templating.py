@@ -788,7 +788,9 @@ def evaluate_condition(
         ) from None
 
 
-def _as_template(source: str, expression: bool) -> str | None:
+def as_template(source: str, expression: bool) -> str | None:
+    """The text to parse: an expression (a condition) wrapped in ``{{ }}``; a string with
+    no ``{`` is no template (None)."""
     if expression:
         m = _SINGLE_EXPRESSION.match(source)
         return "{{ " + (m.group("expr") if m else source) + " }}"
@@ -797,7 +799,7 @@ def _as_template(source: str, expression: bool) -> str | None:
 
 def syntax_error(source: str, *, expression: bool = False) -> tuple[int, str] | None:
     """(line, message) of a template's syntax error, or None: for ``prbot validate``."""
-    text = _as_template(source, expression)
+    text = as_template(source, expression)
     if text is None:
         return None
     try:
@@ -811,7 +813,7 @@ def regex_problems(source: str, *, expression: bool = False) -> list[tuple[int, 
     """(line, message) for each literal pattern of a ``regex_replace`` filter or a
     ``match`` test that RE2 cannot run, found at load time (a pattern built at render
     time is checked then, with the same message)."""
-    text = _as_template(source, expression)
+    text = as_template(source, expression)
     if text is None:
         return []
     try:

@@ -16,6 +16,7 @@ from prbot.automation.inputs import ValidInputs
 from prbot.automation.limits import LIMITS, Limits
 from prbot.automation.loader import DefinitionSet, load_view
 from prbot.automation.render import RenderResult, render_automation
+from prbot.automation.template_checks import name_problems
 from prbot.scm.port import Snapshot
 
 
@@ -87,12 +88,21 @@ def load_files(files: dict[str, RepoFile], root: str, limits: Limits = LIMITS) -
     return load_view(MemoryRepoView(files), root=root, limits=limits)
 
 
-def load_path(path: str, limits: Limits = LIMITS) -> DefinitionSet:
-    """``prbot validate`` / ``prbot render``: a definition file or a folder of them."""
+def load_path(path: str, limits: Limits = LIMITS, check_names: bool = False) -> DefinitionSet:
+    """``prbot validate`` / ``prbot render``: a definition file or a folder of them.
+
+    ``check_names`` (``prbot validate``): also report every name a template reads that
+    is not an input (``context.nme``); the automation is still loaded, so that pipelines
+    naming it are checked as usual."""
     target = Path(path)
     if target.is_dir():
-        return load_view(DirRepoView(target), display_root=str(target), limits=limits)
-    parent = target.parent
-    return load_view(
-        DirRepoView(parent), files=[target.name], display_root=str(parent), limits=limits
-    )
+        loaded = load_view(DirRepoView(target), display_root=str(target), limits=limits)
+    else:
+        parent = target.parent
+        loaded = load_view(
+            DirRepoView(parent), files=[target.name], display_root=str(parent), limits=limits
+        )
+    if check_names:
+        for automation in loaded.automations.values():
+            loaded.problems += name_problems(automation)
+    return loaded

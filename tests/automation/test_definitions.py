@@ -374,10 +374,25 @@ def test_template_syntax_errors_are_found_at_load_time() -> None:
     )
     found = problems_of(text, {"defs/templates/t.yaml": "ok\n{% for %}\n"})
     joined = "\n".join(found)
-    assert "spec.labels[0]: template syntax error" in joined
-    assert "spec.creates.templates[0].condition: template syntax error" in joined
-    assert "spec.updates.yamlEdits[0].value.k[0]: template syntax error" in joined
+    # file:line of the field in the definition, then the field
+    assert "defs/a.yaml:6: spec.labels[0]: template syntax error" in joined
+    assert "defs/a.yaml:9: spec.creates.templates[0].condition: template syntax error" in joined
+    assert "defs/a.yaml:12: spec.updates.yamlEdits[0].value.k[0]: template syntax error" in joined
     assert (
-        "spec.creates.templates[0].source: template syntax error in templates/t.yaml at line 2"
-        in joined
+        "defs/a.yaml:9: spec.creates.templates[0].source: template syntax error in "
+        "templates/t.yaml at line 2"
+    ) in joined
+
+
+def test_a_syntax_error_in_a_template_of_several_lines_names_both_lines() -> None:
+    text = automation(
+        "  message: |\n    Adds it.\n\n    {% if context.x %}never closed\n"
+        '  head: "prbot/{{ context.x "\n'
     )
+    assert problems_of(text) == [
+        "defs/a.yaml:6: spec.message: template line 3: template syntax error: Unexpected end "
+        "of template. Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. "
+        "The innermost block that needs to be closed is 'if'.",
+        "defs/a.yaml:10: spec.head: template syntax error: unexpected end of template, "
+        "expected 'end of print statement'.",
+    ]

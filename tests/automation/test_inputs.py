@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from prbot.automation.errors import InputError
-from prbot.automation.inputs import Condition, ConfigField, validate_inputs
+from prbot.automation.inputs import (
+    FALSE_SPELLINGS,
+    TRUE_SPELLINGS,
+    Condition,
+    ConfigField,
+    validate_inputs,
+)
 
 
 def messages(exc: InputError) -> dict[str, str]:
@@ -158,3 +167,23 @@ def test_condition_sees_the_default() -> None:
     with pytest.raises(InputError) as err:
         validate_inputs((tier, approver), {})
     assert messages(err.value) == {"approver": "is required"}
+
+
+def test_every_bool_spelling_is_accepted_and_the_docs_list_exactly_them() -> None:
+    field = ConfigField("b", "bool")
+    for words, value in ((TRUE_SPELLINGS, True), (FALSE_SPELLINGS, False)):
+        for word in words:
+            for given in (word, word.upper(), f"  {word.title()} "):
+                assert validate_inputs((field,), {"b": given}).values == {"b": value}
+    with pytest.raises(InputError) as err:
+        validate_inputs((field,), {"b": "y"})
+    assert messages(err.value) == {
+        "b": "must be true or false (true/yes/on/1 or false/no/off/0), got 'y'"
+    }
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "definitions.md").read_text()
+    paragraph = re.search(r"A `bool` input takes .*?\n\n", doc, re.S)
+    assert paragraph, "docs/definitions.md no longer describes the bool spellings"
+    sentence = paragraph.group(0).split("anything else is an error")[0]
+    true_part, false_part = sentence.split(" or `", 1)
+    assert re.findall(r"`([^`]+)`", true_part.split("spelled", 1)[1]) == list(TRUE_SPELLINGS)
+    assert re.findall(r"`([^`]+)`", "`" + false_part) == list(FALSE_SPELLINGS)

@@ -354,6 +354,18 @@ def test_input_values_are_literal_inside_globs() -> None:
     assert result.changes.paths() == ["old/b.txt"]  # the definition's own * still globs
 
 
+def test_an_expression_that_yields_a_wildcard_is_literal_but_template_text_globs() -> None:
+    """What docs/definitions.md says: {{ '*' }} is escaped; a * in the template's own text,
+    chosen by an if, is a wildcard."""
+    files = "{% if context.cloud == 'gcp' %}*{% else %}{{ context.name }}{% endif %}"
+    a = automation(BASIC + f'  deletes:\n    files: ["old/{files}.yaml", "old/{{{{ \'*\' }}}}"]\n')
+    assert render_automation(a, {"name": "a"}, REPO).changes.paths() == ["old/a.yaml"]
+    assert render_automation(a, {"name": "zz", "cloud": "gcp"}, REPO).changes.paths() == [
+        "old/a.yaml"
+    ]
+    assert render_automation(a, {"name": "*"}, REPO).changes.paths() == []
+
+
 def test_regex_without_a_match_changes_nothing_even_with_group_references() -> None:
     a = automation(
         BASIC

@@ -16,24 +16,31 @@ from .locate import Spot, locate, pick_doc
 from .path import DataKey, Index, YamlPath, as_path, format_steps
 from .plan import Ctx, apply, plan_set
 from .positions import column
+from .readback import Unreadable, read_documents
 from .scalars import flow_text
 from .tree import Doc, compose, content_end, is_null
-from .values import check_value, is_collection, to_python
+from .values import check_value, hashable, is_collection, to_python
 from .verify import Change, check_change, check_keys, check_overlay, expected, merged
 
 
 def set_value(
-    text: str, path: YamlPath | str, value: object, *, follow_aliases: bool = False
+    text: str,
+    path: YamlPath | str,
+    value: object,
+    *,
+    follow_aliases: bool = False,
+    create: bool = True,
 ) -> str:
     """Set the value at ``path``, changing only that value's characters in ``text``.
 
     ``follow_aliases``: go on through aliases and ``<<`` merges and change the anchored
     node itself (so every alias of it changes too); otherwise an edit that would change
-    any other path is refused.
+    any other path is refused. ``create=False``: a path that is not in the document
+    (a key that a ``<<`` merge gives counts as there) is refused instead of created.
     """
     p, label, docs = _read(text, path)
     check_value(value, label)
-    new, change = _set(text, docs, p, label, value, follow_aliases)
+    new, change = _set(text, docs, p, label, value, follow_aliases, create)
     return check_change(text, new, docs, change, label, follow_aliases)
 
 
@@ -56,11 +63,13 @@ def merge_overlay(
     list_merge: str = "overwrite",
     document: int = 0,
     follow_aliases: bool = False,
+    create: bool = True,
 ) -> str:
     """Deep-merge ``overlay`` into a document, one leaf at a time so only changed lines change.
 
     Mappings merge recursively; lists replace the existing list (``"overwrite"``) or are
     appended to it (``"append"``). The result must read back as the deep merge, as data.
+    ``create=False``: every key of the overlay must already be in the document.
     """
     if list_merge not in ("overwrite", "append"):
         raise YamlEditError(f"list_merge must be 'overwrite' or 'append', not {list_merge!r}")
@@ -71,6 +80,8 @@ def merge_overlay(
     base = YamlPath(document, ())
     label = f"{document}: the overlay" if document else "the overlay"
     _, _, docs = _read(text, base)
+    if not create:
+        _check_overlay_keys(text, document, overlay, label)
     new = _merge(text, base, overlay, list_merge, follow_aliases)
     if follow_aliases:
         return new  # each leaf was verified as an edit of its own (see _step)
@@ -105,11 +116,23 @@ def _change(p: YamlPath, spot: Spot, value: Any) -> Change:
 
 
 def _set(
-    text: str, docs: tuple[Doc, ...], p: YamlPath, label: str, value: Any, follow: bool
+    text: str,
+    docs: tuple[Doc, ...],
+    p: YamlPath,
+    label: str,
+    value: Any,
+    follow: bool,
+    create: bool = True,
 ) -> tuple[str, Change]:
     spot, ctx = _located(text, docs, p, label, follow)
     if spot.rest:
         done = format_steps(p.steps[: len(p.steps) - len(spot.rest)])
+        if not create and spot.inherited is None:
+            missing = format_steps(p.steps[: len(p.steps) - len(spot.rest) + 1])
+            where = "" if len(spot.rest) == 1 else f"{label}: "
+            raise YamlEditError(
+                f"{where}{missing} is not in the file, and create is false (the key must exist)"
+            )
         return apply(text, plan_create(ctx, spot, done, value)), _change(p, spot, value)
     return apply(text, plan_set(ctx, spot.slot, value)), _change(p, spot, value)
 
@@ -173,6 +196,36 @@ def _merge(text: str, base: YamlPath, overlay: Mapping[Any, Any], mode: str, fol
         else:
             text = _step(text, path, value, False, follow)
     return text
+
+
+def _check_overlay_keys(text: str, document: int, overlay: Mapping[Any, Any], label: str) -> None:
+    """``create=False``: every key of the overlay, at every level it descends into (lists
+    are values, not levels), is in the document as read (``<<`` merges included)."""
+    try:
+        documents = read_documents(text)
+    except Unreadable as exc:
+        raise YamlEditError(f"{label}: {exc}") from None
+    data = documents[document] if document < len(documents) else None
+    missing = _missing_key(data, overlay, ())
+    if missing is not None:
+        raise YamlEditError(
+            f"{label}: {format_steps(missing)} is not in the file, and create is false "
+            "(every key of the overlay must exist)"
+        )
+
+
+def _missing_key(
+    data: Any, overlay: Mapping[Any, Any], steps: tuple[DataKey, ...]
+) -> tuple[DataKey, ...] | None:
+    for key, value in overlay.items():
+        here = (*steps, DataKey(key))
+        if not isinstance(data, dict) or hashable(key) not in data:
+            return here
+        if isinstance(value, Mapping):
+            found = _missing_key(data[hashable(key)], value, here)
+            if found is not None:
+                return found
+    return None
 
 
 def _look(text: str, path: YamlPath, follow: bool) -> tuple[str | None, Any]:
