@@ -68,11 +68,20 @@ def describe(exc: BaseException) -> str:
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every occurrence of a secret value in ``text`` by ``***``.
 
-    Longest first, so a secret that contains another is hidden whole.
+    Longest first, so a secret that contains another is hidden whole. A secret shorter
+    than ``SHORT_SECRET`` characters is replaced only where it stands as a word of its own:
+    hidden inside every word, a one-letter password would turn "has" into "ha***" in every
+    message, while its letter inside another word tells nothing.
     """
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
+        if len(secret) < SHORT_SECRET:
+            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
+        else:
+            text = text.replace(secret, "***")
     return text
+
+
+SHORT_SECRET = 4
 
 
 # the userinfo sits between "scheme://" and the first "@" of the authority

@@ -271,6 +271,12 @@ async def test_a_password_input_is_refused_and_never_stored(
         assert answer.json()["errors"] == {
             "inputs.tga": "no stage of app takes 'tga' (did you mean 'tag'?)"
         }
+        misspelled = body | {"pipeline": "ap", "inputs": {"tag": "2.0.0"}}
+        answer = await http.post("/api/promotions", headers=api.auth, json=misspelled)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"] == {
+            "pipeline": "no pipeline named 'ap' for acme/gitops (did you mean 'app'?)"
+        }
         listed = await http.get("/api/promotions", headers=api.auth)
         assert listed.json()["promotions"] == []
     assert "hunter2-promotion-secret" not in served.output()

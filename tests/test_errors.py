@@ -103,6 +103,9 @@ def test_gitlab_answers_decide_at_the_source(status: int, permanent: bool) -> No
 
 def test_redaction() -> None:
     assert redact("token abc and abcdef", ["abc", "abcdef"]) == "token *** and ***"
+    # a secret this short is hidden where it stands alone, not inside every word
+    assert redact("s has no attribute 's': x=s.", ["s"]) == "*** has no attribute '***': x=***."
+    assert redact("pin 1234 in a1234b", ["1234"]) == "pin *** in a***b"  # 4 and longer: anywhere
     assert redact_url("postgresql://u:pw@db/prbot") == "postgresql://***@db/prbot"
     assert redact_url("sqlite:///var/prbot.db") == "sqlite:///var/prbot.db"
     assert did_you_mean("PROT", ["PORT", "HOST"]) == " (did you mean 'PORT'?)"

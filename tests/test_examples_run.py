@@ -8,12 +8,12 @@ Where examples are found (new ones are picked up without touching this file):
 - ``README.md`` and ``docs/*.md``: each command of a fenced ``sh``/``shell``/``bash``/
   ``console`` block (a ``$ `` prompt is dropped, ``;`` and ``&&`` separate commands).
 
-The rules for what is not run, each visible (a skip with its reason, or a failure):
+The rules for what is not run, each with its reason (checked by
+``test_every_example_not_run_is_so_for_a_stated_reason``; none is a skipped test):
 
 1. A document's block whose fence is preceded by a line ``<!-- not run: REASON -->``
-   (blank lines between are allowed) is not run: a skip naming the reason.
-2. A command with ``...`` (a synopsis: ``prbot validate PATH...``) is not an example: a
-   skip.
+   (blank lines between are allowed) is not run, for that reason.
+2. A command with ``...`` (a synopsis: ``prbot validate PATH...``) is not an example.
 3. Only ``validate`` and ``render`` run offline. An example of another subcommand must be
    listed in ``NOT_RUN`` with its reason, or the test fails (so a new subcommand's example
    is a decision, not an accident).
@@ -177,17 +177,31 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PRBOT_AUTOMATIONS_DIR", raising=False)
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
+RUNNABLE = [e for e in EXAMPLES if not e.skip]
+
+
+def test_every_example_not_run_is_so_for_a_stated_reason() -> None:
+    """What is not run is listed here with its reason (no test is skipped for it): an
+    example of an unlisted subcommand, or a shell line that is not one, fails."""
+    failing = [
+        f"{e.where}: prbot {' '.join(e.argv)}: {e.skip}"
+        for e in EXAMPLES
+        if e.skip.startswith("FAIL")
+    ]
+    assert failing == []
+    reasons = {e.skip for e in EXAMPLES if e.skip}
+    known = {*NOT_RUN.values(), "a synopsis (it has '...'), not an example"}
+    assert all(r in known or r.startswith("marked not run: ") for r in reasons), reasons
+    assert len(RUNNABLE) >= 10  # the help's, the README's and the docs' own examples
+
+
+@pytest.mark.parametrize("example", RUNNABLE, ids=[e.id for e in RUNNABLE])
 def test_example_runs(
     example: Example,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    if example.skip.startswith("FAIL"):
-        pytest.fail(f"{example.where}: prbot {example.argv[0]}: {example.skip}")
-    if example.skip:
-        pytest.skip(example.skip)
     cwd = ROOT
     if "--write" in example.argv:
         for folder in ("automations", "examples"):

@@ -43,7 +43,7 @@ from prbot.engine.boxed import load_files
 from prbot.engine.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from prbot.engine.router import Context, Router
 from prbot.engine.sandbox import BoxLimitExceeded, Sandbox, shared_sandbox
-from prbot.errors import PermanentError, describe, is_permanent
+from prbot.errors import PermanentError, describe, did_you_mean, is_permanent
 from prbot.events import Event, InstallationChanged, PushToDefault
 from prbot.retry import Backoff, retrying
 from prbot.scm.port import Scm, ScmUnavailable, TreeEntry
@@ -64,6 +64,14 @@ ScmFor = Callable[[str], Scm]
 
 class UnknownAutomation(PermanentError):
     """No automation of that name for the repository."""
+
+
+class UnknownPipeline(PermanentError):
+    """No pipeline of that name for the repository; ``hint`` is the did-you-mean."""
+
+    def __init__(self, name: str, repo: str, hint: str) -> None:
+        self.hint = hint
+        super().__init__(f"no pipeline named {name!r} for {repo}{hint}")
 
 
 @dataclass
@@ -335,7 +343,9 @@ class DefinitionsCache:
         if found is not None:
             return found
         where = [str(self.automations_dir or "(no automations folder)"), f"{repo}/{ROOT}/"]
+        known = [*self.deployment.automations, *entry.definitions.automations]
         message = f"no automation named {name!r} in {' or '.join(where)}"
+        message += did_you_mean(name, known)
         broken = [p for p in entry.problems if _mentions(p, name)] or entry.problems
         if broken:
             message += f"; {repo}/{ROOT}/ has {len(entry.problems)} problem(s): {broken[0]}"
@@ -350,13 +360,18 @@ class DefinitionsCache:
         """The repository's ``.prbot/config.yaml`` settings (defaults without one)."""
         return (await self.repo_definitions(platform, repo)).config
 
-    async def pipeline(self, platform: str, repo: str, name: str) -> Pipeline | None:
-        """The pipeline ``name`` for ``repo``: a deployment one, else the repository's."""
+    async def pipeline(self, platform: str, repo: str, name: str) -> Pipeline:
+        """The pipeline ``name`` for ``repo``: a deployment one, else the repository's;
+        ``UnknownPipeline`` (with a did-you-mean) when there is none."""
         found = self.deployment.pipelines.get(name)
         if found is not None:
             return found
         entry = await self.repo_definitions(platform, repo)
-        return entry.definitions.pipelines.get(name)
+        found = entry.definitions.pipelines.get(name)
+        if found is None:
+            known = [*self.deployment.pipelines, *entry.definitions.pipelines]
+            raise UnknownPipeline(name, repo, did_you_mean(name, known))
+        return found
 
 
 def _listing(entries: Mapping[str, TreeEntry]) -> frozenset[tuple[str, str, str]]:

@@ -12,6 +12,7 @@ from prbot.engine.definitions import (
     STATUS_CONTEXT,
     DefinitionsCache,
     UnknownAutomation,
+    UnknownPipeline,
     push_reloads_definitions,
 )
 from prbot.engine.router import Context
@@ -110,6 +111,11 @@ async def test_repo_definitions_load_cache_and_report(forge, cache, automations_
     assert (await cache.lookup("github", REPO, "repo-note")) is found
     with pytest.raises(UnknownAutomation, match=r"no automation named 'broken'.*spec\.title"):
         await cache.lookup("github", REPO, "broken")
+    # a near miss is named, from the deployment's and the repository's own
+    with pytest.raises(UnknownAutomation, match=r"'repo-nte'.* \(did you mean 'repo-note'\?\)"):
+        await cache.lookup("github", REPO, "repo-nte")
+    with pytest.raises(UnknownPipeline, match=r"^no pipeline named 'bmp' for acme/gitops$"):
+        await cache.pipeline("github", REPO, "bmp")
     assert forge.requests.total == 0
 
 

@@ -19,7 +19,7 @@ from prbot.engine.commands.reply import (
     unechoed,
 )
 from prbot.engine.commands.work import CommentWork
-from prbot.engine.definitions import UnknownAutomation
+from prbot.engine.definitions import UnknownAutomation, UnknownPipeline
 from prbot.engine.promotion_requests import input_problems
 from prbot.engine.promotions import UNFINISHED, PromotionEngine, parse_branch
 from prbot.engine.run_requests import (
@@ -112,10 +112,10 @@ async def promote_verb(work: CommentWork, command: Command, key: str) -> Outcome
     wanted = command.args[0]
     try:
         pipeline = await services.definitions.pipeline(event.platform, event.repo, wanted)
+    except UnknownPipeline as exc:
+        return Outcome("promote", False, f"no pipeline {name(wanted)} for `{event.repo}`{exc.hint}")
     except PrbotError as exc:
         return failed("promote", exc)
-    if pipeline is None:
-        return Outcome("promote", False, f"no pipeline {name(wanted)} for `{event.repo}`")
     lookup = services.definitions.lookup
     refused = await input_problems(
         lookup, event.platform, event.repo, pipeline, command.values, services.limits
