@@ -269,7 +269,7 @@ def _created_or_keyed(
 def update_run(
     conn: sqlite3.Connection, run_id: int, changes: dict[str, Any], *, now: float
 ) -> bool:
-    # column names come from UPDATABLE_RUN_FIELDS (checked by the caller), never from
+    # column names come from rows.UPDATABLE_RUN_FIELDS (rows.run_changes), never from
     # outside, so formatting them into the statement is safe
     sets = "".join(f"{name} = :{name}, " for name in changes)
     cur = conn.execute(
@@ -277,9 +277,6 @@ def update_run(
         {**changes, "_now": now, "_id": run_id},
     )
     return cur.rowcount == 1
-
-
-UPDATABLE_RUN_FIELDS = frozenset({"status", "head", "pr_number", "pr_url", "error", "inputs"})
 
 
 # -- promotions

@@ -44,7 +44,6 @@ from prbot.store.base import (
     StoreError,
 )
 from prbot.store.encode import event_rows, job_row
-from prbot.store.ops import UPDATABLE_RUN_FIELDS
 from prbot.store.postgres_notify import JobListener
 from prbot.store.writer import StoreClosedError
 
@@ -305,35 +304,11 @@ class PostgresStore:
     # -- runs
 
     async def create_run(self, run: Run) -> int:
-        rows.check_run_status(run.status)
-        values = (
-            run.automation,
-            run.repo,
-            run.platform,
-            run.requested_by,
-            rows.dumps(run.inputs),
-            run.status,
-            run.head,
-            run.pr_number,
-            run.pr_url,
-            run.error,
-            run.created_at,
-            run.updated_at or run.created_at,
-            run.requested_in,
-        )
+        values = rows.run_values(run)
         return await self._write(lambda c: postgres_ops.create_run(c, values, run.request_key))
 
     async def update_run(self, run_id: int, *, now: float, **changes: Any) -> None:
-        unknown = set(changes) - UPDATABLE_RUN_FIELDS
-        if unknown:
-            raise ValueError(
-                f"cannot update run field(s) {sorted(unknown)}: "
-                f"updatable are {sorted(UPDATABLE_RUN_FIELDS)}"
-            )
-        if "status" in changes:
-            rows.check_run_status(changes["status"])
-        if "inputs" in changes:
-            changes["inputs"] = rows.dumps(changes["inputs"])
+        changes = rows.run_changes(changes)
         if not await self._statement(
             lambda c: postgres_ops.update_run(c, run_id, changes, now=now)
         ):

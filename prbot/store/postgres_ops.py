@@ -21,7 +21,8 @@ from typing import Any
 import psycopg
 
 from prbot.store import rows
-from prbot.store.ops import UPDATABLE_RUN_FIELDS, EventRow, JobRow
+from prbot.store.ops import EventRow, JobRow
+from prbot.store.rows import UPDATABLE_RUN_FIELDS
 
 Row = tuple[Any, ...]
 Conn = psycopg.AsyncConnection[Any]

@@ -121,3 +121,42 @@ def delivery(row: Sequence[Any]) -> Delivery:
 def check_run_status(status: str) -> None:
     if status not in RUN_STATUSES:
         raise ValueError(f"unknown run status {status!r}: expected one of {sorted(RUN_STATUSES)}")
+
+
+UPDATABLE_RUN_FIELDS = frozenset({"status", "head", "pr_number", "pr_url", "error", "inputs"})
+
+
+def run_values(run: Run) -> tuple[Any, ...]:
+    """A new run's column values, as both backends insert them (``id`` is the store's)."""
+    check_run_status(run.status)
+    return (
+        run.automation,
+        run.repo,
+        run.platform,
+        run.requested_by,
+        dumps(run.inputs),
+        run.status,
+        run.head,
+        run.pr_number,
+        run.pr_url,
+        run.error,
+        run.created_at,
+        run.updated_at or run.created_at,
+        run.requested_in,
+    )
+
+
+def run_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """A run update's fields checked and encoded; ValueError names a field that may not
+    change. Only these names ever reach a statement's text."""
+    unknown = set(changes) - UPDATABLE_RUN_FIELDS
+    if unknown:
+        raise ValueError(
+            f"cannot update run field(s) {sorted(unknown)}: "
+            f"updatable are {sorted(UPDATABLE_RUN_FIELDS)}"
+        )
+    if "status" in changes:
+        check_run_status(changes["status"])
+    if "inputs" in changes:
+        return {**changes, "inputs": dumps(changes["inputs"])}
+    return changes

@@ -295,37 +295,13 @@ class SqliteStore:
 
     async def create_run(self, run: Run) -> int:
         """Store a new run; ``run.id`` is ignored (the store assigns ids)."""
-        rows.check_run_status(run.status)
-        values = (
-            run.automation,
-            run.repo,
-            run.platform,
-            run.requested_by,
-            rows.dumps(run.inputs),
-            run.status,
-            run.head,
-            run.pr_number,
-            run.pr_url,
-            run.error,
-            run.created_at,
-            run.updated_at or run.created_at,
-            run.requested_in,
-        )
+        values = rows.run_values(run)
         return await self._write(lambda c: ops.create_run(c, values, run.request_key))
 
     async def update_run(self, run_id: int, *, now: float, **changes: Any) -> None:
         """Change some of a run's fields (status, head, pr_number, pr_url, error,
         inputs). Raises ValueError for another field, LookupError for an unknown run."""
-        unknown = set(changes) - ops.UPDATABLE_RUN_FIELDS
-        if unknown:
-            raise ValueError(
-                f"cannot update run field(s) {sorted(unknown)}: "
-                f"updatable are {sorted(ops.UPDATABLE_RUN_FIELDS)}"
-            )
-        if "status" in changes:
-            rows.check_run_status(changes["status"])
-        if "inputs" in changes:
-            changes["inputs"] = rows.dumps(changes["inputs"])
+        changes = rows.run_changes(changes)
         if not await self._write(lambda c: ops.update_run(c, run_id, changes, now=now)):
             raise LookupError(f"no run with id {run_id}")
 
