@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from prbot.forge import cli_changes
+from prbot.forge.admin_client import EXIT_FAIL, EXIT_OK, AdminError, call
+
 DEFAULT_PORT = 8765
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
-EXIT_OK, EXIT_FAIL = 0, 2
 
 EPILOG = """\
 Serve (127.0.0.1 only; Ctrl-C stops; state and bare repositories persist in --data):
@@ -118,11 +120,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
     repo_list = with_url(repo_cmds.add_parser("list", help="list repositories"))
     repo_list.add_argument("--json", action="store_true", help="print JSON")
-    _add_commit(admin)
-    _add_pulls(cmds, with_url)
-    _add_hooks(cmds, with_url)
+    cli_changes.add_commit(admin)
+    cli_changes.add_pulls(cmds, with_url)
+    cli_changes.add_hooks(cmds, with_url)
 
-    _merge_arguments(admin("merge", "merge a pull request (as `pulls merge`)"))
+    cli_changes.merge_arguments(admin("merge", "merge a pull request (as `pulls merge`)"))
 
     s = admin("status", "post a commit status")
     s.add_argument("full_name", metavar="OWNER/NAME")
@@ -156,92 +158,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _merge_arguments(m: argparse.ArgumentParser) -> None:
-    m.add_argument("full_name", metavar="OWNER/NAME")
-    m.add_argument("number", type=int)
-    m.add_argument("--as", dest="actor", help="merging user (default: the owner)")
-    m.add_argument("--method", default="merge", choices=("merge", "squash", "rebase"))
-
-
-def _add_commit(admin: Any) -> None:
-    c = admin("commit", "push a commit of local files onto a branch, as a user")
-    c.add_argument("full_name", metavar="OWNER/NAME")
-    c.add_argument("branch")
-    c.add_argument(
-        "--file",
-        action="append",
-        default=[],
-        metavar="PATH=LOCAL",
-        help="set PATH in the repository to the content of the local file LOCAL (repeat)",
-    )
-    c.add_argument("--delete", action="append", default=[], metavar="PATH", help="remove PATH")
-    c.add_argument("--start-branch", metavar="BRANCH", help="create BRANCH's tip from this one")
-    c.add_argument("-m", "--message", default="Update files")
-    c.add_argument("--as", dest="actor", required=True, metavar="USER")
-
-
-def _add_pulls(cmds: Any, with_url: Any) -> None:
-    pulls = cmds.add_parser(
-        "pulls",
-        help="list, open, merge or close pull requests (GitLab: merge requests)",
-        description="Pull requests; on GitLab the same records are merge requests (N: iid).",
-    )
-    sub = pulls.add_subparsers(dest="pulls_cmd", metavar="ACTION", required=True)
-    ls = with_url(sub.add_parser("list", help="list pull requests with their pages"))
-    ls.add_argument("full_name", metavar="OWNER/NAME")
-    ls.add_argument("--state", default="open", choices=("open", "closed", "merged", "all"))
-    ls.add_argument("--json", action="store_true", help="print JSON")
-    op = with_url(sub.add_parser("open", help="open a pull request from a branch, as a user"))
-    op.add_argument("full_name", metavar="OWNER/NAME")
-    op.add_argument("--head", required=True, metavar="BRANCH")
-    op.add_argument("--base", metavar="BRANCH", help="default: the default branch")
-    op.add_argument("--title", required=True)
-    op.add_argument("--body", default="")
-    op.add_argument("--as", dest="actor", required=True, metavar="USER")
-    _merge_arguments(with_url(sub.add_parser("merge", help="merge a pull request")))
-    cl = with_url(sub.add_parser("close", help="close a pull request without merging"))
-    cl.add_argument("full_name", metavar="OWNER/NAME")
-    cl.add_argument("number", type=int)
-    cl.add_argument("--as", dest="actor", help="closing user (default: the owner)")
-
-
-def _add_hooks(cmds: Any, with_url: Any) -> None:
-    hook = cmds.add_parser(
-        "hook",
-        help="webhooks: register, list, remove; their deliveries",
-        description="Webhook subscriptions. A secret is read from the environment variable "
-        "--secret-env names (never from the command line) and never printed.",
-    )
-    sub = hook.add_subparsers(dest="hook_cmd", metavar="ACTION", required=True)
-    add = with_url(sub.add_parser("add", help="send a platform's events to a URL"))
-    add.add_argument("platform", choices=("github", "gitlab"))
-    add.add_argument("target", metavar="URL", help="e.g. http://127.0.0.1:3000/webhooks/github")
-    add.add_argument(
-        "--secret-env",
-        metavar="VAR",
-        help="environment variable holding the secret (GitHub: the HMAC key of "
-        "X-Hub-Signature-256; GitLab: sent as X-Gitlab-Token); unset: no secret",
-    )
-    add.add_argument(
-        "--event",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="only this event (repeat; GitHub names like pull_request, GitLab hook names "
-        'like "Merge Request Hook"); default: every event',
-    )
-    add.add_argument("--repo", metavar="OWNER/NAME", help="only this repository (default: all)")
-    hl = with_url(sub.add_parser("list", help="list webhooks"))
-    hl.add_argument("--json", action="store_true", help="print JSON")
-    rm = with_url(sub.add_parser("remove", help="remove a webhook"))
-    rm.add_argument("hook_id", type=int, metavar="ID")
-    dl = with_url(sub.add_parser("deliveries", help="list deliveries, newest last"))
-    dl.add_argument("--hook", dest="hook_id", type=int, metavar="ID", help="of this hook only")
-    dl.add_argument("--json", action="store_true", help="print JSON")
-    rd = with_url(sub.add_parser("redeliver", help="send a delivery again"))
-    rd.add_argument("delivery_id", type=int, metavar="DELIVERY_ID")
-
-
 def run(args: argparse.Namespace) -> int:
     if args.forge_cmd is None:
         # absolute: git runs some commands in other folders (repo create --from)
@@ -249,16 +165,16 @@ def run(args: argparse.Namespace) -> int:
     handlers = {
         "repo": _repo,
         "user": _user,
-        "merge": _merge,
+        "merge": cli_changes.merge,
         "status": _status,
         "comment": _comment,
         "permission": _permission,
         "team": _team,
         "requests": _requests,
         "oauth": _oauth,
-        "commit": _commit,
-        "pulls": _pulls,
-        "hook": _hook,
+        "commit": cli_changes.commit,
+        "pulls": cli_changes.pulls,
+        "hook": cli_changes.hook,
     }
     try:
         return handlers[args.forge_cmd](args)
@@ -302,29 +218,9 @@ def serve(port: int, data: Path) -> int:
 # --- admin client ------------------------------------------------------------------------------
 
 
-class AdminError(Exception):
-    pass
-
-
-def _call(url: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    import httpx
-
-    try:
-        resp = httpx.request(method, f"{url.rstrip('/')}/_forge{path}", json=body, timeout=30)
-    except httpx.HTTPError as exc:
-        raise AdminError(f"cannot reach the forge at {url}: {exc}") from None
-    if resp.status_code >= 400:
-        try:
-            message = resp.json().get("error", resp.text)
-        except ValueError:
-            message = resp.text
-        raise AdminError(f"{method} {path}: {resp.status_code} {message}")
-    return resp.json() if resp.content else None
-
-
 def _repo(args: argparse.Namespace) -> int:
     if args.repo_cmd == "list":
-        repos = _call(args.url, "GET", "/repos")
+        repos = call(args.url, "GET", "/repos")
         if args.json:
             print(json.dumps(repos, indent=2))
         for r in [] if args.json else repos:
@@ -333,7 +229,7 @@ def _repo(args: argparse.Namespace) -> int:
     folder = Path(args.folder).resolve()
     if not folder.is_dir():
         raise AdminError(f"--from {args.folder}: not a directory")
-    out = _call(
+    out = call(
         args.url,
         "POST",
         "/repos",
@@ -357,25 +253,14 @@ def _user(args: argparse.Namespace) -> int:
                 f"--token-env {args.token_env}: that environment variable is not set or "
                 "empty; no user was created"
             )
-    out = _call(args.url, "POST", "/users", {"login": args.login, "token": token})
+    out = call(args.url, "POST", "/users", {"login": args.login, "token": token})
     shown = f"from ${args.token_env}" if args.token_env else out["token"]
     print(f"user {out['login']} (id {out['id']}); token: {shown}")
     return EXIT_OK
 
 
-def _merge(args: argparse.Namespace) -> int:
-    out = _call(
-        args.url,
-        "POST",
-        f"/repos/{args.full_name}/pulls/{args.number}/merge",
-        {"actor": args.actor, "merge_method": args.method},
-    )
-    print(f"merged #{out['number']} as {out['sha']}")
-    return EXIT_OK
-
-
 def _status(args: argparse.Namespace) -> int:
-    out = _call(
+    out = call(
         args.url,
         "POST",
         f"/repos/{args.full_name}/statuses/{args.sha}",
@@ -392,7 +277,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _comment(args: argparse.Namespace) -> int:
-    out = _call(
+    out = call(
         args.url,
         "POST",
         f"/repos/{args.full_name}/pulls/{args.number}/comments",
@@ -403,7 +288,7 @@ def _comment(args: argparse.Namespace) -> int:
 
 
 def _permission(args: argparse.Namespace) -> int:
-    out = _call(
+    out = call(
         args.url,
         "PUT",
         f"/repos/{args.full_name}/permissions/{args.user}",
@@ -415,11 +300,11 @@ def _permission(args: argparse.Namespace) -> int:
 
 def _team(args: argparse.Namespace) -> int:
     if args.team_cmd == "create":
-        out = _call(args.url, "POST", "/teams", {"path": args.path, "name": args.name})
+        out = call(args.url, "POST", "/teams", {"path": args.path, "name": args.name})
         print(f"team {out['path']} (id {out['id']})")
     elif args.team_cmd == "add":
         state = "pending" if args.pending else "active"
-        out = _call(
+        out = call(
             args.url,
             "PUT",
             f"/teams/{args.path}/members/{args.login}",
@@ -427,10 +312,10 @@ def _team(args: argparse.Namespace) -> int:
         )
         print(f"{out['login']}: {out['role']} of {out['path']} ({out['state']})")
     elif args.team_cmd == "remove":
-        _call(args.url, "DELETE", f"/teams/{args.path}/members/{args.login}")
+        call(args.url, "DELETE", f"/teams/{args.path}/members/{args.login}")
         print(f"{args.login}: removed from {args.path}")
     else:
-        for t in _call(args.url, "GET", "/teams"):
+        for t in call(args.url, "GET", "/teams"):
             members = ", ".join(
                 m["login"] + ("" if m["state"] == "active" else f" ({m['state']})")
                 for m in t["members"]
@@ -440,9 +325,9 @@ def _team(args: argparse.Namespace) -> int:
 
 
 def _requests(args: argparse.Namespace) -> int:
-    out = _call(args.url, "GET", "/requests")
+    out = call(args.url, "GET", "/requests")
     if args.reset:
-        _call(args.url, "DELETE", "/requests")
+        call(args.url, "DELETE", "/requests")
     if args.json:
         print(json.dumps(out, indent=2))
         return EXIT_OK
@@ -456,104 +341,4 @@ def _requests(args: argparse.Namespace) -> int:
 def _oauth(args: argparse.Namespace) -> int:
     from prbot.forge.oauth import cli as oauth_cli
 
-    return oauth_cli.run(args, _call)
-
-
-def _commit(args: argparse.Namespace) -> int:
-    import base64
-
-    files: dict[str, str | None] = {}
-    for spec in args.file:
-        path, eq, local = spec.partition("=")
-        if not eq or not path or not local:
-            raise AdminError(f"--file {spec}: expected PATH=LOCAL_FILE")
-        try:
-            files[path] = base64.b64encode(Path(local).read_bytes()).decode()
-        except OSError as exc:
-            raise AdminError(f"--file {spec}: cannot read {local}: {exc.strerror}") from None
-    files.update(dict.fromkeys(args.delete))
-    if not files:
-        raise AdminError("nothing to commit: give --file PATH=LOCAL_FILE or --delete PATH")
-    out = _call(
-        args.url,
-        "POST",
-        f"/repos/{args.full_name}/commits",
-        {
-            "branch": args.branch,
-            "start_branch": args.start_branch,
-            "message": args.message,
-            "files": files,
-            "encoding": "base64",
-            "author": args.actor,
-        },
-    )
-    print(f"{args.branch} at {out['sha']}")
-    return EXIT_OK
-
-
-def _pulls(args: argparse.Namespace) -> int:
-    if args.pulls_cmd == "merge":
-        return _merge(args)
-    repo = f"/repos/{args.full_name}/pulls"
-    if args.pulls_cmd == "open":
-        body = {"head": args.head, "base": args.base, "title": args.title,
-                "body": args.body, "author": args.actor}  # fmt: skip
-        out = _call(args.url, "POST", repo, body)
-        print(f"opened #{out['number']} ({args.head} at {out['head_sha'][:12]})")
-    elif args.pulls_cmd == "close":
-        out = _call(args.url, "POST", f"{repo}/{args.number}/close", {"actor": args.actor})
-        print(f"closed #{out['number']}")
-    else:
-        pulls = _call(args.url, "GET", f"{repo}?state={args.state}")
-        if args.json:
-            print(json.dumps(pulls, indent=2))
-            return EXIT_OK
-        for p in pulls:
-            print(f"#{p['number']}  {p['state']:<6}  {p['head']} -> {p['base']}  {p['author']}  "
-                  f"{p['title']}  {p['html_url']}")  # fmt: skip
-        if not pulls:
-            print(f"no {'' if args.state == 'all' else args.state + ' '}pull requests")
-    return EXIT_OK
-
-
-def _hook(args: argparse.Namespace) -> int:
-    if args.hook_cmd == "add":
-        secret = ""
-        if args.secret_env:
-            secret = os.environ.get(args.secret_env, "")
-            if not secret:
-                raise AdminError(
-                    f"--secret-env {args.secret_env}: that environment variable is not set "
-                    "or empty; no webhook was added"
-                )
-        body = {"platform": args.platform, "url": args.target, "secret": secret,
-                "events": args.event, "repo": args.repo}  # fmt: skip
-        h = _call(args.url, "POST", "/hooks", body)
-        print(f"hook {h['id']}: {_describe_hook(h)}" + ("" if secret else " (no secret)"))
-    elif args.hook_cmd == "list":
-        hooks = _call(args.url, "GET", "/hooks")
-        if args.json:
-            print(json.dumps(hooks, indent=2))
-        for h in [] if args.json else hooks:
-            print(f"{h['id']}  {_describe_hook(h)}" + ("" if h["active"] else " (inactive)"))
-    elif args.hook_cmd == "remove":
-        _call(args.url, "DELETE", f"/hooks/{args.hook_id}")
-        print(f"hook {args.hook_id} removed")
-    elif args.hook_cmd == "deliveries":
-        query = f"?hook_id={args.hook_id}" if args.hook_id is not None else ""
-        items = _call(args.url, "GET", f"/deliveries{query}")
-        if args.json:
-            print(json.dumps(items, indent=2))
-        for d in [] if args.json else items:
-            event = d["event"] + (f".{d['action']}" if d["action"] else "")
-            outcome = d["status_code"] or d["error"] or "pending"
-            print(f"{d['id']}  hook {d['hook_id']}  {event}  {d['repository'] or '-'}  {outcome}")
-    else:
-        d = _call(args.url, "POST", f"/deliveries/{args.delivery_id}/redeliver")
-        print(f"delivery {d['id']} (again of {args.delivery_id}): {d['status_code'] or d['error']}")
-    return EXIT_OK
-
-
-def _describe_hook(h: dict[str, Any]) -> str:
-    events = ", ".join(h["events"]) or "every event"
-    return f"{h['platform']} {h['url']} ({events}; {h['repo'] or 'every repository'})"
+    return oauth_cli.run(args, call)
