@@ -5,7 +5,6 @@ SIGTERM (killed if it hangs), its output kept for the assertions."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -15,16 +14,10 @@ from pathlib import Path
 
 import httpx
 
-from prbot.demo.stack import stop_serve
+from prbot.demo.stack import free_port, stop_serve
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
