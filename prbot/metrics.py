@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from prometheus_client import (
@@ -74,6 +74,16 @@ RATE_LIMIT = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+STORE_POOL = Gauge(
+    "prbot_store_pool",
+    "The PostgreSQL store's query pool: connections open (pool_size), idle "
+    "(pool_available), and requests waiting for one (requests_waiting); none on SQLite",
+    ["stat"],
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+POOL_STATS = ("pool_size", "pool_available", "requests_waiting")
+
 JOB_STATES = ("queued", "running", "done", "dead")
 SUCCESS_OUTCOMES = frozenset({"done", "success", "ok"})
 
@@ -104,6 +114,13 @@ def scm_request(platform: str, route: str, status: int | str) -> None:
 
 def rate_limit_remaining(platform: str, installation: str, value: float) -> None:
     RATE_LIMIT.labels(platform, installation).set(value)
+
+
+def store_pool(stats: Mapping[str, int]) -> None:
+    """The pool's counters as the store reports them (``Store.pool_stats``)."""
+    for stat in POOL_STATS:
+        if stat in stats:
+            STORE_POOL.labels(stat).set(stats[stat])
 
 
 class QueueDepth:

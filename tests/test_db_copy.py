@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -228,3 +229,27 @@ async def test_a_promotion_in_flight_completes_after_the_move_to_postgresql(
     prs = [p for p in forge.pull_requests(REPO, state="all") if p.head.startswith("prbot/promote/")]
     assert sorted(p.head for p in prs) == sorted(f"prbot/promote/app/{pid}/{s}" for s in STAGES)
     assert all(p.state == "merged" for p in prs)
+
+
+async def test_a_count_that_differs_rolls_the_whole_copy_back(
+    tmp_path: Path, postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prbot.store import copy as store_copy
+
+    source = tmp_path / "prbot.db"
+    await populate(source)
+    target = postgres_server.new_database()
+    whole = store_copy._SqliteSource.rows
+
+    def one_row_short(self: store_copy._SqliteSource, table: str) -> Any:
+        batches = list(whole(self, table))
+        if table == "events":  # a row lost on the way: the counts must catch it
+            batches[-1] = batches[-1][:-1]
+        yield from batches
+
+    monkeypatch.setattr(store_copy._SqliteSource, "rows", one_row_short)
+    with pytest.raises(store_copy.CopyError, match=r"^events: 30 rows in the source but 29 "):
+        await store_copy.copy_store(f"sqlite:{source}", target)
+    async with open_store(target) as store:  # nothing at all was kept
+        assert await store.queue_depth() == {"queued": 0, "running": 0, "done": 0, "dead": 0}
+        assert await store.runs() == [] and await store.promotions() == []

@@ -147,6 +147,11 @@ class Store(Protocol):
         """The store answers (for /readyz)."""
         ...
 
+    def pool_stats(self) -> dict[str, int]:
+        """The connection pool's counters for /metrics (psycopg_pool's names: pool_size,
+        pool_available, requests_waiting, ...); {} for a store without a pool."""
+        ...
+
     def on_new_jobs(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (on the event loop) after this process stored jobs that are
         due now, so a worker pool beside the intake claims them at once instead of at

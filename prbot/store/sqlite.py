@@ -171,6 +171,10 @@ class SqliteStore:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def pool_stats(self) -> dict[str, int]:
+        """No pool: one writer and a few reader connections of its own."""
+        return {}
+
     async def ping(self) -> bool:
         if not self._writer.alive:
             return False

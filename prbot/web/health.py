@@ -56,5 +56,6 @@ class Health:
 
     async def metrics(self, request: web.Request) -> web.Response:
         await self.queue_depth.refresh()
+        metrics.store_pool(self.store.pool_stats())
         body, content_type = metrics.exposition()
         return web.Response(body=body, headers={"Content-Type": content_type})

@@ -4,6 +4,7 @@ outcome, queue depth read at most once a second)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,19 @@ def test_worker_feeds() -> None:
     get = metrics.REGISTRY.get_sample_value
     assert get("prbot_job_failures_total", {"kind": "t.kind"}) == failures + 2
     assert get("prbot_job_duration_seconds_count", {"kind": "t.kind", "outcome": "done"}) >= 1
+
+
+async def test_metrics_show_the_postgresql_pool(
+    make_client: MakeClient, store: Store, postgres_url: str
+) -> None:
+    assert store.pool_stats() == {}  # SQLite has no pool: the gauge gets nothing from it
+    pg = open_store(postgres_url)
+    await pg.open()
+    try:
+        client = await make_client(app_store=pg)
+        text = await (await client.get("/metrics")).text()
+        size = re.search(r'^prbot_store_pool\{stat="pool_size"\} (\S+)$', text, re.M)
+        assert size is not None and float(size.group(1)) >= 1, text[-2000:]
+        assert re.search(r'^prbot_store_pool\{stat="requests_waiting"\} 0\.0$', text, re.M)
+    finally:
+        await pg.close()
