@@ -26,13 +26,12 @@ import pytest
 from prbot.forge.git import Change
 from prbot.forge.webhooks import github_signature
 from prbot.pipeline.codec import from_data
-from prbot.store import open_store
 from prbot.store.base import Store
 from tests.support.clock import ClockFile
 from tests.support.examples import AUTOMATIONS, example_files
 from tests.support.forge import Files, ForgeRepo
-from tests.support.promotions import serve_env
-from tests.support.serve import ServeProcess, free_port, serve_process
+from tests.support.promotions import served_at
+from tests.support.serve import ServeProcess
 from tests.support.waiting import wait_for
 
 REPO = "acme/gitops"
@@ -102,25 +101,13 @@ class Served:
 async def served(
     forge_repo: ForgeRepo, tmp_path: Path, platform: str, database_url: str
 ) -> AsyncIterator[Served]:
-    clock = ClockFile(tmp_path / "clock", START.timestamp())
-    port = free_port()
-    env = serve_env(
-        forge_repo, tmp_path, port, webhook_secret=SECRET, api_token=API_TOKEN,
-        platform=platform, database_url=database_url, PRBOT_CLOCK_FILE=str(clock.path),
-        PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
-    )  # fmt: skip
-    async with (
-        serve_process(tmp_path, env, port=port) as process,
-        httpx.AsyncClient(base_url=process.base_url, timeout=10) as http,
-    ):
-        store = open_store(database_url)
-        await store.open()
-        try:
-            yield Served(forge_repo, process, http, clock, store, platform)
-        finally:
-            await store.close()
-    assert process.exit_code == 0, process.output()[-3000:]
-    assert TOKEN not in process.output() and SECRET not in process.output()
+    async with served_at(
+        forge_repo, tmp_path, START.timestamp(), platform=platform, database_url=database_url,
+        webhook_secret=SECRET, api_token=API_TOKEN, PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
+    ) as s:  # fmt: skip
+        yield Served(forge_repo, s.process, s.http, s.clock, s.store, platform)
+    assert s.process.exit_code == 0, s.process.output()[-3000:]
+    assert TOKEN not in s.process.output() and SECRET not in s.process.output()
 
 
 @pytest.mark.parametrize("platform", ["github", "gitlab"])

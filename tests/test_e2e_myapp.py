@@ -21,16 +21,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
-from prbot.store import open_store
-from prbot.store.base import Store
-from tests.support.clock import ClockFile
 from tests.support.examples import AUTOMATIONS, EXAMPLE, example_files
 from tests.support.forge import Files, ForgeRepo
-from tests.support.promotions import PromotionsApi, serve_env
-from tests.support.serve import ServeProcess, free_port, serve_process
+from tests.support.promotions import ClockedServe, PromotionsApi, served_at
 from tests.support.waiting import wait_for
 
 REPO = "acme/gitops"
@@ -88,44 +83,18 @@ def forge_options() -> dict[str, object]:
     return {"repo": REPO, "token": TOKEN, "permissions": {DEVELOPER: "write", MERGER: "write"}}
 
 
-@dataclass
-class Served:
-    process: ServeProcess
-    api: PromotionsApi
-    clock: ClockFile
-    store: Store  # the server's own database, read beside it
-
-
 @asynccontextmanager
 async def served(
     forge_repo: ForgeRepo, tmp_path: Path, platform: str, database_url: str
-) -> AsyncIterator[Served]:
+) -> AsyncIterator[ClockedServe]:
     """``prbot serve`` running the shipped automations, its clock reading ``START``."""
-    clock = ClockFile(tmp_path / "clock", START)
-    port = free_port()
-    env = serve_env(
-        forge_repo,
-        tmp_path,
-        port,
-        webhook_secret=SECRET,
-        api_token=API_TOKEN,
-        platform=platform,
-        database_url=database_url,
-        PRBOT_CLOCK_FILE=str(clock.path),
-        PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
-    )
-    async with (
-        serve_process(tmp_path, env, port=port) as process,
-        httpx.AsyncClient(base_url=process.base_url, timeout=10) as http,
-    ):
-        store = open_store(database_url)
-        await store.open()
-        try:
-            yield Served(process, PromotionsApi(http, API_TOKEN, REPO, platform), clock, store)
-        finally:
-            await store.close()
-    assert process.exit_code == 0, process.output()[-3000:]
-    assert TOKEN not in process.output() and SECRET not in process.output()
+    async with served_at(
+        forge_repo, tmp_path, START, platform=platform, database_url=database_url,
+        webhook_secret=SECRET, api_token=API_TOKEN, PRBOT_AUTOMATIONS_DIR=str(AUTOMATIONS),
+    ) as s:  # fmt: skip
+        yield s
+    assert s.process.exit_code == 0, s.process.output()[-3000:]
+    assert TOKEN not in s.process.output() and SECRET not in s.process.output()
 
 
 def test_the_pipeline_is_what_the_test_plays() -> None:
@@ -202,7 +171,7 @@ async def test_the_shipped_myapp_pipeline_promotes_through_dev_staging_and_prod(
         assert local == "Mon 09:00 CEST"  # the approval and then the window, at its opening
 
 
-async def pass_prods_gates(forge_repo: ForgeRepo, s: Served, pid: int, head: str) -> None:
+async def pass_prods_gates(forge_repo: ForgeRepo, s: ClockedServe, pid: int, head: str) -> None:
     """Prod waits at its gates with no PR: an outsider's approval is refused, a member of
     team platform's accepted; the PR waits for the window to open on Monday still."""
     api, forge = s.api, forge_repo.forge
@@ -255,7 +224,7 @@ async def merge_and_check_the_diff(forge_repo: ForgeRepo, number: int, stage: St
 
 
 async def report_healthy(
-    forge_repo: ForgeRepo, s: Served, pid: int, index: int, stage: Stage, sha: str
+    forge_repo: ForgeRepo, s: ClockedServe, pid: int, index: int, stage: Stage, sha: str
 ) -> None:
     """The CD tool's reports on the merge commit: each check succeeds (the stage still
     verifies: the deployment is required too), then the deployment to the environment."""

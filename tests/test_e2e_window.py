@@ -16,23 +16,20 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
 from prbot.engine.promotions import JOB
 from prbot.pipeline.codec import from_data
-from prbot.store import open_store
 from prbot.store.base import JobState, Store
-from tests.support.clock import ClockFile
 from tests.support.forge import ForgeRepo
-from tests.support.promotions import PromotionsApi, repo_files, serve_env
-from tests.support.serve import ROOT, ServeProcess, free_port, serve_process
+from tests.support.promotions import ClockedServe, PromotionsApi, repo_files
+from tests.support.promotions import served_at as clocked_serve
+from tests.support.serve import ROOT
 from tests.support.waiting import wait_for
 
 REPO = "acme/gitops"
@@ -101,43 +98,18 @@ def forge_options() -> dict[str, object]:
     return {"repo": REPO, "token": TOKEN}
 
 
-@dataclass
-class Served:
-    process: ServeProcess
-    api: PromotionsApi
-    clock: ClockFile
-    store: Store  # the server's own database, read beside it as `prbot jobs` does
-
-
 @asynccontextmanager
 async def served_at(
     forge_repo: ForgeRepo, tmp_path: Path, platform: str, at: float, database_url: str
-) -> AsyncIterator[Served]:
+) -> AsyncIterator[ClockedServe]:
     """``prbot serve`` whose clock reads ``at`` as it starts."""
-    clock = ClockFile(tmp_path / "clock", at)
-    port = free_port()
-    env = serve_env(
-        forge_repo,
-        tmp_path,
-        port,
-        webhook_secret=SECRET,
-        api_token=API_TOKEN,
-        platform=platform,
-        database_url=database_url,
-        PRBOT_CLOCK_FILE=str(clock.path),
-    )
-    async with (
-        serve_process(tmp_path, env, port=port) as process,
-        httpx.AsyncClient(base_url=process.base_url, timeout=10) as http,
-    ):
-        store = open_store(database_url)
-        await store.open()
-        try:
-            yield Served(process, PromotionsApi(http, API_TOKEN, REPO, platform), clock, store)
-        finally:
-            await store.close()
-    assert process.exit_code == 0, process.output()[-3000:]
-    assert "PRBOT_CLOCK_FILE is set" in process.output()  # never quietly in production
+    async with clocked_serve(
+        forge_repo, tmp_path, at, platform=platform, database_url=database_url,
+        webhook_secret=SECRET, api_token=API_TOKEN,
+    ) as s:  # fmt: skip
+        yield s
+    assert s.process.exit_code == 0, s.process.output()[-3000:]
+    assert "PRBOT_CLOCK_FILE is set" in s.process.output()  # never quietly in production
 
 
 def test_the_openings_are_nine_local_on_the_new_side_of_the_change() -> None:

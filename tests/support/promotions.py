@@ -1,14 +1,22 @@
 """The promotion that the end-to-end tests run: a ``bump`` automation and a three-stage
 ``app`` pipeline (dev, staging, prod; one required check ``ci/deploy``), as the files of a
-forge repository; and a client of the promotions API of the ``prbot serve`` running it."""
+forge repository; a client of the promotions API of the ``prbot serve`` running it; and
+that server started with its clock at a given moment, its own store open beside it."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from prbot.store import open_store
+from prbot.store.base import Store
+from tests.support.clock import ClockFile
+from tests.support.serve import ServeProcess, free_port, serve_process
 from tests.support.waiting import wait_for
 
 STAGES = ("dev", "staging", "prod")
@@ -163,3 +171,48 @@ async def bring_to_gate(api: PromotionsApi, forge: Any, pid: int, **slow: float)
         return found if found["status"] == "waiting" else None
 
     return await wait_for(waiting, **slow, what="prod at its gate")
+
+
+@dataclass
+class ClockedServe:
+    """A ``prbot serve`` whose time the test moves, and what a test reads it through."""
+
+    process: ServeProcess
+    http: httpx.AsyncClient
+    api: PromotionsApi
+    clock: ClockFile
+    store: Store  # the server's own database, read beside it as `prbot jobs` does
+
+
+@asynccontextmanager
+async def served_at(
+    forge_repo: Any,
+    tmp_path: Path,
+    at: float,
+    *,
+    platform: str,
+    database_url: str,
+    webhook_secret: str,
+    api_token: str,
+    **overrides: str,
+) -> AsyncIterator[ClockedServe]:
+    """``prbot serve`` (``serve_env`` plus ``overrides``) whose clock reads ``at`` as it
+    starts, until the block ends."""
+    clock = ClockFile(tmp_path / "clock", at)
+    port = free_port()
+    env = serve_env(
+        forge_repo, tmp_path, port, webhook_secret=webhook_secret, api_token=api_token,
+        platform=platform, database_url=database_url, PRBOT_CLOCK_FILE=str(clock.path),
+        **overrides,
+    )  # fmt: skip
+    async with (
+        serve_process(tmp_path, env, port=port) as process,
+        httpx.AsyncClient(base_url=process.base_url, timeout=10) as http,
+    ):
+        store = open_store(database_url)
+        await store.open()
+        try:
+            api = PromotionsApi(http, api_token, forge_repo.repo, platform)
+            yield ClockedServe(process, http, api, clock, store)
+        finally:
+            await store.close()
