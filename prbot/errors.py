@@ -86,11 +86,14 @@ SHORT_SECRET = 4
 
 # the userinfo sits between "scheme://" and the first "@" of the authority
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@?#]*@")
+# libpq takes a password as a query parameter too (``?password=...``, ``sslpassword``)
+_QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://***@host/db``."""
-    return _USERINFO.sub(r"\1***@", url)
+    """``postgresql://user:secret@host/db?password=x`` ->
+    ``postgresql://***@host/db?password=***``."""
+    return _QUERY_PASSWORD.sub(r"\1***", _USERINFO.sub(r"\1***@", url))
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -497,9 +497,12 @@ def read_config_file(path: str) -> dict[str, str]:
     return out
 
 
-def _raw(env: Mapping[str, str] | None, config_file: str | None) -> tuple[dict[str, str], str]:
-    """The variables' texts, environment over config file over the files ``prbot setup``
-    writes, and the config file used. Only this module reads the environment."""
+def _raw(
+    env: Mapping[str, str] | None, config_file: str | None, *, setup_files: bool = False
+) -> tuple[dict[str, str], str]:
+    """The variables' texts, environment over config file (over the files ``prbot setup``
+    writes, with ``setup_files``: what serves reads them, never the other tools), and the
+    config file used. Only this module reads the environment."""
     env = os.environ if env is None else env
     config_file = config_file or env.get("PRBOT_CONFIG", "").strip() or ""
     raw: dict[str, str] = read_config_file(config_file) if config_file else {}
@@ -507,7 +510,7 @@ def _raw(env: Mapping[str, str] | None, config_file: str | None) -> tuple[dict[s
         value = env.get(var.name, "")
         if value.strip():
             raw[var.name] = value
-    for name, (keys, blockers) in SETUP_FILES.items():
+    for name, (keys, blockers) in SETUP_FILES.items() if setup_files else ():
         if any(raw.get(b, "").strip() for b in blockers):
             continue
         for key, value in read_setup_file(name, raw, keys).items():
@@ -598,10 +601,12 @@ class _Reader:
             return default_of(name)
 
 
-def _read_alone(read: Callable[[_Reader], T], env: Mapping[str, str] | None) -> T:
+def _read_alone(
+    read: Callable[[_Reader], T], env: Mapping[str, str] | None, *, setup_files: bool = False
+) -> T:
     """What ``read`` takes from the variables, without ``serve``'s other checks, for the
     command-line tools; ConfigError names each variable at fault."""
-    raw, _ = _raw(env, None)
+    raw, _ = _raw(env, None, setup_files=setup_files)
     r = _Reader(raw)
     value = read(r)
     if r.problems:
@@ -609,9 +614,16 @@ def _read_alone(read: Callable[[_Reader], T], env: Mapping[str, str] | None) -> 
     return value
 
 
-def setting(name: str, env: Mapping[str, str] | None = None) -> Any:
-    """One variable's typed value (environment, config file, default)."""
-    return _read_alone(lambda r: r.value(name), env)
+def setting(name: str, env: Mapping[str, str] | None = None, *, setup_files: bool = False) -> Any:
+    """One variable's typed value (environment, config file, with ``setup_files`` the
+    files ``prbot setup`` writes, default)."""
+    return _read_alone(lambda r: r.value(name), env, setup_files=setup_files)
+
+
+def setup_file(name: str, env: Mapping[str, str] | None = None) -> Path:
+    """Where ``prbot setup`` writes (and ``prbot serve`` reads) setup file ``name``
+    (``PRBOT_GITHUB_APP_FILE`` or ``PRBOT_GITLAB_FILE``)."""
+    return setup_file_path(name, _raw(env, None)[0])[0]
 
 
 def no_color(env: Mapping[str, str] | None = None) -> bool:
@@ -695,7 +707,7 @@ def load_settings(
 ) -> Settings:
     """Settings from ``env`` (default: os.environ) over the config file; ConfigError lists
     every problem, each naming its variable."""
-    raw, config_file = _raw(env, config_file)
+    raw, config_file = _raw(env, config_file, setup_files=True)
     r = _Reader(raw)
     # every variable that fills a field on its own, read by the table
     values: dict[str, Any] = {v.attr: r.value(v.name) for v in VARIABLES if v.attr}

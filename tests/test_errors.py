@@ -108,5 +108,10 @@ def test_redaction() -> None:
     assert redact("pin 1234 in a1234b", ["1234"]) == "pin *** in a***b"  # 4 and longer: anywhere
     assert redact_url("postgresql://u:pw@db/prbot") == "postgresql://***@db/prbot"
     assert redact_url("sqlite:///var/prbot.db") == "sqlite:///var/prbot.db"
+    # libpq also takes the password in the query: hidden there too, the rest kept
+    assert (
+        redact_url("postgresql://u@db/p?sslmode=require&password=pw&sslpassword=k#x")
+        == "postgresql://***@db/p?sslmode=require&password=***&sslpassword=***#x"
+    )
     assert did_you_mean("PROT", ["PORT", "HOST"]) == " (did you mean 'PORT'?)"
     assert did_you_mean("zzz", ["PORT"]) == ""

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prbot.settings import ConfigError, setting
+from prbot.settings import ConfigError, setting, setup_file
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -54,19 +54,10 @@ examples:
 """
 
 
-def _default_file(variable: str, name: str) -> Path:
-    given = setting(variable)
-    return Path(given) if given else Path(setting("PRBOT_DATA_DIR")) / name
-
-
 def cmd_setup_github(args: argparse.Namespace) -> int:
     from prbot.setup import github_flow
 
-    output = (
-        Path(args.output)
-        if args.output
-        else _default_file("PRBOT_GITHUB_APP_FILE", "github-app.yaml")
-    )
+    output = Path(args.output) if args.output else setup_file("PRBOT_GITHUB_APP_FILE")
     setup = github_flow.GitHubSetup(
         webhook_url=args.webhook_url,
         output=output,
@@ -89,10 +80,11 @@ def cmd_setup_gitlab(args: argparse.Namespace) -> int:
     from prbot.setup import gitlab_hooks
 
     token = setting("GITLAB_TOKEN")
-    configured = setting("GITLAB_WEBHOOK_SECRET") or ()
-    output = Path(args.output) if args.output else _default_file("PRBOT_GITLAB_FILE", "gitlab.yaml")
+    # a secret `prbot setup gitlab` saved before counts as configured
+    configured = setting("GITLAB_WEBHOOK_SECRET", setup_files=True) or ()
+    output = Path(args.output) if args.output else setup_file("PRBOT_GITLAB_FILE")
     setup = gitlab_hooks.GitLabSetup(
-        url=args.url or setting("GITLAB_URL"),
+        url=args.url or setting("GITLAB_URL", setup_files=True),
         token=token.reveal() if token is not None else "",
         webhook_url=args.webhook_url,
         output=output,

@@ -145,7 +145,7 @@ async def copy_store(source_url: str, target_url: str, *, replace: bool = False)
         except psycopg.Error as exc:
             raise CopyError(
                 f"copying into {redact_url(target_url)} failed, nothing copied: "
-                f"{str(exc).strip() or type(exc).__name__}"
+                f"{target_store.clean(exc)}"
             ) from None
         finally:
             source.close()

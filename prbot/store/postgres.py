@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from prbot.errors import redact, redact_url
@@ -76,7 +77,14 @@ class PostgresStore:
         self.pool_size = pool_size
         self.migrate = migrate
         self._connect_timeout = connect_timeout
-        self._password = urlsplit(conninfo).password or ""
+        # the password as written in the URL and as libpq reads it (percent-decoded),
+        # from the authority or the query: never repeated in an error
+        given = conninfo_to_dict(conninfo)
+        self._secrets = [
+            s
+            for s in {urlsplit(conninfo).password, given.get("password"), given.get("sslpassword")}
+            if s
+        ]
         self._pool: AsyncConnectionPool | None = None
         self._lock_pool: AsyncConnectionPool | None = None
         self._job_listeners: list[Callable[[], None]] = []
@@ -111,7 +119,7 @@ class PostgresStore:
                     await postgres_schema.check_current(conn, name=self.display)
         except psycopg.Error as exc:
             await pool.close()
-            raise StoreError(f"cannot open {self.display}: {self._clean(exc)}") from None
+            raise StoreError(f"cannot open {self.display}: {self.clean(exc)}") from None
         except BaseException:
             await pool.close()
             raise
@@ -178,6 +186,7 @@ class PostgresStore:
                 self.conninfo,
                 self._new_jobs,
                 name=self.display,
+                clean=self.clean,
                 connect_timeout=max(1, int(self._connect_timeout)),
             )
             self._listener.start()
@@ -204,7 +213,7 @@ class PostgresStore:
                 self.conninfo, name, connect_timeout=max(1, int(self._connect_timeout))
             )
         except psycopg.Error as exc:
-            raise StoreError(f"{self.display}: {self._clean(exc)}") from None
+            raise StoreError(f"{self.display}: {self.clean(exc)}") from None
 
     # -- intake
 
@@ -492,7 +501,7 @@ class PostgresStore:
             async with pool.connection() as conn:
                 yield conn
         except psycopg.Error as exc:
-            raise StoreError(f"{self.display}: {self._clean(exc)}") from exc
+            raise StoreError(f"{self.display}: {self.clean(exc)}") from exc
         finally:
             self._inflight -= 1
             if not self._inflight:
@@ -514,7 +523,8 @@ class PostgresStore:
             cur = await conn.execute(sql, params)
             return await cur.fetchall()
 
-    def _clean(self, exc: BaseException) -> str:
+    def clean(self, exc: BaseException) -> str:
+        """An error's text with this URL's password, wherever it was given, hidden."""
         # libpq does not repeat passwords in its messages; this makes sure of it
         text = str(exc).strip() or type(exc).__name__
-        return redact(text, [self._password] if self._password else [])
+        return redact(text, self._secrets)

@@ -28,15 +28,21 @@ RECONNECT_MIN, RECONNECT_MAX = 0.5, 10.0
 
 class JobListener:
     def __init__(
-        self, conninfo: str, wake: Callable[[], None], *, name: str = "", **connect: Any
+        self,
+        conninfo: str,
+        wake: Callable[[], None],
+        *,
+        name: str = "",
+        clean: Callable[[BaseException], str] = str,
+        **connect: Any,
     ) -> None:
         self._conninfo = conninfo
         self._wake = wake
         self._name = name
+        self._clean = clean  # an error's text as it may be logged (no password)
         self._connect = connect
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
-        self.notifications = 0  # received, for tests and logs
 
     def start(self) -> None:
         if self._task is None:
@@ -64,7 +70,9 @@ class JobListener:
                 )
             except psycopg.Error as exc:
                 log.warning(
-                    "cannot listen for new jobs on %s (polling meanwhile): %s", self._name, exc
+                    "cannot listen for new jobs on %s (polling meanwhile): %s",
+                    self._name,
+                    self._clean(exc),
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX)
@@ -77,10 +85,9 @@ class JobListener:
                     # a job queued while no one listened was missed: poll once now
                     self._wake()
                     async for _ in conn.notifies():
-                        self.notifications += 1
                         self._wake()
             except psycopg.Error as exc:
-                log.warning("listening for new jobs stopped (%s); reconnecting", exc)
+                log.warning("listening for new jobs stopped (%s); reconnecting", self._clean(exc))
             finally:
                 self._listening.clear()
             await asyncio.sleep(delay)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from prbot.settings import ConfigError, load_settings
+from prbot.automation.limits import LIMITS
+from prbot.settings import ConfigError, core_limits, load_settings, setting, setup_file
 from prbot.setup.credentials import SetupError, render, write_private
 from tests.support.forge import app_keypair
 
@@ -84,3 +85,18 @@ def test_write_private_is_owner_only_and_keeps_an_existing_file(tmp_path: Path) 
     write_private(path, "A: 2\n", force=True)
     assert path.read_text() == "A: 2\n" and path.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["f.yaml"]  # no temporary file left
+
+
+def test_only_serve_reads_the_setup_files_the_other_tools_do_not_trip_on_them(
+    tmp_path: Path,
+) -> None:
+    path = _app_file(tmp_path)
+    path.chmod(0o644)  # refused by serve (above), but validate and render never read it
+    env = {"PRBOT_DATA_DIR": str(tmp_path)}
+    assert core_limits(env) == LIMITS
+    assert setting("PRBOT_SANDBOX_SECONDS", env) == 10
+    assert setting("APP_ID", env) is None
+    assert setup_file("PRBOT_GITHUB_APP_FILE", env) == path
+    assert setup_file("PRBOT_GITHUB_APP_FILE", {"PRBOT_GITHUB_APP_FILE": "~/app.yaml"}) == (
+        Path.home() / "app.yaml"
+    )

@@ -122,6 +122,13 @@ async def test_an_unreachable_server_is_named_without_its_password() -> None:
     assert "hunter2-secret" not in text and "hunter2-secret" not in repr(info.value.__cause__)
     assert await store.ping() is False
 
+    # a password in the query (libpq reads it there too), percent-encoded: never shown
+    store = open_store(f"postgresql://prbot@127.0.0.1:{port}/prbot?password=hunter2%40q")
+    store._connect_timeout = 2  # type: ignore[attr-defined]
+    with pytest.raises(StoreError) as info:
+        await store.open()
+    assert "hunter2" not in str(info.value) and "password=***" in str(info.value)
+
 
 async def test_ping_is_false_once_the_server_is_gone(postgres_server: PostgresServer) -> None:
     # a server of its own, stopped under the open store: /readyz must say so in time
