@@ -239,7 +239,8 @@ class _Renderer:
                 rendered = self.render(text, ctx, name)
                 # Judged against the template's own text and any file it replaces: a Helm
                 # template (not YAML before rendering) is not held to it.
-                self.still_yaml(target, rendered, [text, self.old_text(target)], path)
+                if _YAML_FILE.search(target):  # else the replaced file is not read at all
+                    self.still_yaml(target, rendered, [text, self.old_text(target)], path)
                 content = rendered.encode()
             self.write(target, content, path, EXECUTABLE if f.executable else REGULAR)
 

@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from prbot.automation.changeset import ChangeSet
+from prbot.commands.registry import PERMISSIONS, Permission
 from prbot.errors import PrbotError
 
 Platform = Literal["github", "gitlab"]
 PrState = Literal["open", "closed", "merged"]
 HealthState = Literal["pending", "success", "failure"]
 HealthKind = Literal["status", "check", "deployment", "pipeline"]
-# GitHub's permission names; GitLab access levels map onto them (10 guest -> read,
-# 20 reporter -> triage, 30 developer -> write, 40 maintainer -> maintain, 50 owner -> admin)
-Permission = Literal["none", "read", "triage", "write", "maintain", "admin"]
-PERMISSION_ORDER: tuple[Permission, ...] = ("none", "read", "triage", "write", "maintain", "admin")
+# GitHub's permission names, the commands' ladder; GitLab access levels map onto them (10
+# guest -> read, 20 reporter -> triage, 30 developer -> write, 40 maintainer -> maintain,
+# 50 owner -> admin)
+PERMISSION_ORDER = PERMISSIONS
 Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
 
 

@@ -13,7 +13,7 @@ Besides the port it has what a test needs to look behind it (``files``, ``branch
 ``commit``, ``pulls``, ``comments``, ``reactions``, ``reads``, ``committed``) and to act
 as someone else on the forge (``add_repo``, ``push``, ``create_tag``, ``add_comment``,
 ``set_permission``, ``set_team_member``, ``add_signal``); closing a PR is the port's
-``close_pull_request``. ``health_reads`` records which kinds each ``commit_health`` read.
+``close_pull_request``.
 """
 
 from __future__ import annotations
@@ -138,7 +138,6 @@ class MemoryScm:
         self.repos: dict[str, MemoryRepo] = {}
         self.reads: list[list[str]] = []  # the paths of each read_files call
         self.committed: list[ChangeSet] = []  # the change of each commit commit_changes made
-        self.health_reads: list[tuple[str, ...]] = []  # the kinds each commit_health read
         # team path (lowercased) -> login (lowercased) -> active (False: invited, pending)
         self.teams: dict[str, dict[str, bool]] = {}
         self.closed = False
@@ -290,7 +289,6 @@ class MemoryScm:
                 seen.add((signal.kind, signal.name))
                 newest_first.append(signal)
         kinds = self._kinds_read(newest_first, want)
-        self.health_reads.append(kinds)
         kept = [
             s
             for s in newest_first
@@ -450,9 +448,6 @@ class MemoryScm:
         """Put ``user`` in ``team`` (a path: ``acme/platform``); ``active=False``: invited,
         not accepted yet (pending)."""
         self.teams.setdefault(team.strip("/").lower(), {})[user.lower()] = active
-
-    def remove_team_member(self, team: str, user: str) -> None:
-        self.teams.get(team.strip("/").lower(), {}).pop(user.lower(), None)
 
     def add_signal(self, repo: str, sha: str, signal: HealthSignal) -> None:
         """A status, check, deployment or pipeline reported on ``sha`` (latest wins)."""

@@ -33,7 +33,6 @@ class Spot:
     trail: list[Node]  # collections passed through, outermost first
     keys: tuple[Any, ...] = ()  # each step found as data: a key read from the file, or an Index
     inherited: Node | None = None  # rest[0] as a << merge provides it (only when not followed)
-    jumped: bool = False  # an alias or a merge was followed on the way
 
 
 def locate(text: str, doc: Doc, steps: tuple[Step, ...], label: str, follow: bool) -> Spot:
@@ -42,19 +41,18 @@ def locate(text: str, doc: Doc, steps: tuple[Step, ...], label: str, follow: boo
     slot = Slot(doc.root, "root", marker_end=doc.marker_end)
     trail: list[Node] = []
     keys: list[Any] = []
-    jumped = False
     for i, step in enumerate(steps):
         node = slot.node
         here = format_steps(steps[:i]) or "the document root"
         if node is None or is_null(node):
-            return Spot(slot, steps[i:], trail, tuple(keys), None, jumped)
+            return Spot(slot, steps[i:], trail, tuple(keys), None)
         if node.kind == "alias":
             if not follow:
                 raise YamlEditError(
                     f"{label}: {here} is an alias (*{_anchor(node)}); editing through it would "
                     f"change every use of its anchor (edit the anchored node, or {FOLLOW_HINT})"
                 )
-            slot, node, jumped = slot_of(doc, deref(node), label), deref(node), True
+            slot, node = slot_of(doc, deref(node), label), deref(node)
         if node.kind == "scalar":
             raise YamlEditError(f"{label}: {here} is a scalar, cannot set {label}")
         trail.append(node)
@@ -69,12 +67,12 @@ def locate(text: str, doc: Doc, steps: tuple[Step, ...], label: str, follow: boo
             else:
                 entry = merged_entry(node, step)
                 if entry is None:
-                    return Spot(slot, steps[i:], trail, tuple(keys), None, jumped)
+                    return Spot(slot, steps[i:], trail, tuple(keys), None)
                 if not follow:
                     if i + 1 == len(steps):  # a leaf: overridden by a key of this mapping,
                         # the very key the merge gives (80 stays 80, not "80")
                         rest = (DataKey(key_data(entry.key)),)
-                        return Spot(slot, rest, trail, tuple(keys), entry.value, jumped)
+                        return Spot(slot, rest, trail, tuple(keys), entry.value)
                     raise YamlEditError(
                         f"{label}: {format_steps(steps[: i + 1])} comes from a merge key (<<); "
                         "setting something inside it here would replace the whole inherited "
@@ -82,7 +80,7 @@ def locate(text: str, doc: Doc, steps: tuple[Step, ...], label: str, follow: boo
                         f"that merges it ({FOLLOW_HINT})"
                     )
                 trail.append(entry.mapping)  # the merge source: the node really edited
-                slot, jumped = slot_of(doc, entry.value, label), True
+                slot = slot_of(doc, entry.value, label)
             keys.append(key_data(entry.key))
             continue
         if isinstance(step, int):
@@ -91,7 +89,7 @@ def locate(text: str, doc: Doc, steps: tuple[Step, ...], label: str, follow: boo
                     f"{label}: index [{step}] is out of range: {here} has {len(node.items)} items"
                 )
             if step == len(node.items):
-                return Spot(slot, steps[i:], trail, tuple(keys), None, jumped)
+                return Spot(slot, steps[i:], trail, tuple(keys), None)
             slot = Slot(node.items[step], "seq", node, None, slot.in_flow or node.flow)
             keys.append(Index(step))
             continue
@@ -99,8 +97,8 @@ def locate(text: str, doc: Doc, steps: tuple[Step, ...], label: str, follow: boo
             f"{label}: {here} is a sequence, not a mapping: cannot use key {step!r}"
         )
     if follow and slot.node is not None and slot.node.kind == "alias":
-        slot, jumped = slot_of(doc, deref(slot.node), label), True
-    return Spot(slot, (), trail, tuple(keys), None, jumped)
+        slot = slot_of(doc, deref(slot.node), label)
+    return Spot(slot, (), trail, tuple(keys), None)
 
 
 def _anchor(alias: Node) -> str:

@@ -25,15 +25,15 @@ from collections.abc import Callable
 
 from cachetools import TTLCache
 
+from prbot.commands.registry import at_least
 from prbot.errors import PrbotError
-from prbot.scm.port import PERMISSION_ORDER, Scm
+from prbot.scm.port import Scm
 
 log = logging.getLogger("prbot.web.ui")
 
 MAX_CHOICES = 100
 TTL_SECONDS = 120.0
 AT_ONCE = 8  # permission requests in flight for one list
-WRITE = PERMISSION_ORDER.index("write")
 
 ScmFor = Callable[[str], Scm]
 
@@ -77,7 +77,7 @@ class RepoChoices:
 
         async def writes(repo: str) -> bool:
             async with gate:
-                return PERMISSION_ORDER.index(await scm.permission(repo, user)) >= WRITE
+                return at_least(await scm.permission(repo, user), "write")
 
         allowed = await asyncio.gather(*(writes(r) for r in listing.repos))
         return tuple(r for r, ok in zip(listing.repos, allowed, strict=True) if ok)
