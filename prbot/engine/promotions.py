@@ -223,7 +223,8 @@ class PromotionEngine:
             request_key=request_key,
             requested_in=requested_in,
         )
-        row = await self.store.promotion(promotion_id)
+        # only a keyed request can find one made before (and filled in)
+        row = await self.store.promotion(promotion_id) if request_key is not None else None
         if row is not None and row.data:
             promotion = from_data(row.data)  # made before: filled in already
         else:

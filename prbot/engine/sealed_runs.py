@@ -70,10 +70,6 @@ class SealedRuns:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
     async def _carry(self, run_id: int, job_id: int) -> None:
         try:
             async with asyncio.timeout(self.deadline):

@@ -324,6 +324,8 @@ class PostgresStore:
             raise LookupError(f"no run with id {run_id}")
 
     async def run(self, run_id: int) -> Run | None:
+        if not rows.storable_id(run_id):
+            return None
         found = await self._fetch(f"SELECT {rows.RUN_COLUMNS} FROM runs WHERE id = %s", (run_id,))
         return rows.run(found[0]) if found else None
 
@@ -390,6 +392,8 @@ class PostgresStore:
         )
 
     async def promotion(self, promotion_id: int) -> PromotionRow | None:
+        if not rows.storable_id(promotion_id):
+            return None
         found = await self._fetch(
             f"SELECT {rows.PROMOTION_COLUMNS} FROM promotions WHERE id = %s", (promotion_id,)
         )

@@ -168,6 +168,8 @@ async def migrate(
         await conn.execute("CREATE TABLE IF NOT EXISTS prbot_schema (version integer NOT NULL)")
         version = await schema_version(conn)
         _refuse_newer(version, len(migrations), name)
+        if version == len(migrations):
+            return version, version  # current: a replica's start writes nothing
         for target in range(version + 1, len(migrations) + 1):
             # no parameters: several statements in one execute are allowed
             await conn.execute(migrations[target - 1].encode())

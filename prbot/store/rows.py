@@ -160,3 +160,12 @@ def run_changes(changes: dict[str, Any]) -> dict[str, Any]:
     if "inputs" in changes:
         return {**changes, "inputs": dumps(changes["inputs"])}
     return changes
+
+
+MAX_ID = 2**63 - 1  # the largest id either store can hold
+
+
+def storable_id(row_id: int) -> bool:
+    """Whether a row could have this id: beyond a 64-bit integer the drivers raise
+    instead of finding nothing (an id from a URL or a comment is anyone's number)."""
+    return 0 <= row_id <= MAX_ID

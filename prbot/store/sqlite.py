@@ -310,6 +310,8 @@ class SqliteStore:
             raise LookupError(f"no run with id {run_id}")
 
     async def run(self, run_id: int) -> Run | None:
+        if not rows.storable_id(run_id):
+            return None
         sql = f"SELECT {rows.RUN_COLUMNS} FROM runs WHERE id = ?"
         found = await self._read(lambda c: c.execute(sql, (run_id,)).fetchone())
         return rows.run(found) if found else None
@@ -382,6 +384,8 @@ class SqliteStore:
         )
 
     async def promotion(self, promotion_id: int) -> PromotionRow | None:
+        if not rows.storable_id(promotion_id):
+            return None
         sql = f"SELECT {rows.PROMOTION_COLUMNS} FROM promotions WHERE id = ?"
         found = await self._read(lambda c: c.execute(sql, (promotion_id,)).fetchone())
         return rows.promotion(found) if found else None

@@ -52,7 +52,6 @@ log = logging.getLogger("prbot.web.api")
 
 MAX_REQUEST_BYTES = 1024 * 1024
 JOB_STATES = ("queued", "running", "done", "dead")
-MAX_ID = 2**63 - 1  # the largest id a store can hold
 
 Definitions = Callable[[], Any]  # returns a DefinitionSet-like object (.automations)
 # (platform, repo, name) -> the repository's automation, or raises (DefinitionsCache.lookup)
@@ -333,8 +332,7 @@ class Api:
             run_id = int(request.match_info["id"])
         except ValueError:
             run_id = -1
-        # beyond SQLite's integers no run exists (and the driver would raise)
-        run = await self.store.run(run_id) if 0 <= run_id <= MAX_ID else None
+        run = await self.store.run(run_id)
         if run is None:
             return web.json_response({"status": "not_found"}, status=404)
         return web.json_response({"run": asdict(run)})

@@ -163,7 +163,7 @@ def _scm_failure(
         reason = f"no repository {repo} (or the bot cannot see it)"
         return web.json_response({"status": "not_found", "reason": reason}, status=404)
     if isinstance(exc, ScmError) and not is_permanent(exc):
-        log.warning("cannot read %s: %s", repo, exc)
+        log.warning("cannot read %s: %s", repo, redact(str(exc), secrets))
         reason = f"cannot read {repo} now"
         return web.json_response({"status": "unavailable", "reason": reason}, status=503)
     return invalid({field: redact(str(exc), secrets)})

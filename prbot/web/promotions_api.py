@@ -27,7 +27,7 @@ from prbot.pipeline.codec import from_data
 from prbot.pipeline.gates import approval_counted, approvers
 from prbot.pipeline.model import ApprovalRule, Promotion, StageSpec, StageState
 from prbot.store.base import PromotionRow, Store
-from prbot.web.api import MAX_ID
+from prbot.web.api import invalid
 
 log = logging.getLogger("prbot.api")
 
@@ -120,7 +120,7 @@ class PromotionsApi:
     async def create(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         if body is None:
-            return _invalid({"body": "must be a JSON object"})
+            return invalid({"body": "must be a JSON object"})
         errors: dict[str, str] = {}
         name, repo = body.get("pipeline"), body.get("repo")
         platform = body.get("platform", "github")
@@ -144,8 +144,6 @@ class PromotionsApi:
                 pipeline = await self.pipeline_lookup(platform, repo, name)
             except PrbotError as exc:
                 errors["pipeline"] = str(exc)
-            if pipeline is None and "pipeline" not in errors:
-                errors["pipeline"] = f"no pipeline named {name!r}"
         if pipeline is not None and isinstance(inputs, dict) and self.automation_lookup:
             errors.update(
                 await input_problems(
@@ -153,7 +151,7 @@ class PromotionsApi:
                 )
             )
         if errors:
-            return _invalid(errors)
+            return invalid(errors)
         try:
             promotion_id, promotion = await self.engine.create(
                 platform=platform,
@@ -163,7 +161,7 @@ class PromotionsApi:
                 requested_by=requested_by.strip(),
             )
         except PrbotError as exc:  # the definition does not make a valid pipeline
-            return _invalid({"pipeline": str(exc)})
+            return invalid({"pipeline": str(exc)})
         row = await self.store.promotion(promotion_id)
         assert row is not None
         return web.json_response({"promotion": promotion_view(row, promotion)}, status=202)
@@ -179,7 +177,7 @@ class PromotionsApi:
         try:
             limit = max(1, min(int(q.get("limit", "50") or 50), 500))
         except ValueError:
-            return _invalid({"limit": "must be an integer"})
+            return invalid({"limit": "must be an integer"})
         statuses = [s for s in q.get("status", "").split(",") if s] or None
         rows = await self.store.promotions(
             platform=q.get("platform") or None,
@@ -202,7 +200,7 @@ class PromotionsApi:
             reason = f"no command {verb!r}{hint}"
             return web.json_response({"status": "not_found", "reason": reason}, status=404)
         if not isinstance(by, str) or not by.strip():
-            return _invalid({"by": "is required (who asks)"})
+            return invalid({"by": "is required (who asks)"})
         now = self.clock()
         stage = body.get("stage") if isinstance(body.get("stage"), str) else None
         try:
@@ -221,13 +219,7 @@ class PromotionsApi:
             promotion_id = int(request.match_info["id"])
         except ValueError:
             return None
-        if not 0 <= promotion_id <= MAX_ID:  # no such row (and the driver would raise)
-            return None
         return await self.store.promotion(promotion_id)
-
-
-def _invalid(errors: dict[str, str]) -> web.Response:
-    return web.json_response({"status": "invalid", "errors": errors}, status=422)
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | None:

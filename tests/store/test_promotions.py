@@ -291,3 +291,10 @@ async def test_a_version_4_database_gains_promotions_and_keeps_runs_and_jobs(
         pid = await create(store, data=to_data(promotion()))
         row = await store.promotion(pid)
         assert row is not None and from_data(row.data) == promotion()
+
+
+async def test_an_id_no_row_could_have_finds_nothing(store: Store) -> None:
+    # ids come from URLs and comments: beyond 64 bits a driver raises instead of finding none
+    for row_id in (-1, 2**63, 10**20):
+        assert await store.promotion(row_id) is None
+        assert await store.run(row_id) is None

@@ -21,7 +21,7 @@ from prbot.engine.commands.reply import (
 from prbot.engine.commands.work import CommentWork
 from prbot.engine.definitions import UnknownAutomation, UnknownPipeline
 from prbot.engine.promotion_requests import input_problems
-from prbot.engine.promotions import UNFINISHED, PromotionEngine, parse_branch
+from prbot.engine.promotions import UNFINISHED, parse_branch
 from prbot.engine.run_requests import (
     PASSWORD_REFUSED,
     REPO_PATHS,
@@ -122,15 +122,8 @@ async def promote_verb(work: CommentWork, command: Command, key: str) -> Outcome
     )
     if refused:
         return Outcome("promote", False, problems_text(refused))
-    engine = PromotionEngine(
-        work.store,
-        services.definitions,
-        services.scm_for,
-        limits=services.limits,
-        clock=services.clock,
-    )
     try:
-        promotion_id, _ = await engine.create(
+        promotion_id, _ = await services.promotions.create(
             platform=event.platform,
             repo=event.repo,
             pipeline=pipeline,

@@ -84,7 +84,7 @@ class CommentWork:
         whose stage (or revert) PR this is; an ``Outcome`` saying why there is none."""
         event = self.event
         if isinstance(given, str):
-            if not given.isdigit():
+            if not (given.isascii() and given.isdigit()):
                 return Outcome(verb, False, "--promotion needs a promotion's id (a number)")
             promotion_id = int(given)
         else:
