@@ -11,7 +11,6 @@ restarted forge forgets them, as a lost code on GitHub means starting again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import secrets
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prbot.forge.errors import NotFound, Unprocessable
-from prbot.forge.models import App
+from prbot.forge.models import App, hash_token
 from prbot.forge.state import Forge
 
 CODE_TTL = 3600  # GitHub: "the code expires after one hour"
@@ -59,10 +58,6 @@ class Conversion:
     webhook_secret: str = field(repr=False)
     client_secret: str = field(repr=False)
     expires_at: float
-
-
-def _hash(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def _slug(name: str) -> str:
@@ -167,7 +162,7 @@ class ManifestFlow:
             forge.set_app_callback(app.id, callbacks[0])
         client_secret = forge.new_app_client_secret(app.id)
         code = secrets.token_hex(20)
-        self._codes[_hash(code)] = Conversion(
+        self._codes[hash_token(code)] = Conversion(
             app.id, pem, webhook_secret, client_secret, forge.now() + CODE_TTL
         )
         forge.save()
@@ -175,7 +170,7 @@ class ManifestFlow:
 
     def convert(self, code: str) -> tuple[App, Conversion]:
         """The App and credentials of ``code``; NotFound if unknown, used or expired."""
-        found = self._codes.pop(_hash(code), None)
+        found = self._codes.pop(hash_token(code), None)
         if found is None or found.expires_at <= self.forge.now():
             raise NotFound("Not Found")
         return self.forge.app(found.app_id), found

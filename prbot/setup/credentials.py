@@ -12,6 +12,7 @@ import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from prbot.errors import PrbotError
 
@@ -53,3 +54,11 @@ def write_private(path: Path, text: str, *, force: bool, option: str = "--force"
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def check_url(value: str, option: str) -> str:
+    """``value`` of ``option`` as an http(s) URL without a trailing slash, or SetupError."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SetupError(f"{option} {value!r}: must be an http(s) URL")
+    return value.rstrip("/")

@@ -29,7 +29,7 @@ import orjson
 from aiohttp import web
 
 from prbot.setup import manifest
-from prbot.setup.credentials import SetupError, render, write_private
+from prbot.setup.credentials import SetupError, check_url, render, write_private
 
 GITHUB = "https://github.com"
 PAGE_HEADERS = {
@@ -71,13 +71,6 @@ def api_url(github_url: str) -> str:
     """The REST API of a GitHub web address: api.github.com, or GHES's /api/v3."""
     base = github_url.rstrip("/")
     return "https://api.github.com" if base == GITHUB else f"{base}/api/v3"
-
-
-def _check_url(value: str, option: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SetupError(f"{option} {value!r}: must be an http(s) URL")
-    return value.rstrip("/")
 
 
 def new_app_url(github_url: str, org: str | None, state: str) -> str:
@@ -207,10 +200,10 @@ def _origin(url: str) -> str:
 
 def check_setup(setup: GitHubSetup) -> GitHubSetup:
     """SetupError naming the option at fault, before anything starts."""
-    _check_url(setup.webhook_url, "--webhook-url")
-    _check_url(setup.github_url, "--github-url")
+    check_url(setup.webhook_url, "--webhook-url")
+    check_url(setup.github_url, "--github-url")
     if setup.ui_url:
-        _check_url(setup.ui_url, "--ui-url")
+        check_url(setup.ui_url, "--ui-url")
     if setup.output.exists() and not setup.force:
         raise SetupError(f"{setup.output} exists: pass --force to replace it")
     if not 0 <= setup.port <= 65535:

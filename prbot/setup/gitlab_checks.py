@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prbot.setup.check import WEBHOOK_PATHS, Row, row, secret_row
+from prbot.setup.gitlab_hooks import TOO_MUCH
 
 
 @dataclass
@@ -75,7 +76,7 @@ def gitlab_rows(o: GitLabObserved, flags: Sequence[str], webhook_url: str = "") 
             )
         )
     else:
-        extra = [s for s in o.scopes if s in ("sudo", "admin_mode")]
+        extra = [s for s in o.scopes if s in TOO_MUCH]
         detail = ", ".join(o.scopes) + (
             f" ({', '.join(extra)}: more than prbot needs)" if extra else ""
         )

@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
-from prbot.setup.credentials import SetupError, render, write_private
+from prbot.setup.credentials import SetupError, check_url, render, write_private
 from prbot.web.normalize import GITLAB
 
 # X-Gitlab-Event -> the hook's flag that subscribes to it
@@ -109,9 +109,7 @@ class GitLabApi:
 
 def check_setup(setup: GitLabSetup) -> None:
     for value, option in ((setup.url, "--url"), (setup.webhook_url, "--webhook-url")):
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SetupError(f"{option} {value!r}: must be an http(s) URL")
+        check_url(value, option)
     if bool(setup.project) == bool(setup.group):
         raise SetupError("give one of --project PATH and --group PATH")
     if not setup.token:

@@ -149,7 +149,8 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     return params
 
 
-def _token(request: web.Request) -> str:
+def request_token(request: web.Request) -> str:
+    """The token a GitLab API request carries (PRIVATE-TOKEN, or a Bearer one)."""
     token = request.headers.get("PRIVATE-TOKEN", "")
     if not token:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
@@ -175,7 +176,7 @@ class Routes:
         forge = self.forge
 
         async def run(request: web.Request) -> web.StreamResponse:
-            principal = forge.authenticate(_token(request), "gitlab")
+            principal = forge.authenticate(request_token(request), "gitlab")
             if principal is None:
                 return ApiError(401, "401 Unauthorized").response()
             actor = forge.actor_login(principal)

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from prbot.forge.gitlab.context import ApiError, Ctx, Routes, not_found
+from prbot.forge.gitlab.context import ApiError, Ctx, Routes, not_found, request_token
 from prbot.forge.gitlab.shapes import GitLabShapes
 from prbot.forge.models import User, hash_token
 from prbot.forge.state import Forge
@@ -87,16 +87,8 @@ class TokenScopes:
 SCOPES_KEY = web.AppKey("forge.gitlab_token_scopes", TokenScopes)
 
 
-def _token(ctx: Ctx) -> str:
-    token = ctx.request.headers.get("PRIVATE-TOKEN", "")
-    if not token:
-        scheme, _, value = ctx.request.headers.get("Authorization", "").partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ""
-    return token
-
-
 def scopes_of(ctx: Ctx) -> list[str]:
-    return ctx.request.app[SCOPES_KEY].of(_token(ctx))
+    return ctx.request.app[SCOPES_KEY].of(request_token(ctx.request))
 
 
 def require_scope(ctx: Ctx, scope: str = "api") -> None:
@@ -119,7 +111,7 @@ def setup(routes: Routes, shapes: GitLabShapes) -> None:
     async def self_token(ctx: Ctx) -> web.Response:
         if not isinstance(ctx.principal, User):
             raise not_found()  # an OAuth or installation token is no personal token
-        token = _token(ctx)
+        token = request_token(ctx.request)
         record = registry.record(token)
         return web.json_response(
             {
