@@ -92,7 +92,8 @@ _INSERT_KEYED_JOB = (
 )
 
 
-def _job_params(job: JobRow, delivery: int | None) -> tuple[Any, ...]:
+def job_params(job: JobRow, delivery: int | None) -> tuple[Any, ...]:
+    """A job row's column values, in the order both backends insert them."""
     return (
         job.kind,
         job.payload,
@@ -108,7 +109,7 @@ def _job_params(job: JobRow, delivery: int | None) -> tuple[Any, ...]:
 def _insert_job(conn: sqlite3.Connection, job: JobRow, delivery: int | None) -> int | None:
     """The new job's id; None if a job with its dedupe_key exists already."""
     sql = _INSERT_JOB if job.dedupe_key is None else _INSERT_KEYED_JOB
-    cur = conn.execute(sql, _job_params(job, delivery))
+    cur = conn.execute(sql, job_params(job, delivery))
     return cur.lastrowid if cur.rowcount == 1 else None
 
 

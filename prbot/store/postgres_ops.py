@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 
 from prbot.store import rows
-from prbot.store.ops import EventRow, JobRow
+from prbot.store.ops import EventRow, JobRow, job_params
 from prbot.store.rows import UPDATABLE_RUN_FIELDS
 
 Row = tuple[Any, ...]
@@ -139,22 +139,10 @@ _INSERT_KEYED_JOB = (
 )
 
 
-async def insert_job(conn: Conn, job: JobRow, delivery: int | None) -> int | None:
+async def insert_job(conn: Conn, job: JobRow) -> int | None:
     """The new job's id; None if a job with its dedupe_key exists already."""
     sql = _INSERT_JOB if job.dedupe_key is None else _INSERT_KEYED_JOB
-    cur = await conn.execute(
-        f"{sql} RETURNING id",
-        (
-            job.kind,
-            job.payload,
-            job.max_attempts,
-            job.next_run_at,
-            job.dedupe_key,
-            delivery,
-            job.created_at,
-            job.created_at,
-        ),
-    )
+    cur = await conn.execute(f"{sql} RETURNING id", job_params(job, None))
     found = await cur.fetchone()
     return None if found is None else int(found[0])
 
@@ -162,7 +150,7 @@ async def insert_job(conn: Conn, job: JobRow, delivery: int | None) -> int | Non
 async def insert_jobs(conn: Conn, jobs: Sequence[JobRow]) -> list[int]:
     ids = []
     for job in jobs:
-        job_id = await insert_job(conn, job, None)
+        job_id = await insert_job(conn, job)
         if job_id is None:  # a job with this dedupe_key exists (committed): its id
             cur = await conn.execute("SELECT id FROM jobs WHERE dedupe_key = %s", (job.dedupe_key,))
             found = await cur.fetchone()
